@@ -1,0 +1,40 @@
+# One task runner for developers and CI. Every target creates .venv by itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NOVA := $(VENV)/bin/nova
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on its embedded default: a fresh Sophia workspace, validated, with its candidates.
+run: $(STAMP)
+	@ws=$$(mktemp -d -t nova-demo-XXXXXX) && \
+	$(NOVA) init "$$ws/sophia" && \
+	$(NOVA) --workspace "$$ws/sophia" config validate && \
+	$(NOVA) --workspace "$$ws/sophia" candidates list && \
+	echo "Demo workspace: $$ws/sophia"
+
+# The whole test suite; tests start the services they need (see tests/conftest.py).
+test: $(STAMP)
+	$(PY) -m pytest
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

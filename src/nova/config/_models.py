@@ -1,0 +1,389 @@
+"""pydantic models of nova.yaml. ``extra="forbid"`` everywhere: a typo is an error.
+
+The one-line docstring under each field is its documentation; ``nova config schema`` turns the
+models into JSON Schema with those texts as descriptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+__all__ = [
+    "PROVIDER_KINDS",
+    "REQUIRED_SETTINGS",
+    "SECRET_FIELDS",
+    "Candidate",
+    "Criterion",
+    "Decision",
+    "Gate",
+    "Governance",
+    "Kpi",
+    "NovaConfig",
+    "PerformanceSpec",
+    "Profile",
+    "ProviderSettings",
+    "QualitySpec",
+    "RedTeamSpec",
+    "Reviewer",
+    "Slo",
+    "StoreSettings",
+]
+
+PROVIDER_KINDS: dict[str, str] = {
+    "openai": "OpenAI-compatible HTTP server (vLLM, TGI, llama.cpp server, Ollama, OpenAI)",
+    "azure": "Azure OpenAI (deployment, api-version, key or Entra ID)",
+    "bedrock": "AWS Bedrock Converse API",
+    "llamacpp": "local GGUF file served by llama.cpp (llama-cpp-python)",
+    "mock": "scripted responses for tests and dry runs",
+}
+
+SECRET_FIELDS = ("api_key",)
+"""Fields that may only be given as a ``${VAR}`` reference, never as a literal value."""
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._\-]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
+
+
+class ProviderSettings(_Model):
+    """How to reach a candidate. Which fields are needed depends on the provider kind."""
+
+    base_url: str | None = None
+    """Base URL of an OpenAI-compatible API (``…/v1``), or the Azure resource endpoint."""
+    api_key: SecretStr | None = None
+    """API key; only as an environment reference such as ``${AZURE_OPENAI_API_KEY}``."""
+    api_version: str | None = None
+    """Azure OpenAI API version, e.g. ``2024-10-21``."""
+    deployment: str | None = None
+    """Azure OpenAI deployment name."""
+    region: str | None = None
+    """Cloud region, e.g. ``eu-central-1`` for Bedrock."""
+    model_path: str | None = None
+    """Local GGUF file (llamacpp), relative to the workspace or absolute."""
+    hf_repo: str | None = None
+    """Hugging Face ``org/repo:file.gguf`` to download when ``model_path`` is absent."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    """Timeout of one request in seconds."""
+    max_retries: int = Field(default=2, ge=0, le=10)
+    """Retries on 429/5xx/connection errors, with exponential backoff."""
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    """Most requests in flight to this candidate at once."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra HTTP headers (no secrets here; use ``api_key``)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Provider-specific settings passed through unchanged (for provider plugins)."""
+
+
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "openai": ("base_url",),
+    "azure": ("base_url", "deployment", "api_version"),
+    "bedrock": ("region",),
+    "llamacpp": (),
+    "mock": (),
+}
+
+
+class Candidate(_Model):
+    """A model under evaluation, and how to reach it."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    """Short unique id used in commands, file names and the matrix, e.g. ``llama31-70b``."""
+    name: str | None = None
+    """Display name; defaults to the catalog name or the id."""
+    model: str = Field(pattern=r"^[a-z0-9_\-]+/.+$")
+    """``provider/model`` as the provider names it, e.g. ``azure/gpt-4o``."""
+    catalog: str | None = None
+    """Catalog id with license, context window and price facts, e.g. ``gpt-4o``."""
+    role: Literal["primary", "candidate", "fallback", "baseline", "judge"] = "candidate"
+    """Role in the selection: the baseline anchors win rates, the judge grades answers."""
+    hosting: Literal["managed", "self-hosted", "local"] = "self-hosted"
+    """Where it runs; managed cloud hosting triggers the DSFA requirement."""
+    price_sheet: str | None = None
+    """Price sheet id for managed cost (defaults to the sheet that lists the catalog model)."""
+    gpu: str | None = None
+    """GPU type for self-hosted cost, overriding the catalog's reference plan."""
+    gpus: int | None = Field(default=None, ge=1)
+    """Number of GPUs per replica for self-hosted cost."""
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    """Connection settings of the provider."""
+    notes: str | None = None
+    """Free text shown in the matrix."""
+
+    @property
+    def provider_kind(self) -> str:
+        """The part of ``model`` before the first slash."""
+        return self.model.split("/", 1)[0]
+
+    @property
+    def provider_model(self) -> str:
+        """The part of ``model`` after the first slash."""
+        return self.model.split("/", 1)[1]
+
+    @model_validator(mode="after")
+    def _check_provider(self) -> Candidate:
+        kind = self.provider_kind
+        if kind not in REQUIRED_SETTINGS:
+            # Unknown kinds may come from plugins; the providers registry checks them at use.
+            return self
+        # None means "not written"; "" means "written as ${VAR:-}" and unset now, which is
+        # a readiness warning, not a config error (see the loader).
+        missing = [f for f in REQUIRED_SETTINGS[kind] if getattr(self.provider, f) is None]
+        if missing:
+            raise ValueError(f"provider {kind!r} needs provider.{', provider.'.join(missing)}")
+        if (
+            kind == "llamacpp"
+            and self.provider.model_path is None
+            and self.provider.hf_repo is None
+        ):
+            raise ValueError("provider 'llamacpp' needs provider.model_path or provider.hf_repo")
+        return self
+
+
+class Slo(_Model):
+    """Service level objectives for goodput: a request counts when it meets all given."""
+
+    ttft_ms: float | None = Field(default=None, gt=0)
+    """Time to first token, milliseconds."""
+    tpot_ms: float | None = Field(default=None, gt=0)
+    """Time per output token after the first, milliseconds."""
+    e2el_ms: float | None = Field(default=None, gt=0)
+    """End-to-end latency, milliseconds."""
+
+
+class QualitySpec(_Model):
+    """Quality evaluation of a profile."""
+
+    datasets: list[str] = Field(default_factory=lambda: ["dialogues", "compliance", "escalations"])
+    """Dataset names under ``datasets/`` (without ``.jsonl``)."""
+    judge: str | None = None
+    """Candidate id of the LLM judge (role ``judge``)."""
+    repeats: int = Field(default=1, ge=1, le=100)
+    """Samples per case, to measure run-to-run noise."""
+    max_cases: int | None = Field(default=None, ge=1)
+    """Use at most this many cases per dataset (stratified), for quick profiles."""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    """Sampling temperature for candidates."""
+    max_tokens: int = Field(default=512, ge=1)
+    """Maximum output tokens per answer."""
+    seed: int = 1234
+    """Seed for sampling, case selection and bootstrap resampling."""
+
+
+class PerformanceSpec(_Model):
+    """Load test of a profile."""
+
+    concurrency: list[int] = Field(default_factory=lambda: [1, 4, 16])
+    """Concurrency levels of the sweep; the sweep stops at saturation."""
+    arrival: Literal["concurrency", "constant", "poisson"] = "concurrency"
+    """Fixed concurrency, constant request rate, or Poisson arrivals."""
+    rate: float | None = Field(default=None, gt=0)
+    """Requests per second for constant or Poisson arrivals."""
+    requests: int = Field(default=100, ge=1)
+    """Requests per level (after warm-up)."""
+    duration_s: float | None = Field(default=None, gt=0)
+    """Stop a level after this many seconds even if requests remain."""
+    warmup: int = Field(default=4, ge=0)
+    """Warm-up requests per level, excluded from metrics."""
+    prompts: Literal["datasets", "synthetic"] = "datasets"
+    """Take prompts from the workspace datasets or generate them."""
+    input_tokens: int = Field(default=512, ge=1)
+    """Synthetic prompt length in tokens."""
+    output_tokens: int = Field(default=256, ge=1)
+    """Requested output tokens per request."""
+
+    @field_validator("concurrency")
+    @classmethod
+    def _sorted_positive(cls, v: list[int]) -> list[int]:
+        if not v or any(c < 1 for c in v):
+            raise ValueError("concurrency needs at least one level, each >= 1")
+        return sorted(set(v))
+
+
+class RedTeamSpec(_Model):
+    """Red-team run of a profile."""
+
+    enabled: bool = True
+    """Whether the profile runs the red-team scenarios."""
+    scenarios: list[str] = Field(default_factory=list)
+    """Scenario files or tags (empty: all scenarios under ``redteam/``)."""
+    with_guardrails: bool = True
+    """Also run each attack with the workspace guardrails on, to measure their effect."""
+
+
+class Profile(_Model):
+    """A named set of runs, e.g. ``llm-core``."""
+
+    description: str = ""
+    """What the profile is for."""
+    candidates: list[str] = Field(default_factory=list)
+    """Candidate ids (empty: every candidate except judges)."""
+    quality: QualitySpec | None = Field(default_factory=QualitySpec)
+    """Quality evaluation; null to skip."""
+    performance: PerformanceSpec | None = Field(default_factory=PerformanceSpec)
+    """Performance benchmark; null to skip."""
+    redteam: RedTeamSpec | None = None
+    """Red-team run; null to skip."""
+    slo: Slo = Field(default_factory=Slo)
+    """SLOs for goodput."""
+    conversation_tokens: tuple[int, int] = (800, 250)
+    """Average (input, output) tokens of one conversation, for cost per 1,000 conversations."""
+
+
+KpiMetric = Literal[
+    "ttft_ms",
+    "tpot_ms",
+    "itl_ms",
+    "e2el_ms",
+    "output_tokens_per_s",
+    "requests_per_s",
+    "goodput",
+    "error_rate",
+    "pass_rate",
+    "win_rate",
+    "missed_escalation_rate",
+    "attack_success_rate",
+    "cost_per_1k_conversations",
+    "cost_per_mtok_output",
+    "tokens_per_request",
+]
+
+
+class Kpi(_Model):
+    """A KPI of the catalogue agreed with its owner; it drives alerts and the matrix."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    """KPI id, e.g. ``latency-ttft-p95``."""
+    name: str
+    """Display name."""
+    metric: KpiMetric
+    """Measured metric the KPI reads."""
+    statistic: Literal["mean", "p50", "p90", "p95", "p99", "rate", "value"] = "value"
+    """Statistic of the metric."""
+    target: float
+    """Target value."""
+    direction: Literal["lower", "higher"]
+    """Whether lower or higher values are better."""
+    unit: str = ""
+    """Unit shown next to numbers, e.g. ``ms``, ``%``, ``USD``."""
+    owner: str
+    """Who owns the KPI, e.g. ``Aura``."""
+    alert: bool = True
+    """Whether ``nova alerts`` turns the target into a Prometheus alert."""
+
+
+class Criterion(_Model):
+    """A weighted criterion of the decision matrix."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    """Criterion id."""
+    source: str = Field(pattern=r"^(kpi|catalog|metric):[A-Za-z0-9_.\-]+$")
+    """Where the value comes from: ``kpi:<kpi id>``, ``metric:<name>``, ``catalog:<field>``."""
+    weight: float = Field(ge=0)
+    """Relative weight; weights are normalised to sum to 1."""
+    direction: Literal["lower", "higher"]
+    """Whether lower or higher values are better."""
+    unit: str = ""
+    """Unit for display."""
+
+
+class Gate(_Model):
+    """A hard requirement: a candidate that fails it ranks last, with the reason."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    """Gate id."""
+    source: str = Field(pattern=r"^(kpi|catalog|metric|governance):[A-Za-z0-9_.\-]+$")
+    """Value to test, same syntax as a criterion source."""
+    op: Literal["==", "!=", ">=", "<=", ">", "<"]
+    """Comparison."""
+    value: float | bool | str
+    """Value to compare against."""
+    reason: str
+    """Why the gate exists, shown when it fails."""
+
+
+class Decision(_Model):
+    """How candidates are ranked."""
+
+    method: Literal["weighted-sum", "topsis"] = "weighted-sum"
+    """Ranking method; the other one is shown too when they disagree."""
+    criteria: list[Criterion] = Field(default_factory=list)
+    """Weighted criteria."""
+    gates: list[Gate] = Field(default_factory=list)
+    """Hard gates."""
+    sensitivity_samples: int = Field(default=2000, ge=100)
+    """Monte-Carlo samples of perturbed weights."""
+
+    @model_validator(mode="after")
+    def _weights(self) -> Decision:
+        if self.criteria and sum(c.weight for c in self.criteria) <= 0:
+            raise ValueError("criteria weights must not all be zero")
+        return self
+
+
+class Reviewer(_Model):
+    """A role that must approve before a decision is final."""
+
+    role: Literal["product", "legal", "security", "data-protection", "operations", "analytics"]
+    """Review role."""
+    name: str | None = None
+    """Person or team expected to review (informational)."""
+
+
+class Governance(_Model):
+    """Sign-off rules and document language."""
+
+    language: Literal["de", "en"] = "de"
+    """Language of the documents nova writes."""
+    reviewers: list[Reviewer] = Field(
+        default_factory=lambda: [
+            Reviewer(role="product"),
+            Reviewer(role="legal"),
+            Reviewer(role="security"),
+        ]
+    )
+    """Roles whose approval a decision needs."""
+    dsfa_required_for_managed: bool = True
+    """Require a DSFA (GDPR Art. 35 DPIA) before choosing a managed cloud candidate."""
+    tasks_csv: str = "Agenten_Aufgaben_Uebersicht.csv"
+    """The team's task list that nova updates after approval."""
+
+
+class StoreSettings(_Model):
+    """Where runs and the audit log are stored."""
+
+    url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///.nova/nova.db``; ``NOVA_DATABASE_URL`` overrides."""
+
+
+class NovaConfig(_Model):
+    """nova.yaml: everything nova needs to evaluate and roll out a model for one assistant."""
+
+    version: Literal[1] = 1
+    """Schema version of this file."""
+    name: str
+    """Name of the assistant or project, e.g. ``Sophia``."""
+    description: str = ""
+    """One paragraph on what the assistant does."""
+    candidates: list[Candidate]
+    """Models under evaluation, plus judges."""
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    """Named run profiles, e.g. ``llm-core``."""
+    kpis: list[Kpi] = Field(default_factory=list)
+    """The KPI catalogue."""
+    decision: Decision = Field(default_factory=Decision)
+    """Decision criteria and gates."""
+    governance: Governance = Field(default_factory=Governance)
+    """Reviews, sign-off and language."""
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    """Run store location."""
+
+    def candidate(self, candidate_id: str) -> Candidate:
+        """The candidate with this id; KeyError when absent."""
+        for c in self.candidates:
+            if c.id == candidate_id:
+                return c
+        raise KeyError(candidate_id)

@@ -1,0 +1,21 @@
+"""The run store: SQLAlchemy Core schema with named migrations; SQLite by default, PostgreSQL
+by URL (``NOVA_DATABASE_URL``)."""
+
+from nova.store._migrations import MIGRATIONS
+from nova.store._records import RequestRecord, RunRecord, RunStatus, UsageSource
+from nova.store._schema import SCHEMA_VERSION
+from nova.store._store import RunStore, new_run_id
+from nova.store._url import database_url, open_store
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "RequestRecord",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+    "UsageSource",
+    "database_url",
+    "new_run_id",
+    "open_store",
+]

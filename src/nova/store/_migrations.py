@@ -1,0 +1,129 @@
+"""Named, ordered migrations of the run store, recorded in ``nova_migrations``.
+
+Each migration states its own DDL (it must not change when the current schema in
+``_schema.py`` moves on), and runs in one transaction together with its record, so a crash
+leaves the database either before or after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from nova.store import _schema
+
+__all__ = ["MIGRATIONS", "applied_migrations", "migrate"]
+
+Migration = Callable[[sa.Connection], None]
+
+
+def _m0001_runs_and_requests(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "runs",
+        md,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("parent_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("profile", sa.String(128), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("config_hash", sa.String(80), nullable=True),
+        sa.Column("nova_version", sa.String(40), nullable=False),
+        sa.Column("workspace_rev", sa.String(80), nullable=True),
+        sa.Column("schema_version", sa.Integer, nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("meta", sa.JSON, nullable=False),
+    )
+    req = sa.Table(
+        "requests",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
+        sa.Column("candidate", sa.String(128), nullable=False),
+        sa.Column("case_id", sa.String(256), nullable=True),
+        sa.Column("repeat", sa.Integer, nullable=False),
+        sa.Column("request", sa.JSON, nullable=False),
+        sa.Column("response", sa.JSON, nullable=True),
+        sa.Column("text", sa.Text, nullable=True),
+        sa.Column("finish_reason", sa.String(40), nullable=True),
+        sa.Column("model_reported", sa.String(256), nullable=True),
+        sa.Column("prompt_tokens", sa.Integer, nullable=True),
+        sa.Column("completion_tokens", sa.Integer, nullable=True),
+        sa.Column("usage_source", sa.String(16), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("t_send_ns", sa.BigInteger, nullable=True),
+        sa.Column("t_first_byte_ns", sa.BigInteger, nullable=True),
+        sa.Column("t_first_token_ns", sa.BigInteger, nullable=True),
+        sa.Column("t_last_token_ns", sa.BigInteger, nullable=True),
+        sa.Column("chunk_times_ns", sa.JSON, nullable=True),
+        sa.Column("error_type", sa.String(80), nullable=True),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("run_id", "candidate", "case_id", "repeat", name="uq_request_case"),
+    )
+    sa.Index("ix_requests_run_candidate", req.c.run_id, req.c.candidate)
+    md.create_all(conn)
+
+
+def _m0002_audit_log(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "audit_log",
+        md,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(80), nullable=False),
+        sa.Column("subject", sa.String(200), nullable=True),
+        sa.Column("payload", sa.JSON, nullable=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_runs_and_requests", _m0001_runs_and_requests),
+    ("0002_audit_log", _m0002_audit_log),
+]
+
+
+def applied_migrations(conn: sa.Connection) -> list[str]:
+    """Names of the migrations recorded in the database, in the order they were applied."""
+    if not sa.inspect(conn).has_table("nova_migrations"):
+        return []
+    rows = conn.execute(sa.select(_schema.migrations.c.name).order_by(_schema.migrations.c.name))
+    return [r[0] for r in rows]
+
+
+def migrate(engine: sa.Engine, upto: str | None = None) -> list[str]:
+    """Apply every migration not yet recorded (up to and including ``upto``); return them."""
+    with engine.begin() as conn:
+        _schema.migrations.create(conn, checkfirst=True)
+    known = [name for name, _ in MIGRATIONS]
+    done: list[str] = []
+    with engine.connect() as conn:
+        applied = applied_migrations(conn)
+    unknown = [a for a in applied if a not in known]
+    if unknown:
+        from nova.errors import StoreError
+
+        raise StoreError(
+            f"the run store has migrations this nova does not know ({', '.join(unknown)}): "
+            "it was written by a newer nova; upgrade nova"
+        )
+    for name, fn in MIGRATIONS:
+        if name in applied:
+            continue
+        with engine.begin() as conn:
+            fn(conn)
+            conn.execute(
+                sa.insert(_schema.migrations).values(name=name, applied_at=dt.datetime.now(dt.UTC))
+            )
+        done.append(name)
+        if name == upto:
+            break
+    return done

@@ -1,0 +1,81 @@
+"""The current schema of the run store (SQLAlchemy Core). Migrations create it step by step.
+
+Types are portable: the same tables work on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["SCHEMA_VERSION", "audit_log", "metadata", "migrations", "requests", "runs"]
+
+SCHEMA_VERSION = 2
+"""Version of stored results; bumped with each migration that changes their meaning."""
+
+metadata = sa.MetaData()
+
+migrations = sa.Table(
+    "nova_migrations",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("parent_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("profile", sa.String(128), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("config_hash", sa.String(80), nullable=True),
+    sa.Column("nova_version", sa.String(40), nullable=False),
+    sa.Column("workspace_rev", sa.String(80), nullable=True),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("meta", sa.JSON, nullable=False),
+)
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("candidate", sa.String(128), nullable=False),
+    sa.Column("case_id", sa.String(256), nullable=True),
+    sa.Column("repeat", sa.Integer, nullable=False),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("response", sa.JSON, nullable=True),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("finish_reason", sa.String(40), nullable=True),
+    sa.Column("model_reported", sa.String(256), nullable=True),
+    sa.Column("prompt_tokens", sa.Integer, nullable=True),
+    sa.Column("completion_tokens", sa.Integer, nullable=True),
+    sa.Column("usage_source", sa.String(16), nullable=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("t_send_ns", sa.BigInteger, nullable=True),
+    sa.Column("t_first_byte_ns", sa.BigInteger, nullable=True),
+    sa.Column("t_first_token_ns", sa.BigInteger, nullable=True),
+    sa.Column("t_last_token_ns", sa.BigInteger, nullable=True),
+    sa.Column("chunk_times_ns", sa.JSON, nullable=True),
+    sa.Column("error_type", sa.String(80), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("run_id", "candidate", "case_id", "repeat", name="uq_request_case"),
+)
+sa.Index("ix_requests_run_candidate", requests.c.run_id, requests.c.candidate)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(80), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

@@ -1,0 +1,238 @@
+"""The run store: runs and every request of them, in SQLite (default) or PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from nova.__about__ import __version__
+from nova._secrets import redact
+from nova.errors import MissingDependencyError, StoreError
+from nova.store import _schema
+from nova.store._migrations import applied_migrations, migrate
+from nova.store._records import RequestRecord, RunRecord, RunStatus
+
+__all__ = ["RunStore", "new_run_id"]
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """Time-sortable, human-readable run id: ``20261127-032100-ab12cd``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite returns naive datetimes; everything nova stores is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL: readers never block the writer; with synchronous=NORMAL a committed transaction
+    # survives a crash of the process (kill -9 included). An OS crash or power loss may lose
+    # the last commits, never corrupt the file.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+class RunStore:
+    """Runs and requests. Opening the store applies pending migrations.
+
+    >>> store = RunStore("sqlite://")          # in memory
+    >>> run = store.start_run("quality", profile="llm-core")
+    >>> store.finish_run(run.id, "completed")
+    >>> store.get_run(run.id).status
+    'completed'
+    """
+
+    def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"invalid database URL {url!r}: {exc}") from None
+        self._is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self._is_sqlite and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if self._is_sqlite and parsed.database in (None, "", ":memory:"):
+            kwargs["poolclass"] = sa.pool.StaticPool
+        try:
+            self.engine = sa.create_engine(parsed, **kwargs)
+        except ModuleNotFoundError as exc:
+            raise MissingDependencyError(
+                f"the run store at {parsed.render_as_string(hide_password=True)}",
+                "postgres",
+                exc.name or "psycopg",
+            ) from None
+        if self._is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        if auto_migrate:
+            self.migrate()
+
+    def __repr__(self) -> str:
+        return f"RunStore({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; return the names applied now."""
+        try:
+            return migrate(self.engine)
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
+
+    def applied_migrations(self) -> list[str]:
+        """Names of applied migrations."""
+        with self.engine.connect() as conn:
+            return applied_migrations(conn)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- runs -----------------------------------------------------------------------------
+    def start_run(
+        self,
+        kind: str,
+        *,
+        profile: str | None = None,
+        config_hash: str | None = None,
+        workspace_rev: str | None = None,
+        parent_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> RunRecord:
+        """Record the start of a run and return it."""
+        rec = RunRecord(
+            id=run_id or new_run_id(),
+            parent_id=parent_id,
+            kind=kind,
+            profile=profile,
+            status="running",
+            config_hash=config_hash,
+            nova_version=__version__,
+            workspace_rev=workspace_rev,
+            schema_version=_schema.SCHEMA_VERSION,
+            started_at=dt.datetime.now(dt.UTC),
+            meta=redact(meta or {}),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(_schema.runs).values(**rec.model_dump()))
+        return rec
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, meta: dict[str, Any] | None = None
+    ) -> None:
+        """Mark a run finished; ``meta`` is merged into the stored meta."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id)
+            ).first()
+            if row is None:
+                raise StoreError(f"unknown run {run_id!r}")
+            merged = {**(row[0] or {}), **redact(meta or {})}
+            conn.execute(
+                sa.update(_schema.runs)
+                .where(_schema.runs.c.id == run_id)
+                .values(status=status, ended_at=dt.datetime.now(dt.UTC), meta=merged)
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id (a unique prefix is enough)."""
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(_schema.runs).where(_schema.runs.c.id.startswith(run_id)).limit(2)
+                )
+                .mappings()
+                .all()
+            )
+        if not rows:
+            raise StoreError(f"no run {run_id!r} in {self!r}: see `nova runs list`")
+        if len(rows) > 1:
+            raise StoreError(f"run id prefix {run_id!r} is ambiguous: give more characters")
+        return self._run(rows[0])
+
+    def list_runs(self, *, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Newest runs first."""
+        q = sa.select(_schema.runs).order_by(_schema.runs.c.started_at.desc()).limit(limit)
+        if kind:
+            q = q.where(_schema.runs.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [self._run(r) for r in conn.execute(q).mappings()]
+
+    @staticmethod
+    def _run(row: Any) -> RunRecord:
+        data = dict(row)
+        data["started_at"] = _utc(data["started_at"])
+        data["ended_at"] = _utc(data["ended_at"])
+        return RunRecord.model_validate(data)
+
+    # --- requests -------------------------------------------------------------------------
+    def add_requests(self, run_id: str, records: Iterable[RequestRecord]) -> int:
+        """Store requests of a run in one transaction; return how many were stored.
+
+        Secrets registered with ``nova._secrets`` are masked in every field first.
+        """
+        now = dt.datetime.now(dt.UTC)
+        rows = [{**redact(r.model_dump()), "run_id": run_id, "created_at": now} for r in records]
+        if not rows:
+            return 0
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(_schema.requests), rows)
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(
+                f"cannot store requests of run {run_id}: {exc.orig} (unknown run, or the same "
+                "candidate/case/repeat stored twice)"
+            ) from None
+        return len(rows)
+
+    def add_request(self, run_id: str, record: RequestRecord) -> None:
+        """Store one request in its own transaction (durable when this returns)."""
+        self.add_requests(run_id, [record])
+
+    def iter_requests(self, run_id: str, candidate: str | None = None) -> Iterator[RequestRecord]:
+        """Requests of a run in insertion order."""
+        t = _schema.requests
+        q = sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id)
+        if candidate:
+            q = q.where(t.c.candidate == candidate)
+        with self.engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                data = {k: v for k, v in row.items() if k not in ("id", "run_id", "created_at")}
+                data["sent_at"] = _utc(data["sent_at"])
+                yield RequestRecord.model_validate(data)
+
+    def count_requests(self, run_id: str) -> int:
+        """Number of stored requests of a run."""
+        t = _schema.requests
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).where(t.c.run_id == run_id)).scalar_one()
+            )
+
+    def done_keys(self, run_id: str) -> set[tuple[str, str | None, int]]:
+        """(candidate, case_id, repeat) already stored: what a resumed run can skip."""
+        t = _schema.requests
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.candidate, t.c.case_id, t.c.repeat).where(t.c.run_id == run_id)
+            )
+            return {(r[0], r[1], r[2]) for r in rows}
