@@ -26,6 +26,7 @@ run: $(STAMP)
 
 # The whole test suite; tests start the services they need (see tests/conftest.py).
 test: $(STAMP)
+	bash scripts/ensure-test-services.sh
 	$(PY) -m pytest
 
 check: $(STAMP)

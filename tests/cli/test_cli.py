@@ -127,3 +127,20 @@ def test_python_dash_m_nova_runs_and_plain_output_when_piped(workspace: Path) ->
     assert p.returncode == 0, p.stderr
     assert "\x1b[" not in p.stdout  # no colour codes when not a terminal
     assert "─" not in p.stdout and "llama31-70b-vllm" in p.stdout
+
+
+def test_audit_verify_cli_detects_tampering(workspace: Path, run_cli: Run) -> None:
+    import sqlite3
+
+    from nova.config import Workspace
+    from nova.store import open_store
+
+    with open_store(Workspace(workspace)) as store:
+        store.audit("Anna", "review.approve", "gpt4o-azure", {"role": "legal"})
+        store.audit("Ben", "review.approve", "gpt4o-azure", {"role": "security"})
+    r = run_cli("--workspace", str(workspace), "audit", "verify")
+    assert r.code == 0 and "intact: 2 entries" in r.out
+    with sqlite3.connect(workspace / ".nova" / "nova.db") as con:
+        con.execute('UPDATE audit_log SET payload=\'{"role": "product"}\' WHERE seq=1')
+    r = run_cli("--workspace", str(workspace), "audit", "verify")
+    assert r.code == 1 and "entry 1: content was changed" in r.err and "entry 2" not in r.err

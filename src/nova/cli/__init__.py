@@ -11,6 +11,7 @@ from nova.__about__ import __version__
 from nova._secrets import redact
 from nova.cli._context import AppContext
 from nova.cli._render import err_console
+from nova.cli.audit import audit_group
 from nova.cli.candidates import candidates_group, catalog_group
 from nova.cli.config import config_group
 from nova.cli.init import init_command
@@ -51,6 +52,7 @@ cli.add_command(config_group)
 cli.add_command(candidates_group)
 cli.add_command(catalog_group)
 cli.add_command(runs_group)
+cli.add_command(audit_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """The run store: SQLAlchemy Core schema with named migrations; SQLite by default, PostgreSQL
 by URL (``NOVA_DATABASE_URL``)."""
 
+from nova.store._audit import AuditEntry, AuditIssue
 from nova.store._migrations import MIGRATIONS
 from nova.store._records import RequestRecord, RunRecord, RunStatus, UsageSource
 from nova.store._schema import SCHEMA_VERSION
@@ -10,6 +11,8 @@ from nova.store._url import database_url, open_store
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "AuditEntry",
+    "AuditIssue",
     "RequestRecord",
     "RunRecord",
     "RunStatus",

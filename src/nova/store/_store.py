@@ -15,6 +15,7 @@ from nova.__about__ import __version__
 from nova._secrets import redact
 from nova.errors import MissingDependencyError, StoreError
 from nova.store import _schema
+from nova.store._audit import AuditEntry, AuditIssue, append_audit, read_audit, verify_audit
 from nova.store._migrations import applied_migrations, migrate
 from nova.store._records import RequestRecord, RunRecord, RunStatus
 
@@ -236,3 +237,22 @@ class RunStore:
                 sa.select(t.c.candidate, t.c.case_id, t.c.repeat).where(t.c.run_id == run_id)
             )
             return {(r[0], r[1], r[2]) for r in rows}
+
+    # --- audit log ------------------------------------------------------------------------
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        subject: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append an entry to the hash-chained audit log."""
+        return append_audit(self.engine, actor, action, subject, payload)
+
+    def audit_entries(self) -> list[AuditEntry]:
+        """The audit log in chain order."""
+        return read_audit(self.engine)
+
+    def verify_audit(self) -> list[AuditIssue]:
+        """Breaks of the chain; empty when the log is intact."""
+        return verify_audit(self.engine)
