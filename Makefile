@@ -11,7 +11,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# local: llama-cpp-python compiles llama.cpp (~12 min on 2 cores the first time; pip caches
+	# the wheel). The tests run a real llama.cpp server on a tiny model they generate.
+	$(PY) -m pip install --quiet -e '.[dev,local,bedrock,postgres]'
 	touch $(STAMP)
 
 install: $(STAMP)

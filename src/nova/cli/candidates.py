@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import click
@@ -11,6 +12,8 @@ from nova.catalog import CandidateSummary, CatalogModel, summarize_candidate
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console, print_json, print_table
 from nova.errors import CatalogError
+from nova.providers import ping_candidates
+from nova.providers._ping import PING_PROMPT
 from nova.settings import get_settings
 
 __all__ = ["candidates_group", "catalog_group"]
@@ -311,3 +314,74 @@ def catalog_show(app: AppContext, model_id: str, as_json: bool) -> None:
       nova catalog show mixtral-8x7b-instruct
     """
     _show_catalog(app, model_id, as_json)
+
+
+@candidates_group.command("ping")
+@click.argument("candidate_ids", nargs=-1)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def candidates_ping(
+    app: AppContext, candidate_ids: tuple[str, ...], timeout_s: float, as_json: bool
+) -> None:
+    """Send one short request to each candidate (default: all) and show who answers.
+
+    Prints status, the model id the server reported, latency and token counts (with their
+    source); exit 1 if any candidate failed.
+
+    \b
+    Example:
+      nova candidates ping llama31-70b-vllm gpt4o-azure
+    """
+    cfg = app.config().config
+    try:
+        chosen = [cfg.candidate(c) for c in candidate_ids] if candidate_ids else cfg.candidates
+    except KeyError as exc:
+        raise CatalogError(
+            f"no candidate {exc.args[0]!r} in nova.yaml (known: "
+            f"{', '.join(c.id for c in cfg.candidates)})"
+        ) from None
+    results = asyncio.run(
+        ping_candidates(chosen, workspace_root=app.workspace().root, timeout_s=timeout_s)
+    )
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in results])
+    else:
+
+        def ms(v: float | None) -> str:
+            return "" if v is None else f"{v:,.0f}"
+
+        print_table(
+            [
+                "Candidate",
+                "Status",
+                "Model (reported)",
+                "TTFT ms",
+                "Total ms",
+                "Tokens in/out",
+                "Answer / error",
+            ],
+            [
+                [
+                    r.candidate,
+                    Text("ok", style="green")
+                    if r.ok
+                    else Text(r.error_kind or "error", style="red"),
+                    r.model_reported or "",
+                    ms(r.ttft_ms),
+                    ms(r.latency_ms),
+                    f"{r.prompt_tokens}/{r.completion_tokens} ({r.usage_source})" if r.ok else "",
+                    (r.text or "") if r.ok else (r.error or ""),
+                ]
+                for r in results
+            ],
+            caption=f"One streaming request each: {PING_PROMPT!r}, max 16 tokens, no retries.",
+        )
+    if not all(r.ok for r in results):
+        raise SystemExit(1)

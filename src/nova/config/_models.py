@@ -67,11 +67,21 @@ class ProviderSettings(_Model):
     hf_repo: str | None = None
     """Hugging Face ``org/repo:file.gguf`` to download when ``model_path`` is absent."""
     timeout_s: float = Field(default=60.0, gt=0)
-    """Timeout of one request in seconds."""
+    """Timeout of one whole request in seconds."""
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    """Timeout for opening the connection."""
+    first_token_timeout_s: float | None = Field(default=None, gt=0)
+    """Timeout until the first token arrives (default: ``timeout_s``)."""
     max_retries: int = Field(default=2, ge=0, le=10)
     """Retries on 429/5xx/connection errors, with exponential backoff."""
     max_concurrency: int = Field(default=8, ge=1, le=1024)
     """Most requests in flight to this candidate at once."""
+    rpm: int | None = Field(default=None, ge=1)
+    """Requests-per-minute limit nova keeps to (managed APIs' quotas)."""
+    tpm: int | None = Field(default=None, ge=1)
+    """Tokens-per-minute limit nova keeps to (prompt + max output tokens)."""
+    cache: bool = True
+    """Reuse identical earlier answers from the response cache (benchmarks never do)."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra HTTP headers (no secrets here; use ``api_key``)."""
     options: dict[str, Any] = Field(default_factory=dict)
@@ -138,8 +148,12 @@ class Candidate(_Model):
             kind == "llamacpp"
             and self.provider.model_path is None
             and self.provider.hf_repo is None
+            and not self.provider.options.get("tiny")
         ):
-            raise ValueError("provider 'llamacpp' needs provider.model_path or provider.hf_repo")
+            raise ValueError(
+                "provider 'llamacpp' needs provider.model_path or provider.hf_repo "
+                "(or options.tiny: true for nova's generated test model)"
+            )
         return self
 
 

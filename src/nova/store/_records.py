@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["RequestRecord", "RunRecord", "RunStatus", "UsageSource"]
 
 RunStatus = Literal["running", "completed", "failed", "interrupted"]
-UsageSource = Literal["server", "client", "none"]
+UsageSource = Literal["server", "client", "estimate", "none"]
 
 
 class RunRecord(BaseModel):

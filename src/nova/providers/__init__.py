@@ -1,0 +1,63 @@
+"""Talk to every candidate: one interface, adapters registered like plugins, and the
+resilience (limits, retries, cache) shared by all of them."""
+
+from nova.providers._base import Provider, create_provider, provider_names, register_provider
+from nova.providers._cache import ResponseCache, cache_key
+from nova.providers._client import CandidateClient, RateLimiter, RetryPolicy
+from nova.providers._errors import (
+    AuthError,
+    BadRequestError,
+    ContextLengthError,
+    ModelNotFoundError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    StreamCutError,
+    TimeoutError_,
+    UnreachableError,
+)
+from nova.providers._ping import PingResult, ping_candidates
+from nova.providers._types import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ModelInfo,
+    Timings,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    UsageSource,
+)
+
+__all__ = [
+    "AuthError",
+    "BadRequestError",
+    "CandidateClient",
+    "ChatRequest",
+    "ChatResponse",
+    "ContextLengthError",
+    "Message",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "PingResult",
+    "Provider",
+    "ProviderError",
+    "RateLimitError",
+    "RateLimiter",
+    "ResponseCache",
+    "RetryPolicy",
+    "ServerError",
+    "StreamCutError",
+    "TimeoutError_",
+    "Timings",
+    "ToolCall",
+    "ToolSpec",
+    "UnreachableError",
+    "Usage",
+    "UsageSource",
+    "cache_key",
+    "create_provider",
+    "ping_candidates",
+    "provider_names",
+    "register_provider",
+]
