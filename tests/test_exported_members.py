@@ -6,7 +6,15 @@ import importlib
 
 import pytest
 
-PACKAGES = ["nova", "nova.catalog", "nova.config", "nova.errors", "nova.store"]
+PACKAGES = [
+    "nova",
+    "nova.catalog",
+    "nova.config",
+    "nova.errors",
+    "nova.evals",
+    "nova.providers",
+    "nova.store",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -435,3 +435,23 @@ def test_done_without_finish_reason_is_a_cut_not_a_success() -> None:
         assert info.value.partial_text == "Ich"
 
     run(go())
+
+
+def test_sse_parser_handles_any_split_of_the_byte_stream() -> None:
+    from nova.providers._sse import iter_sse_data
+
+    raw = (
+        b': ping\r\n\r\ndata: {"a": 1}\r\n\r\nevent: x\ndata: line1\ndata: line2\n\n'
+        b"data:[DONE]"
+    )  # last event without the final blank line
+
+    async def chunks(size: int) -> Any:
+        for i in range(0, len(raw), size):
+            yield raw[i : i + size]
+
+    async def collect(size: int) -> list[str]:
+        return [d async for d in iter_sse_data(chunks(size))]
+
+    expected = ['{"a": 1}', "line1\nline2", "[DONE]"]
+    for size in (1, 2, 3, 7, 64, len(raw)):
+        assert run(collect(size)) == expected, size

@@ -91,30 +91,40 @@ def test_mock_provider_scripts_by_case_and_pattern() -> None:
         asyncio.run(create_provider(failing).chat(ChatRequest(messages=[])))
 
 
-def test_ping_cli_reports_ok_and_a_misconfigured_candidate(
+@pytest.mark.integration
+def test_ping_cli_against_mock_server_llamacpp_and_a_misconfigured_candidate(
     tmp_path: Path, run_cli: Callable[..., Any]
 ) -> None:
-    cfg = {
-        "version": 1,
-        "name": "t",
-        "candidates": [
-            {"id": "echo", "model": "mock/echo", "role": "baseline"},
-            {
-                "id": "down",
-                "model": "openai/m",
-                "provider": {"base_url": "http://127.0.0.1:9/v1", "timeout_s": 5},
-            },
-        ],
-    }
-    (tmp_path / "nova.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    r = run_cli("--workspace", str(tmp_path), "candidates", "ping")
-    assert r.code == 1
-    assert "echo" in r.out and "ok" in r.out and "unreachable" in r.out
-    assert "is the server running" in r.out
-    r = run_cli("--workspace", str(tmp_path), "candidates", "ping", "echo", "--json")
-    assert r.code == 0
+    from nova.providers import MockServerSettings, running_mock_server
+
+    with running_mock_server(MockServerSettings(model="served-mock", ttft_ms=5)) as url:
+        cfg = {
+            "version": 1,
+            "name": "t",
+            "candidates": [
+                {"id": "echo", "model": "mock/echo", "role": "baseline"},
+                {"id": "server", "model": "openai/anything", "provider": {"base_url": url}},
+                {"id": "tiny", "model": "llamacpp/tiny", "provider": {"model_path": "nova:tiny"}},
+                {
+                    "id": "down",
+                    "model": "openai/m",
+                    "provider": {"base_url": "http://127.0.0.1:9/v1", "timeout_s": 5},
+                },
+            ],
+        }
+        (tmp_path / "nova.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        r = run_cli("--workspace", str(tmp_path), "candidates", "ping")
+        assert r.code == 1  # one candidate is down
+        assert "unreachable" in r.out and "is the server running" in r.out
+        r = run_cli(
+            "--workspace", str(tmp_path), "candidates", "ping", "echo", "server", "tiny", "--json"
+        )
+    assert r.code == 0, r.out
     import json
 
-    (res,) = json.loads(r.out)
-    assert res["ok"] and res["model_reported"] == "mock/echo"
-    assert res["text"].startswith("Antworte")
+    res = {x["candidate"]: x for x in json.loads(r.out)}
+    assert res["echo"]["model_reported"] == "mock/echo"
+    assert res["server"]["model_reported"] == "served-mock"
+    assert res["server"]["usage_source"] == "server" and res["server"]["ttft_ms"] >= 5
+    assert res["tiny"]["ok"] and res["tiny"]["completion_tokens"] == 16
+    assert res["tiny"]["usage_source"] == "estimate"  # llama.cpp streams no usage

@@ -14,7 +14,9 @@ from nova.cli._render import err_console
 from nova.cli.audit import audit_group
 from nova.cli.candidates import candidates_group, catalog_group
 from nova.cli.config import config_group
+from nova.cli.evals import datasets_group, eval_group
 from nova.cli.init import init_command
+from nova.cli.mock_server import mock_server_command
 from nova.cli.runs import runs_group
 from nova.errors import EXIT_INTERRUPTED, EXIT_KNOWN_ERROR, ConfigError, NovaError
 from nova.settings import get_settings
@@ -51,8 +53,11 @@ cli.add_command(init_command)
 cli.add_command(config_group)
 cli.add_command(candidates_group)
 cli.add_command(catalog_group)
+cli.add_command(eval_group)
+cli.add_command(datasets_group)
 cli.add_command(runs_group)
 cli.add_command(audit_group)
+cli.add_command(mock_server_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,12 @@ def template_files(language: Literal["de", "en"]) -> dict[str, Traversable]:
         if node.is_dir():
             for rel, t in _walk(node):
                 files[rel.removesuffix(".j2")] = t
+    # The starter eval sets live with the eval package (one copy, tested there).
+    data = resources.files("nova").joinpath("evals", "data")
+    if data.is_dir():
+        for t in data.iterdir():
+            if t.name.endswith(".jsonl"):
+                files[f"datasets/{t.name}"] = t
     return files
 
 

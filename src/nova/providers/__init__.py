@@ -16,6 +16,14 @@ from nova.providers._errors import (
     TimeoutError_,
     UnreachableError,
 )
+from nova.providers._mockserver import (
+    ALL_FAULTS,
+    MockFault,
+    MockOverrides,
+    MockServer,
+    MockServerSettings,
+    running_mock_server,
+)
 from nova.providers._ping import PingResult, ping_candidates
 from nova.providers._types import (
     ChatRequest,
@@ -30,6 +38,7 @@ from nova.providers._types import (
 )
 
 __all__ = [
+    "ALL_FAULTS",
     "AuthError",
     "BadRequestError",
     "CandidateClient",
@@ -37,6 +46,10 @@ __all__ = [
     "ChatResponse",
     "ContextLengthError",
     "Message",
+    "MockFault",
+    "MockOverrides",
+    "MockServer",
+    "MockServerSettings",
     "ModelInfo",
     "ModelNotFoundError",
     "PingResult",
@@ -60,4 +73,5 @@ __all__ = [
     "ping_candidates",
     "provider_names",
     "register_provider",
+    "running_mock_server",
 ]

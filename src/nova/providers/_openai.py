@@ -322,7 +322,7 @@ class OpenAIProvider(Provider):
         t_first_tok: int | None = None
         last: dict[str, Any] | None = None
         done = False
-        events = iter_sse_data(resp.content).__aiter__()
+        events = iter_sse_data(resp.content.iter_any()).__aiter__()
         deadline = time.monotonic() + first_timeout
         try:
             while True:

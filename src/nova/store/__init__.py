@@ -3,7 +3,7 @@ by URL (``NOVA_DATABASE_URL``)."""
 
 from nova.store._audit import AuditEntry, AuditIssue
 from nova.store._migrations import MIGRATIONS
-from nova.store._records import RequestRecord, RunRecord, RunStatus, UsageSource
+from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus, UsageSource
 from nova.store._schema import SCHEMA_VERSION
 from nova.store._store import RunStore, new_run_id
 from nova.store._url import database_url, open_store
@@ -13,6 +13,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditEntry",
     "AuditIssue",
+    "GradeRecord",
     "RequestRecord",
     "RunRecord",
     "RunStatus",

@@ -85,9 +85,30 @@ def _m0002_audit_log(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
+def _m0003_grades(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.String(64), primary_key=True))
+    t = sa.Table(
+        "grades",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
+        sa.Column("candidate", sa.String(128), nullable=False),
+        sa.Column("case_id", sa.String(256), nullable=False),
+        sa.Column("repeat", sa.Integer, nullable=False),
+        sa.Column("grader", sa.String(80), nullable=False),
+        sa.Column("passed", sa.Boolean, nullable=True),
+        sa.Column("score", sa.Float, nullable=True),
+        sa.Column("detail", sa.Text, nullable=False),
+    )
+    sa.Index("ix_grades_run", t.c.run_id, t.c.candidate)
+    t.create(conn)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_runs_and_requests", _m0001_runs_and_requests),
     ("0002_audit_log", _m0002_audit_log),
+    ("0003_grades", _m0003_grades),
 ]
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["RequestRecord", "RunRecord", "RunStatus", "UsageSource"]
+__all__ = ["GradeRecord", "RequestRecord", "RunRecord", "RunStatus", "UsageSource"]
 
 RunStatus = Literal["running", "completed", "failed", "interrupted"]
 UsageSource = Literal["server", "client", "estimate", "none"]
@@ -87,3 +87,24 @@ class RequestRecord(BaseModel):
     """Error class when the request failed (timeout, http_429, connection …)."""
     error_message: str | None = None
     """Error text."""
+
+
+class GradeRecord(BaseModel):
+    """One grade of one answer (or a pairwise verdict, grader ``pairwise:<baseline>``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate: str
+    """Candidate id."""
+    case_id: str
+    """Dataset case id."""
+    repeat: int = 0
+    """Sample index."""
+    grader: str
+    """Grader name."""
+    passed: bool | None
+    """True/False, None when undecided."""
+    score: float | None = None
+    """Score (judge 1-5; pairwise outcome 1/0.5/0)."""
+    detail: str = ""
+    """Why."""

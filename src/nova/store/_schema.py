@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["SCHEMA_VERSION", "audit_log", "metadata", "migrations", "requests", "runs"]
+__all__ = ["SCHEMA_VERSION", "audit_log", "grades", "metadata", "migrations", "requests", "runs"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of stored results; bumped with each migration that changes their meaning."""
 
 metadata = sa.MetaData()
@@ -79,3 +79,18 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+grades = sa.Table(
+    "grades",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("candidate", sa.String(128), nullable=False),
+    sa.Column("case_id", sa.String(256), nullable=False),
+    sa.Column("repeat", sa.Integer, nullable=False),
+    sa.Column("grader", sa.String(80), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=True),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+sa.Index("ix_grades_run", grades.c.run_id, grades.c.candidate)

@@ -17,7 +17,7 @@ from nova.errors import MissingDependencyError, StoreError
 from nova.store import _schema
 from nova.store._audit import AuditEntry, AuditIssue, append_audit, read_audit, verify_audit
 from nova.store._migrations import applied_migrations, migrate
-from nova.store._records import RequestRecord, RunRecord, RunStatus
+from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
 __all__ = ["RunStore", "new_run_id"]
 
@@ -204,6 +204,48 @@ class RunStore:
                 "candidate/case/repeat stored twice)"
             ) from None
         return len(rows)
+
+    def add_results(
+        self, run_id: str, results: Iterable[tuple[RequestRecord | None, list[GradeRecord]]]
+    ) -> int:
+        """Store requests with their grades in ONE transaction: a case is either stored with
+        all its grades or not at all (what resume relies on). Returns the requests stored."""
+        now = dt.datetime.now(dt.UTC)
+        req_rows = []
+        grade_rows = []
+        for req, grades in results:
+            if req is not None:
+                req_rows.append({**redact(req.model_dump()), "run_id": run_id, "created_at": now})
+            grade_rows += [{**redact(g.model_dump()), "run_id": run_id} for g in grades]
+        try:
+            with self.engine.begin() as conn:
+                if req_rows:
+                    conn.execute(sa.insert(_schema.requests), req_rows)
+                if grade_rows:
+                    conn.execute(sa.insert(_schema.grades), grade_rows)
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(f"cannot store results of run {run_id}: {exc.orig}") from None
+        return len(req_rows)
+
+    def iter_grades(self, run_id: str) -> Iterator[GradeRecord]:
+        """Grades of a run in insertion order."""
+        t = _schema.grades
+        q = (
+            sa.select(
+                t.c.candidate,
+                t.c.case_id,
+                t.c.repeat,
+                t.c.grader,
+                t.c.passed,
+                t.c.score,
+                t.c.detail,
+            )
+            .where(t.c.run_id == run_id)
+            .order_by(t.c.id)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                yield GradeRecord.model_validate(dict(row))
 
     def add_request(self, run_id: str, record: RequestRecord) -> None:
         """Store one request in its own transaction (durable when this returns)."""

@@ -1,0 +1,57 @@
+"""Quality evaluation: datasets, graders, LLM judges, the runner and the statistics."""
+
+from nova.evals._dataset import GRADER_NAMES, Case, CaseMessage, Dataset, Expectation, load_dataset
+from nova.evals._graders import Grade, GradeContext, grade_case, grader_names, register_grader
+from nova.evals._judge import LLMJudge, PairwiseVerdict, prompt_hash
+from nova.evals._report import CandidateQuality, EvalReport, Rate, build_report
+from nova.evals._runner import EvalSpec, Progress, default_spec, run_eval, select_cases
+from nova.evals._stats import (
+    WinRate,
+    bootstrap_ci,
+    bradley_terry,
+    bradley_terry_ranking,
+    cases_needed,
+    minimum_detectable_effect,
+    paired_win_rate,
+    run_to_run_sd,
+    sign_test_p,
+    wilson_interval,
+    worst_slice,
+)
+
+__all__ = [
+    "GRADER_NAMES",
+    "CandidateQuality",
+    "Case",
+    "CaseMessage",
+    "Dataset",
+    "EvalReport",
+    "EvalSpec",
+    "Expectation",
+    "Grade",
+    "GradeContext",
+    "LLMJudge",
+    "PairwiseVerdict",
+    "Progress",
+    "Rate",
+    "WinRate",
+    "bootstrap_ci",
+    "bradley_terry",
+    "bradley_terry_ranking",
+    "build_report",
+    "cases_needed",
+    "default_spec",
+    "grade_case",
+    "grader_names",
+    "load_dataset",
+    "minimum_detectable_effect",
+    "paired_win_rate",
+    "prompt_hash",
+    "register_grader",
+    "run_eval",
+    "run_to_run_sd",
+    "select_cases",
+    "sign_test_p",
+    "wilson_interval",
+    "worst_slice",
+]

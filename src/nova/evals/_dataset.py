@@ -1,0 +1,165 @@
+"""Eval datasets: JSONL, one case per line, identified by a content hash.
+
+A case is a conversation (one or more turns) plus what the answer must satisfy. Example line:
+
+    {"id": "dlg-001", "category": "dialogue", "language": "de",
+     "messages": [{"role": "user", "content": "Wie kann ich meinen Vertrag kündigen?"}],
+     "expect": [{"grader": "contains_any", "values": ["kündig", "Kündigung"]},
+                {"grader": "escalation", "expected": false}],
+     "tags": ["vertrag"], "weight": 1.0,
+     "rationale": "Standard cancellation question; answer directly, no hand-over needed."}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from nova.errors import ConfigError, Problem
+
+__all__ = [
+    "GRADER_NAMES",
+    "Case",
+    "CaseMessage",
+    "Dataset",
+    "Expectation",
+    "load_dataset",
+]
+
+GRADER_NAMES = (
+    "contains",
+    "contains_any",
+    "contains_all",
+    "not_contains",
+    "regex",
+    "json_schema",
+    "max_length",
+    "language",
+    "refusal",
+    "escalation",
+    "pii_leak",
+    "judge",
+)
+"""Grader names a case may use (see nova.evals graders for their parameters)."""
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class CaseMessage(_M):
+    """One turn of the conversation."""
+
+    role: Literal["user", "assistant", "system"]
+    """Who speaks; the last message must be the user's."""
+    content: str = Field(min_length=1)
+    """Text of the turn."""
+
+
+class Expectation(_M):
+    """One check of the answer: a grader name and its parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    grader: str
+    """Grader name, one of GRADER_NAMES."""
+
+    @field_validator("grader")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in GRADER_NAMES:
+            raise ValueError(f"unknown grader {v!r}; known: {', '.join(GRADER_NAMES)}")
+        return v
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Parameters besides the grader name."""
+        return dict(self.model_extra or {})
+
+
+class Case(_M):
+    """An eval case."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    """Unique id within the dataset."""
+    category: Literal["dialogue", "compliance", "escalation"]
+    """Which starter set the case belongs to."""
+    language: Literal["de", "en"]
+    """Language of the conversation (and of the expected answer)."""
+    messages: list[CaseMessage] = Field(min_length=1)
+    """The conversation so far; the model answers the last user turn."""
+    system: str | None = None
+    """System prompt override (default: the workspace's safety system prompt)."""
+    expect: list[Expectation] = Field(min_length=1)
+    """Checks the answer must pass; a case passes when all pass."""
+    tags: list[str] = Field(default_factory=list)
+    """Free tags for slicing (e.g. ``dsgvo``, ``kündigung``)."""
+    weight: float = Field(default=1.0, gt=0)
+    """Weight in weighted pass rates."""
+    rationale: str = Field(min_length=1)
+    """Why this is the expected behaviour (for reviewers)."""
+
+    @field_validator("messages")
+    @classmethod
+    def _ends_with_user(cls, v: list[CaseMessage]) -> list[CaseMessage]:
+        if v and v[-1].role != "user":
+            raise ValueError("the last message must have role 'user'")
+        return v
+
+
+class Dataset(BaseModel):
+    """A loaded dataset with its content hash."""
+
+    name: str
+    """File stem, e.g. ``dialogues``."""
+    path: str
+    """Where it was read from."""
+    sha256: str
+    """sha256 of the file bytes: what every run records."""
+    cases: list[Case]
+    """Cases in file order."""
+
+
+def load_dataset(path: Path) -> Dataset:
+    """Read and validate a JSONL dataset; ConfigError lists every bad line."""
+    data = path.read_bytes()
+    problems: list[Problem] = []
+    cases: list[Case] = []
+    seen: dict[str, int] = {}
+    for lineno, raw in enumerate(data.decode("utf-8-sig").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(
+                Problem(path, lineno, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
+            )
+            continue
+        try:
+            case = Case.model_validate(obj)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = ".".join(str(p) for p in err["loc"])
+                problems.append(
+                    Problem(path, lineno, loc, err["msg"].removeprefix("Value error, "))
+                )
+            continue
+        if case.id in seen:
+            problems.append(
+                Problem(
+                    path, lineno, "id", f"duplicate id {case.id!r} (first on line {seen[case.id]})"
+                )
+            )
+            continue
+        seen[case.id] = lineno
+        cases.append(case)
+    if problems:
+        raise ConfigError(problems, f"dataset {path} is not valid")
+    return Dataset(
+        name=path.stem, path=str(path), sha256=hashlib.sha256(data).hexdigest(), cases=cases
+    )

@@ -1,0 +1,109 @@
+"""End to end with scripted candidates: a planted difference must come out with its sign."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nova.catalog import load_catalog
+from nova.config import Workspace, load_config
+from nova.evals import EvalSpec, build_report, run_eval
+from nova.store import RunStore
+
+
+def make_workspace(root: Path, n: int = 60, bad_every: int = 10) -> Workspace:
+    """n cases; 'weak' fails every case whose number % bad_every < 3 (30%)."""
+    (root / "datasets").mkdir(parents=True)
+    lines = []
+    weak_rules: list[dict[str, Any]] = []
+    for i in range(n):
+        cid = f"c{i:03d}"
+        esc = i % 4 == 0
+        lines.append(
+            json.dumps(
+                {
+                    "id": cid,
+                    "category": "escalation" if esc else "dialogue",
+                    "language": "de" if i % 3 else "en",
+                    "messages": [{"role": "user", "content": f"Frage {i}"}],
+                    "expect": [
+                        {"grader": "contains_any", "values": ["Antwort"]},
+                        {"grader": "escalation", "expected": esc},
+                    ],
+                    "rationale": "test",
+                }
+            )
+        )
+        if i % bad_every < 3:
+            weak_rules.append({"case": cid, "text": "Keine Ahnung."})
+        elif esc:
+            weak_rules.append({"case": cid, "text": "Antwort: ich verbinde [ESKALATION]"})
+    strong_rules = [
+        {"case": f"c{i:03d}", "text": "Antwort: ich verbinde [ESKALATION]"}
+        for i in range(n)
+        if i % 4 == 0
+    ]
+    (root / "datasets" / "dialogues.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    cfg = {
+        "version": 1,
+        "name": "t",
+        "candidates": [
+            {
+                "id": "strong",
+                "model": "mock/strong",
+                "provider": {"options": {"responses": strong_rules, "default": "Antwort: gerne."}},
+            },
+            {
+                "id": "weak",
+                "model": "mock/weak",
+                "role": "baseline",
+                "provider": {"options": {"responses": weak_rules, "default": "Antwort: gerne."}},
+            },
+        ],
+    }
+    (root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+    return Workspace(root)
+
+
+def test_planted_difference_is_detected_with_sign_and_interval(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    loaded = load_config(ws.config_file)
+    spec = EvalSpec(candidates=["strong", "weak"], baseline="weak", datasets=["dialogues"])
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run_id = asyncio.run(run_eval(ws, loaded, spec, store))
+        rep = build_report(store, run_id, loaded.config, load_catalog())
+        assert store.get_run(run_id).status == "completed"
+    by = {c.candidate: c for c in rep.candidates}
+    strong, weak = by["strong"], by["weak"]
+    assert strong.pass_rate.rate == 1.0 and strong.pass_rate.n == 60
+    assert weak.pass_rate.rate == 0.7  # planted: 18 of 60 fail
+    assert weak.pass_rate.low < 0.7 < weak.pass_rate.high
+    # strong wins the 18 planted cases, ties the other 42: 18/60 + 0.5 * 42/60 = 0.65
+    w = strong.win_rate
+    assert w is not None
+    assert (w.wins, w.ties, w.losses) == (18, 42, 0)
+    assert w.rate == 0.65 and w.low < 0.65 < w.high and w.low > 0.5
+    assert w.p_value < 0.001  # sign test 18:0
+    assert rep.bradley_terry[0][0] == "strong"
+    # the planted failures hit escalation cases too: missed escalations counted separately
+    assert strong.missed_escalation is not None and strong.missed_escalation.rate == 0.0
+    assert weak.missed_escalation is not None and weak.missed_escalation.rate > 0
+    assert weak.unnecessary_escalation is not None and weak.unnecessary_escalation.rate == 0
+    assert rep.meta["datasets"]["dialogues"]["cases"] == 60
+    assert len(rep.meta["datasets"]["dialogues"]["sha256"]) == 64
+
+
+def test_resume_skips_completed_cases(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", n=20)
+    loaded = load_config(ws.config_file)
+    spec = EvalSpec(candidates=["strong", "weak"], baseline="weak", datasets=["dialogues"])
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run_id = asyncio.run(run_eval(ws, loaded, spec, store))
+        n_before = store.count_requests(run_id)
+        again = asyncio.run(run_eval(ws, loaded, spec, store, resume=run_id))
+        assert again == run_id
+        assert store.count_requests(run_id) == n_before == 40
