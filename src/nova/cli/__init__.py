@@ -17,6 +17,7 @@ from nova.cli.config import config_group
 from nova.cli.evals import datasets_group, eval_group
 from nova.cli.init import init_command
 from nova.cli.mock_server import mock_server_command
+from nova.cli.perf import perf_group
 from nova.cli.runs import runs_group
 from nova.errors import EXIT_INTERRUPTED, EXIT_KNOWN_ERROR, ConfigError, NovaError
 from nova.settings import get_settings
@@ -55,6 +56,7 @@ cli.add_command(candidates_group)
 cli.add_command(catalog_group)
 cli.add_command(eval_group)
 cli.add_command(datasets_group)
+cli.add_command(perf_group)
 cli.add_command(runs_group)
 cli.add_command(audit_group)
 cli.add_command(mock_server_command)

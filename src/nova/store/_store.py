@@ -68,7 +68,9 @@ class RunStore:
         if self._is_sqlite and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if self._is_sqlite and parsed.database in (None, "", ":memory:"):
+            # One shared in-memory database; writers may run in worker threads.
             kwargs["poolclass"] = sa.pool.StaticPool
+            kwargs["connect_args"] = {"check_same_thread": False}
         try:
             self.engine = sa.create_engine(parsed, **kwargs)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,34 @@
+"""Performance benchmarks: load patterns, vLLM-style latency metrics, goodput and cost."""
+
+from nova.perf._cost import CostEstimate, estimate_cost, managed_cost, self_hosted_cost
+from nova.perf._load import run_level, synthetic_prompts
+from nova.perf._metrics import (
+    DEFINITIONS,
+    LevelMetrics,
+    RequestSample,
+    Summary,
+    compute_level,
+    percentile,
+    summarize,
+)
+from nova.perf._runner import CandidatePerf, PerfSpec, choose_operating_point, run_perf
+
+__all__ = [
+    "DEFINITIONS",
+    "CandidatePerf",
+    "CostEstimate",
+    "LevelMetrics",
+    "PerfSpec",
+    "RequestSample",
+    "Summary",
+    "choose_operating_point",
+    "compute_level",
+    "estimate_cost",
+    "managed_cost",
+    "percentile",
+    "run_level",
+    "run_perf",
+    "self_hosted_cost",
+    "summarize",
+    "synthetic_prompts",
+]
