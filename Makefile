@@ -18,13 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on its embedded default: a fresh Sophia workspace, validated, with its candidates.
+# The main job on its embedded default: a demo Sophia workspace whose llm-core profile runs
+# small local models through llama.cpp (nova's tiny generated models when offline).
+DEMO ?= $(CURDIR)/.nova-demo
 run: $(STAMP)
-	@ws=$$(mktemp -d -t nova-demo-XXXXXX) && \
-	$(NOVA) init "$$ws/sophia" && \
-	$(NOVA) --workspace "$$ws/sophia" config validate && \
-	$(NOVA) --workspace "$$ws/sophia" candidates list && \
-	echo "Demo workspace: $$ws/sophia"
+	@$(NOVA) init --demo --force "$(DEMO)" > /dev/null && \
+	$(NOVA) --workspace "$(DEMO)" config validate && \
+	$(NOVA) --workspace "$(DEMO)" candidates list && \
+	cd "$(DEMO)" && "$(CURDIR)/$(PY)" -m nova benchmarks --profile llm-core; \
+	rc=$$?; echo "Demo workspace: $(DEMO) (exit code $$rc)"; exit $$rc
 
 # The whole test suite; tests start the services they need (see tests/conftest.py).
 test: $(STAMP)

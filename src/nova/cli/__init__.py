@@ -12,8 +12,11 @@ from nova._secrets import redact
 from nova.cli._context import AppContext
 from nova.cli._render import err_console
 from nova.cli.audit import audit_group
+from nova.cli.benchmarks import benchmarks_command
 from nova.cli.candidates import candidates_group, catalog_group
 from nova.cli.config import config_group
+from nova.cli.decision import decide_command, matrix_command, review_group
+from nova.cli.docs import docs_command
 from nova.cli.evals import datasets_group, eval_group
 from nova.cli.init import init_command
 from nova.cli.mock_server import mock_server_command
@@ -51,12 +54,17 @@ def cli(ctx: click.Context, workspace: Path | None) -> None:
 
 
 cli.add_command(init_command)
+cli.add_command(benchmarks_command)
 cli.add_command(config_group)
 cli.add_command(candidates_group)
 cli.add_command(catalog_group)
 cli.add_command(eval_group)
 cli.add_command(datasets_group)
 cli.add_command(perf_group)
+cli.add_command(matrix_command)
+cli.add_command(review_group)
+cli.add_command(decide_command)
+cli.add_command(docs_command)
 cli.add_command(runs_group)
 cli.add_command(audit_group)
 cli.add_command(mock_server_command)

@@ -24,7 +24,13 @@ __all__ = ["init_command"]
     help="Language of the documents and the task list.",
 )
 @click.option("--name", default="Sophia", show_default=True, help="Name of the assistant.")
-def init_command(directory: Path, force: bool, language: str, name: str) -> None:
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Profile llm-core runs small local models (llama.cpp; "
+    "nova's tiny generated models when offline): the embedded default of `make run`.",
+)
+def init_command(directory: Path, force: bool, language: str, name: str, demo: bool) -> None:
     """Create a workspace: nova.yaml, datasets, guardrails, docs, task list.
 
     Existing files are kept unless --force is given; nova says which ones it kept.
@@ -34,7 +40,7 @@ def init_command(directory: Path, force: bool, language: str, name: str) -> None
       nova init sophia-workspace && cd sophia-workspace && nova config validate
     """
     lang: Literal["de", "en"] = "de" if language == "de" else "en"
-    result = init_workspace(directory, language=lang, force=force, name=name)
+    result = init_workspace(directory, language=lang, force=force, name=name, demo=demo)
     con = out_console()
     con.print(f"Workspace {result.root}")
     for rel in result.created:

@@ -65,10 +65,13 @@ def init_workspace(
     language: Literal["de", "en"] = "de",
     force: bool = False,
     name: str = "Sophia",
+    demo: bool = False,
 ) -> InitResult:
     """Create every workspace file that does not exist yet; with ``force``, rewrite them too.
 
     Existing files are never touched without ``force``; the result says which were kept.
+    ``demo`` makes the ``llm-core`` profile run the small local models (the embedded default
+    of ``make run``); the real candidates stay in nova.yaml under profile ``sophia-real``.
     """
     root = target.expanduser().resolve()
     if root.exists() and not root.is_dir():
@@ -82,6 +85,7 @@ def init_workspace(
         "nova_version": __version__,
         "language": language,
         "workspace_name": name,
+        "demo": demo,
     }
     result = InitResult(root)
     for rel, template in sorted(template_files(language).items()):

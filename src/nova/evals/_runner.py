@@ -230,8 +230,13 @@ async def run_eval(
     progress: Progress | None = None,
     on_update: Callable[[Progress], None] | None = None,
     price_meta: dict[str, object] | None = None,
+    parent_id: str | None = None,
+    on_started: Callable[[str], None] | None = None,
 ) -> str:
-    """Run the evaluation; return the run id. Candidate failures are data, not crashes."""
+    """Run the evaluation; return the run id. Candidate failures are data, not crashes.
+
+    ``on_started`` is called with the run id as soon as the run is recorded (so a caller can
+    link it before any case runs)."""
     cfg = loaded.config
     progress = progress or Progress()
     # 1. datasets (content-hashed) and cases
@@ -277,12 +282,15 @@ async def run_eval(
     else:
         run_id = store.start_run(
             "quality",
+            parent_id=parent_id,
             profile=spec.profile,
             config_hash=loaded.hash,
             workspace_rev=workspace_revision(ws.root),
             meta=meta,
         ).id
         done = set()
+    if on_started is not None:
+        on_started(run_id)
     # 3. clients (a candidate that cannot start is recorded, the others run)
     cache = ResponseCache(ws.state_dir / "cache" / "responses")
     clients: dict[str, CandidateClient] = {}

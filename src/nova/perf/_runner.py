@@ -202,6 +202,8 @@ async def run_perf(
     candidates: list[Candidate] | None = None,
     on_level: Callable[[str, LevelMetrics], None] | None = None,
     datasets: list[str] | None = None,
+    parent_id: str | None = None,
+    on_started: Callable[[str], None] | None = None,
 ) -> tuple[str, list[CandidatePerf]]:
     """Sweep every candidate; store requests and results; return (run id, results)."""
     if candidates is not None:
@@ -213,6 +215,7 @@ async def run_perf(
     prompts = _prompts(ws, spec, datasets or ["dialogues", "compliance", "escalations"])
     run = store.start_run(
         "performance",
+        parent_id=parent_id,
         profile=spec.profile,
         config_hash=loaded.hash if loaded else None,
         workspace_rev=workspace_revision(ws.root) if ws else None,
@@ -223,6 +226,8 @@ async def run_perf(
         },
     )
     results: list[CandidatePerf] = []
+    if on_started is not None:
+        on_started(run.id)
     status: RunStatus = "completed"
     try:
         for c in cands:

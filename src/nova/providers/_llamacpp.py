@@ -14,6 +14,9 @@ into ``.nova/models/``: it needs no download and serves as the offline test and 
     start_timeout_s  seconds to wait for the server to answer (default 60)
     server_args      extra command-line arguments for ``python -m llama_cpp.server``
     tiny             true: serve nova's tiny model whatever model_path says
+    tiny_seed        weights seed of the tiny model (different seeds, different models)
+    offline_fallback "tiny": when the hf_repo download fails (offline), serve the tiny model
+                     instead and set ``fallback_used`` (the embedded demo says so loudly)
 
 What llama-cpp-python's server (0.3.x) sends: one chunk per generated token, plus a first chunk
 with only the role and a last one with only the finish reason; streams carry no usage
@@ -43,6 +46,7 @@ from typing import Any
 
 import aiohttp
 
+from nova.config import Candidate
 from nova.errors import ConfigError, MissingDependencyError, Problem
 from nova.providers._base import register_provider
 from nova.providers._errors import ProviderError, UnreachableError
@@ -50,7 +54,7 @@ from nova.providers._openai import OpenAIProvider
 from nova.providers._tinymodel import tiny_model_path
 from nova.providers._types import ModelInfo
 
-__all__ = ["TINY_MODEL", "LlamaCppProvider"]
+__all__ = ["TINY_MODEL", "LlamaCppProvider", "offline_fallback_reason"]
 
 TINY_MODEL = "nova:tiny"
 """``provider.model_path`` value that selects nova's generated tiny model."""
@@ -59,6 +63,8 @@ _FEATURE = "local GGUF models (llamacpp provider)"
 _SERVER_MODULES = ("uvicorn", "fastapi", "sse_starlette", "starlette_context")
 _OPTIONS: dict[str, tuple[type, ...]] = {
     "tiny": (bool,),
+    "tiny_seed": (int,),
+    "offline_fallback": (str,),
     "n_ctx": (int,),
     "n_threads": (int,),
     "n_gpu_layers": (int,),
@@ -120,6 +126,8 @@ class LlamaCppProvider(OpenAIProvider):
     _model_file: Path | None = None
     _n_ctx: int | None = None
     _start_lock: asyncio.Lock | None = None
+    fallback_used: str | None = None
+    """Set when ``offline_fallback: tiny`` replaced an unavailable download."""
 
     # --- what tests and callers may look at -----------------------------------------------
     @property
@@ -203,7 +211,7 @@ class LlamaCppProvider(OpenAIProvider):
         s = self.candidate.provider
         cid = self.candidate.id
         if self._is_tiny():
-            return tiny_model_path(self._nova_dir() / "models")
+            return tiny_model_path(self._nova_dir() / "models", int(self._option("tiny_seed", 0)))
         if s.model_path:
             path = Path(s.model_path).expanduser()
             if not path.is_absolute():
@@ -228,7 +236,14 @@ class LlamaCppProvider(OpenAIProvider):
                 )
             return path
         if s.hf_repo:
-            return self._download(s.hf_repo)
+            try:
+                return self._download(s.hf_repo)
+            except ProviderError as exc:
+                if self._option("offline_fallback") != "tiny":
+                    raise
+                self.fallback_used = f"{s.hf_repo} not available ({exc}); serving nova's tiny model"
+                seed = int(self._option("tiny_seed", 0))
+                return tiny_model_path(self._nova_dir() / "models", seed)
         raise ConfigError(
             [
                 Problem(
@@ -443,3 +458,34 @@ class LlamaCppProvider(OpenAIProvider):
             # llama_cpp.server does not report it; it is the n_ctx nova started it with.
             info = info.model_copy(update={"context_window": self._n_ctx})
         return info
+
+
+def offline_fallback_reason(candidate: Candidate) -> str | None:
+    """Why a candidate with ``offline_fallback: tiny`` will serve the tiny model instead of
+    its ``hf_repo`` file, or None when the real model is available (cached or downloadable).
+
+    Checks the Hugging Face cache first, then whether huggingface.co is reachable (3 s);
+    ``HF_HUB_OFFLINE=1`` counts as offline.
+    """
+    s = candidate.provider
+    if candidate.provider_kind != "llamacpp" or s.options.get("offline_fallback") != "tiny":
+        return None
+    if s.model_path or not s.hf_repo:
+        return None
+    repo, _, filename = s.hf_repo.partition(":")
+    try:
+        hub = importlib.import_module("huggingface_hub")
+        cached = hub.try_to_load_from_cache(repo_id=repo, filename=filename)
+        if isinstance(cached, str):
+            return None
+    except ModuleNotFoundError:
+        return "huggingface_hub is not installed"
+    except Exception:  # a broken cache entry: treat as not cached
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return "HF_HUB_OFFLINE is set"
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=3):
+            return None
+    except OSError as exc:
+        return f"the Hugging Face Hub is unreachable ({exc.strerror or exc})"

@@ -145,20 +145,22 @@ def write_tiny_llama(
     return Path(path)
 
 
-def tiny_model_path(cache_dir: Path) -> Path:
-    """The tiny model in ``cache_dir``, written there first if it is not there yet.
+def tiny_model_path(cache_dir: Path, seed: int = 0) -> Path:
+    """The tiny model (weights from ``seed``) in ``cache_dir``, written there first if it is
+    not there yet.
 
     Written to a temporary file and renamed, so a reader never sees half a file, even when
     two processes race to write it.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / TINY_MODEL_FILE
+    name = TINY_MODEL_FILE if seed == 0 else TINY_MODEL_FILE.replace(".gguf", f"-s{seed}.gguf")
+    target = cache_dir / name
     if target.is_file():
         return target
-    fd, tmp = tempfile.mkstemp(prefix=f".{TINY_MODEL_FILE}.", suffix=".tmp", dir=cache_dir)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=cache_dir)
     os.close(fd)
     try:
-        write_tiny_llama(Path(tmp))
+        write_tiny_llama(Path(tmp), seed=seed)
         Path(tmp).replace(target)  # os.replace: atomic on one file system
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -156,6 +156,23 @@ class RunStore:
                 .values(status=status, ended_at=dt.datetime.now(dt.UTC), meta=merged)
             )
 
+    def update_meta(
+        self, run_id: str, meta: dict[str, Any], status: RunStatus | None = None
+    ) -> None:
+        """Merge ``meta`` into a run's stored meta (and set its status, if given)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id)
+            ).first()
+            if row is None:
+                raise StoreError(f"unknown run {run_id!r}")
+            values: dict[str, Any] = {"meta": {**(row[0] or {}), **redact(meta)}}
+            if status is not None:
+                values["status"] = status
+            conn.execute(
+                sa.update(_schema.runs).where(_schema.runs.c.id == run_id).values(**values)
+            )
+
     def get_run(self, run_id: str) -> RunRecord:
         """The run with this id (a unique prefix is enough)."""
         with self.engine.connect() as conn:

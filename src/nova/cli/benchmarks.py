@@ -1,0 +1,183 @@
+"""``python -m nova benchmarks --profile llm-core`` and ``nova report``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from nova.benchmarks import StageUpdate, run_benchmarks
+from nova.cli._context import AppContext, pass_app
+from nova.cli._render import err_console, out_console, print_json, print_table
+from nova.errors import EXIT_INTERRUPTED
+from nova.providers._llamacpp import offline_fallback_reason
+from nova.store import open_store
+
+__all__ = ["benchmarks_command"]
+
+
+@click.command("benchmarks")
+@click.option(
+    "--profile", "-p", default="llm-core", show_default=True, help="Profile of nova.yaml to run."
+)
+@click.option("--candidates", help="Comma-separated candidate ids (default: the profile's).")
+@click.option("--resume", help="Continue an interrupted benchmarks run (its parent run id).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@pass_app
+def benchmarks_command(
+    app: AppContext, profile: str, candidates: str | None, resume: str | None, as_json: bool
+) -> None:
+    """Run a profile end to end: quality, performance, cost, matrix, documents, report.
+
+    Every candidate of the profile is pinged first; one that cannot be reached is reported
+    as not measured and the others still run. Exit codes: 0 all candidates measured, 1 some
+    were not measured (or another known error), 2 invalid config, 130 interrupted (continue
+    with --resume RUN).
+
+    \b
+    Example:
+      python -m nova benchmarks --profile llm-core
+    """
+    loaded = app.config()
+    ws = app.workspace()
+    cfg = loaded.config
+    prof = cfg.profiles.get(profile)
+    chosen = (
+        candidates.split(",")
+        if candidates
+        else (prof.candidates if prof and prof.candidates else [])
+    )
+    warnings: list[str] = []
+    for cid in chosen:
+        try:
+            reason = offline_fallback_reason(cfg.candidate(cid))
+        except KeyError:
+            continue
+        if reason:
+            warnings.append(
+                f"OFFLINE DEMO: {cid} runs nova's tiny generated model instead of "
+                f"its real weights ({reason}). The pipeline is real; the quality "
+                "numbers of such models are meaningless."
+            )
+    econ = err_console()
+    for w in warnings:
+        econ.print(f"[bold yellow]{w}[/]" if econ.is_terminal else w, markup=econ.is_terminal)
+    t0 = time.monotonic()
+    with open_store(ws, cfg) as store:
+        if econ.is_terminal and not as_json:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=econ,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("starting", total=None)
+
+                def update(u: StageUpdate) -> None:
+                    desc = (
+                        u.stage
+                        + (f" · {u.candidate}" if u.candidate else "")
+                        + (f" · {u.message}" if u.message else "")
+                    )
+                    bar.update(task, description=desc, completed=u.done, total=u.total)
+
+                outcome = _run(app, store, profile, candidates, resume, update, warnings)
+        else:
+            last = {"stage": ""}
+
+            def plain(u: StageUpdate) -> None:
+                if u.stage != last["stage"] and not as_json:
+                    econ.print(f"[{time.monotonic() - t0:6.1f} s] {u.stage}", markup=False)
+                    last["stage"] = u.stage
+
+            outcome = _run(app, store, profile, candidates, resume, plain, warnings)
+    if as_json:
+        print_json(outcome.model_dump(mode="json"))
+    else:
+        print_table(
+            [
+                "Candidate",
+                "Pass rate [95% CI]",
+                "Win rate vs baseline [95% CI]",
+                "TTFT p50/p95 ms",
+                "Output tok/s",
+                "USD / 1k conv.",
+                "Gates",
+                "Rank",
+            ],
+            [
+                [
+                    r.candidate,
+                    r.pass_rate,
+                    r.win_rate,
+                    r.ttft,
+                    r.output_tps,
+                    r.cost_1k,
+                    r.gates,
+                    r.rank or "—",
+                ]
+                if r.measured
+                else [
+                    r.candidate,
+                    "not measured",
+                    (r.reason or "")[:80],
+                    "",
+                    "",
+                    "",
+                    "",
+                    r.rank or "—",
+                ]
+                for r in outcome.rows
+            ],
+            title=f"{cfg.name} · profile {profile} · run {outcome.run_id} · "
+            f"{time.monotonic() - t0:.0f} s",
+        )
+        con = out_console()
+        con.print(f"Recommendation of the matrix: {outcome.winner or 'none'}", markup=False)
+        for w in outcome.warnings:
+            con.print(w, markup=False)
+        con.print("Wrote:", markup=False)
+        for path in outcome.written:
+            con.print(f"  {ws.root / path}", markup=False)
+    if outcome.not_measured:
+        raise SystemExit(1)
+
+
+def _run(
+    app: AppContext,
+    store: Any,
+    profile: str,
+    candidates: str | None,
+    resume: str | None,
+    update: Any,
+    warnings: list[str],
+) -> Any:
+    try:
+        return asyncio.run(
+            run_benchmarks(
+                app.workspace(),
+                app.config(),
+                app.catalog(),
+                store,
+                profile=profile,
+                candidates=candidates.split(",") if candidates else None,
+                resume=resume,
+                on_update=update,
+                warnings=warnings,
+            )
+        )
+    except KeyboardInterrupt:
+        runs = store.list_runs(kind="benchmarks", limit=1)
+        rid = runs[0].id if runs else "RUN"
+        err_console().print(
+            f"interrupted: continue with `python -m nova benchmarks --profile "
+            f"{profile} --resume {rid}`",
+            markup=False,
+        )
+        raise SystemExit(EXIT_INTERRUPTED) from None

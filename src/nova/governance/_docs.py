@@ -1,0 +1,441 @@
+"""``nova docs``: the governance documents Legal, Security and the DPO ask for.
+
+Eight Markdown files in ``docs/governance/`` (license review, DSFA/DPIA, exit strategy, fallback
+plan, deployment options, KPI catalogue, LoRA compatibility, QA plan), in German or English,
+filled from the catalog, nova.yaml and the measured evidence. Each ends with a "generated from"
+block: nova version, config hash, runs with dataset hashes, price sheets and catalog sources with
+their dates. A value nova has not measured is written as "not measured", never estimated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from nova._io import atomic_write_text
+from nova.catalog import Catalog
+from nova.config import NovaConfig, Profile, Workspace
+from nova.decision._evidence import Evidence
+from nova.governance._docs_context import (
+    HOURS_PER_MONTH,
+    PLATFORM_NAMES,
+    PROCESSORS,
+    STALE_AFTER_DAYS,
+    Facts,
+    Lang,
+    Sources,
+    candidate_facts,
+    candidates_in_scope,
+    fmt_money,
+    fmt_number,
+    gate_value,
+    gpu_plan,
+    kpi_rows,
+    license_review,
+    lora_rows,
+    measure,
+    provenance,
+    read_datasets,
+    read_guardrails,
+    read_redteam,
+    token_price,
+)
+
+__all__ = [
+    "DEFAULT_MONTHLY_CONVERSATIONS",
+    "GOVERNANCE_DOCUMENTS",
+    "build_context",
+    "render_governance_docs",
+]
+
+GOVERNANCE_DOCUMENTS = (
+    "license_review",
+    "dsfa",
+    "exit_strategy",
+    "fallback_plan",
+    "deployment_options",
+    "kpi_catalogue",
+    "lora_compatibility",
+    "qa_plan",
+)
+"""Document names; each is ``docs/governance/<name>.md`` from ``<lang>/<name>.md.j2``."""
+
+DEFAULT_MONTHLY_CONVERSATIONS = 100_000
+"""Volume assumed for cost estimates when the profile states none (the documents say so)."""
+
+_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "license_change": (),
+    "api_limits": ("error_rate", "ttft_ms"),
+    "price_change": ("cost_per_1k_conversations",),
+    "deprecation": ("error_rate",),
+    "outage": ("error_rate", "e2el_ms"),
+}
+"""Exit triggers and the KPI metrics whose alerts detect them."""
+_ROLE_ORDER = ("fallback", "primary", "baseline", "candidate")
+_COMPARED = (
+    "pass_rate",
+    "win_rate",
+    "ttft_ms_p95",
+    "e2el_ms_p95",
+    "tpot_ms_p50",
+    "cost_per_1k_conversations",
+)
+_LATENCY = ("ttft_ms_p95", "e2el_ms_p95", "tpot_ms_p50")
+
+
+def _profile(config: NovaConfig) -> tuple[str | None, Profile]:
+    """``llm-core`` (the plan's benchmark profile) if present, else the first profile."""
+    if "llm-core" in config.profiles:
+        return "llm-core", config.profiles["llm-core"]
+    return next(iter(config.profiles.items()), (None, Profile()))
+
+
+def _measured(
+    cands: list[Facts], evidence: Evidence, keys: tuple[str, ...], lang: Lang
+) -> list[Facts]:
+    return [
+        {"id": c["id"], **{k: measure(evidence.candidates.get(c["id"]), k, lang) for k in keys}}
+        for c in cands
+    ]
+
+
+def _dsfa(
+    cands: list[Facts],
+    judges: list[Facts],
+    config: NovaConfig,
+    root: Path,
+    evidence: Evidence,
+    lang: Lang,
+) -> Facts:
+    managed = [c for c in cands if c["hosting"] == "managed"]
+    keys = ("attack_success_rate", "missed_escalation_rate")
+    return {
+        "full": bool(managed),
+        "managed": managed,
+        "others": [c for c in cands if c["hosting"] != "managed"],
+        "judges": [j for j in judges if j["hosting"] == "managed"],
+        "third_country": any(c["third_country"] for c in managed),
+        "required_for_managed": config.governance.dsfa_required_for_managed,
+        "guardrails": read_guardrails(root),
+        "measured": _measured(cands, evidence, keys, lang),
+    }
+
+
+def _exit(config: NovaConfig, cands: list[Facts], root: Path) -> Facts:
+    usable = [c for c in cands if c["hosting"] != "local"]
+    rank = {role: i for i, role in enumerate(_ROLE_ORDER)}
+    order = sorted(usable, key=lambda c: rank.get(c["role"], len(rank)))
+    triggers = []
+    for key, metrics in _TRIGGERS.items():
+        if key == "license_change":
+            affected = [c for c in usable if not c["osi"]]
+        else:
+            affected = [c for c in usable if c["hosting"] == "managed"]
+        ids = {c["id"] for c in affected}
+        target = next((c for c in order if c["id"] not in ids), None)
+        manifest = target is not None and Workspace(root).deploy_dir(target["id"]).is_dir()
+        effort = "high" if target is None else "medium"
+        if target is not None and target["hosting"] == "self-hosted" and manifest:
+            effort = "low"
+        kpis = [
+            {"id": k.id, "name": k.name, "alert": k.alert}
+            for k in config.kpis
+            if k.metric in metrics
+        ]
+        triggers.append(
+            {"key": key, "kpis": kpis, "affected": affected, "target": target, "effort": effort}
+        )
+    return {
+        "primary": next((c for c in cands if c["role"] == "primary"), None),
+        "fallbacks": [c for c in cands if c["role"] == "fallback"],
+        "triggers": triggers,
+    }
+
+
+def _diff(a: Facts, b: Facts, lang: Lang) -> Facts:
+    """Fallback minus primary, and whether their 95% intervals overlap."""
+    if a["value"] is None or b["value"] is None:
+        return {"text": None, "overlap": None}
+    d = b["value"] - a["value"]
+    sign = "+" if d >= 0 else "−"
+    if a["unit"] == "%":
+        text = f"{sign}{fmt_number(abs(d) * 100, lang, 1)} {'Pp.' if lang == 'de' else 'pp'}"
+    else:
+        text = f"{sign}{fmt_number(abs(d), lang, 2 if abs(d) < 10 else 0)} {a['unit']}".strip()
+    overlap = None
+    if None not in (a["low"], a["high"], b["low"], b["high"]):
+        overlap = a["low"] <= b["high"] and b["low"] <= a["high"]
+    return {"text": text, "overlap": overlap}
+
+
+def _fallback(
+    cands: list[Facts],
+    config: NovaConfig,
+    catalog: Catalog,
+    evidence: Evidence,
+    src: Sources,
+    lang: Lang,
+) -> Facts:
+    def resources_of(c: Facts | None) -> Facts | None:
+        rec = catalog.models.get(c["catalog"]) if c and c["catalog"] else None
+        return gpu_plan(config.candidate(c["id"]), rec, catalog, src, lang) if c and rec else None
+
+    primary = next((c for c in cands if c["role"] == "primary"), None)
+    pres = resources_of(primary)
+    plans = []
+    for fb in [c for c in cands if c["role"] == "fallback"]:
+        rows = []
+        for key in _COMPARED:
+            a = measure(evidence.candidates.get(primary["id"]) if primary else None, key, lang)
+            b = measure(evidence.candidates.get(fb["id"]), key, lang)
+            rows.append({"key": key, "primary": a, "fallback": b, **_diff(a, b, lang)})
+        sources = [
+            {"key": row["key"], "which": which, "source": v["source"], "detail": v["detail"]}
+            for row in rows
+            for which, v in (("primary", row["primary"]), ("fallback", row["fallback"]))
+            if v["measured"]
+        ]
+        res = resources_of(fb)
+        per_hour = res["per_hour_value"] if res else None
+        cheaper = []
+        for plan in catalog.model(fb["catalog"]).self_hosting if per_hour else ():
+            found = catalog.gpu_price(plan.gpu)
+            if found is not None and per_hour and found[1] * plan.gpus < per_hour:
+                src.sheets[found[0].id] = found[0]
+                cost = fmt_money(found[1] * plan.gpus, found[0].currency, lang)
+                cheaper.append({"gpus": plan.gpus, "gpu": plan.gpu, "engine": plan.engine})
+                cheaper[-1].update(precision=plan.precision, per_hour=cost, note=plan.note)
+        reduced = None
+        if per_hour and pres and pres["per_hour_value"]:
+            reduced = per_hour < pres["per_hour_value"]
+        plan_facts: Facts = {"candidate": fb, "resources": res, "reduced": reduced}
+        plan_facts.update(cheaper_plans=cheaper, comparison=rows, sources=sources)
+        plans.append(plan_facts)
+    return {"primary": primary, "primary_resources": pres, "plans": plans}
+
+
+def _deployment(
+    cands: list[Facts],
+    config: NovaConfig,
+    catalog: Catalog,
+    evidence: Evidence,
+    src: Sources,
+    lang: Lang,
+    today: dt.date,
+) -> Facts:
+    profile_name, profile = _profile(config)
+    # Profile has no volume field yet; one named monthly_conversations is used once it exists.
+    raw = getattr(profile, "monthly_conversations", None)
+    vol = raw if isinstance(raw, int) else DEFAULT_MONTHLY_CONVERSATIONS
+    tin, tout = profile.conversation_tokens
+    groups: list[Facts] = []
+    for cat_id in dict.fromkeys(c["catalog"] for c in cands if c["hosting"] != "local"):
+        if cat_id is None:
+            continue
+        rec = catalog.model(cat_id)
+        users = [c for c in cands if c["catalog"] == cat_id and c["hosting"] != "local"]
+        options: list[Facts] = []
+        for offer in rec.hosting.managed:
+            on = [c for c in users if c["hosting"] == "managed" and c["platform"] == offer.platform]
+            opt: Facts = {"kind": "managed", "platform": offer.platform, "model_id": offer.model_id}
+            opt.update(name=PLATFORM_NAMES[offer.platform], processor=PROCESSORS[offer.platform])
+            opt.update(regions=list(offer.regions), note=offer.note, source=str(offer.source))
+            opt.update(retrieved=offer.retrieved.isoformat(), users=[c["id"] for c in on])
+            opt.update(measured=_measured(on, evidence, _LATENCY, lang), basis=None, plan=None)
+            sheet_id = next((config.candidate(c["id"]).price_sheet for c in on), None)
+            price = token_price(catalog, cat_id, sheet_id=sheet_id, platform=offer.platform)
+            if price is not None:
+                sheet, pin, pout = price
+                src.sheets[sheet.id] = sheet
+                per_conv = (tin * pin + tout * pout) / 1e6
+                opt.update(basis="tokens", sheet=sheet.id, sheet_date=sheet.retrieved.isoformat())
+                opt["sheet_stale"] = (today - sheet.retrieved).days > STALE_AFTER_DAYS
+                opt["prices"] = f"{fmt_number(pin, lang, 2)} / {fmt_number(pout, lang, 2)}"
+                opt["month"] = fmt_money(per_conv * vol, sheet.currency, lang)
+                opt["per_1k"] = fmt_money(per_conv * 1000, sheet.currency, lang)
+            elif offer.platform == "hf-inference-endpoints":
+                opt["plan"] = gpu_plan(None, rec, catalog, src, lang)
+            options.append(opt)
+        engines = [e for e in ("vllm", "tensorrt-llm") if e in rec.hosting.self_hosted]
+        if engines:
+            on = [c for c in users if c["hosting"] == "self-hosted"]
+            cand = config.candidate(on[0]["id"]) if on else None
+            opt = {"kind": "self-hosted", "engines": engines, "users": [c["id"] for c in on]}
+            opt.update(plan=gpu_plan(cand, rec, catalog, src, lang), basis=None)
+            opt["measured"] = _measured(on, evidence, _LATENCY, lang)
+            options.append(opt)
+        for opt in options:
+            plan = opt["plan"]
+            if plan and plan["sheet"]:
+                opt.update(basis="instance", month=plan["per_month"])
+                per_1k = plan["per_month_value"] / vol * 1000
+                opt["per_1k"] = fmt_money(per_1k, plan["currency"], lang)
+        costs = _measured(users, evidence, ("cost_per_1k_conversations",), lang)
+        group: Facts = {"catalog": cat_id, "name": rec.name, "options": options}
+        group.update(open_weights=rec.license.open_weights, users=[c["id"] for c in users])
+        group["measured_cost"] = [
+            {"id": x["id"], **x["cost_per_1k_conversations"]}
+            for x in costs
+            if x["cost_per_1k_conversations"]["measured"]
+        ]
+        groups.append(group)
+    return {
+        "profile": profile_name,
+        "volume": fmt_number(vol, lang),
+        "volume_assumed": not isinstance(raw, int),
+        "tokens_in": fmt_number(tin, lang),
+        "tokens_out": fmt_number(tout, lang),
+        "hours": HOURS_PER_MONTH,
+        "groups": groups,
+        "local": [c for c in cands if c["hosting"] == "local"],
+        "no_catalog": [c for c in cands if c["catalog"] is None],
+    }
+
+
+def _qa(
+    config: NovaConfig,
+    cands: list[Facts],
+    root: Path,
+    evidence: Evidence,
+    kpis: list[Facts],
+    lang: Lang,
+) -> Facts:
+    name, profile = _profile(config)
+    datasets = read_datasets(root, config, evidence)
+    judges = {p.quality.judge for p in config.profiles.values() if p.quality and p.quality.judge}
+    return {
+        "profile": name,
+        "command": f"python -m nova benchmarks --profile {name or 'llm-core'}",
+        "datasets": datasets,
+        "graders": sorted({g for d in datasets for g in d["graders"]} - {"judge"}),
+        "judge_grader": any("judge" in d["graders"] for d in datasets),
+        "judges": sorted(judges),
+        "baseline": next((c for c in cands if c["role"] == "baseline"), None),
+        "redteam": read_redteam(root),
+        "redteam_enabled": bool(profile.redteam and profile.redteam.enabled),
+        "with_guardrails": bool(profile.redteam and profile.redteam.with_guardrails),
+        "asr": [
+            {
+                "id": c["id"],
+                **measure(evidence.candidates.get(c["id"]), "attack_success_rate", lang),
+            }
+            for c in cands
+        ],
+        "kpis": kpis,
+        "gates": [
+            {
+                "id": g.id,
+                "source": g.source,
+                "op": g.op,
+                "value": gate_value(g.value),
+                "reason": g.reason,
+            }
+            for g in config.decision.gates
+        ],
+        "reviewers": [{"role": r.role, "name": r.name} for r in config.governance.reviewers],
+    }
+
+
+def build_context(
+    workspace_root: Path,
+    config: NovaConfig,
+    catalog: Catalog,
+    evidence: Evidence,
+    *,
+    language: Literal["de", "en"] | None = None,
+    now: dt.datetime | None = None,
+    revision: str | None = None,
+) -> dict[str, Any]:
+    """Everything the templates show, as plain data formatted for ``language``.
+
+    Reads the workspace's datasets, guardrails and red-team folders; writes nothing.
+    ``revision`` is the workspace's git revision, if the caller knows it.
+    """
+    lang: Lang = language or config.governance.language
+    moment = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    today = moment.date()
+    src = Sources()
+    scope = candidates_in_scope(config)
+    cands = [candidate_facts(c, catalog, src, lang, today) for c in scope]
+    judges = [
+        candidate_facts(c, catalog, src, lang, today) for c in config.candidates if c not in scope
+    ]
+    kpis = kpi_rows(config, cands, evidence, lang)
+    ctx: dict[str, Any] = {
+        "lang": lang,
+        "project": config.name,
+        "description": " ".join(config.description.split()),
+        "stale_after_days": STALE_AFTER_DAYS,
+        "candidates": cands,
+        "license_review": license_review(cands, catalog),
+        "dsfa": _dsfa(cands, judges, config, workspace_root, evidence, lang),
+        "exit": _exit(config, cands, workspace_root),
+        "fallback": _fallback(cands, config, catalog, evidence, src, lang),
+        "deployment": _deployment(cands, config, catalog, evidence, src, lang, today),
+        "kpis": kpis,
+        "kpis_measured": any(v["measured"] for k in kpis for v in k["cells"]),
+        "lora": lora_rows(cands, config, catalog, src, lang),
+        "qa": _qa(config, cands, workspace_root, evidence, kpis, lang),
+    }
+    ctx["provenance"] = provenance(config, evidence, src, moment, revision)
+    return ctx
+
+
+def _cell(value: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    if value is None:
+        return "—"
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _environment(lang: Lang) -> jinja2.Environment:
+    folder = resources.files("nova").joinpath("templates", "governance", lang)
+    sources = {
+        t.name: t.read_text(encoding="utf-8") for t in folder.iterdir() if t.name.endswith(".j2")
+    }
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader(sources),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cell"] = _cell
+    return env
+
+
+def render_governance_docs(
+    workspace_root: Path,
+    config: NovaConfig,
+    catalog: Catalog,
+    evidence: Evidence,
+    *,
+    language: Literal["de", "en"] | None = None,
+    now: dt.datetime | None = None,
+    revision: str | None = None,
+) -> list[Path]:
+    """Write every governance document to ``docs/governance/`` atomically; return the paths.
+
+    The same inputs and ``now`` give byte-identical files.
+    """
+    ctx = build_context(
+        workspace_root, config, catalog, evidence, language=language, now=now, revision=revision
+    )
+    env = _environment(ctx["lang"])
+    folder = Workspace(workspace_root).governance_dir
+    written = []
+    for name in GOVERNANCE_DOCUMENTS:
+        text = env.get_template(f"{name}.md.j2").render(ctx)
+        # Templates keep their conditionals readable; collapse the blank lines they leave.
+        text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+        path = folder / f"{name}.md"
+        atomic_write_text(path, text)
+        written.append(path)
+    return written
