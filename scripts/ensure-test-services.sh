@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install the Debian packages whose servers the test suite starts itself (on 127.0.0.1 only).
+# Install the Debian packages whose servers the test suite starts itself (on 127.0.0.1 only),
+# and headless Chromium, which renders the HTML report in tests/report.
 # Tests start and stop their own instances by PID; nothing here starts a daemon.
 set -euo pipefail
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

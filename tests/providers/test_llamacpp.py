@@ -127,7 +127,7 @@ def test_serves_the_tiny_model_and_stops_by_pid(tmp_path: Path) -> None:
                 provider.chat(req(stream=True)), provider.chat(req(stream=True))
             )
             info = await provider.model_info()
-            assert info is not None and info.id == "tiny" and info.context_window == 512
+            assert info is not None and info.id == "tiny" and info.context_window == 4096
             return pid, streamed, whole, list(both)
         finally:
             await provider.close()

@@ -253,7 +253,7 @@ async def run_benchmarks(
         # 4. evidence, matrix, documents, report
         note(StageUpdate(stage="matrix"))
         ev = collect_evidence(ws, loaded, catalog, store, quality_run=q_id, perf_run=p_id)
-        matrix = build_matrix(cfg, ev)
+        matrix = build_matrix(cfg, ev, candidates=chosen)
         md, js, _sha = write_matrix(ws, matrix)
         note(StageUpdate(stage="documents"))
         docs = render_governance_docs(ws.root, cfg, catalog, ev)

@@ -25,10 +25,18 @@ def _who(by: str | None) -> str:
 @click.command("matrix")
 @click.option("--quality-run", help="Quality run to use (default: the latest completed).")
 @click.option("--perf-run", help="Performance run to use (default: the latest completed).")
+@click.option(
+    "--candidates",
+    help="Comma-separated candidate ids (default: those measured in the runs used, or all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the matrix JSON.")
 @pass_app
 def matrix_command(
-    app: AppContext, quality_run: str | None, perf_run: str | None, as_json: bool
+    app: AppContext,
+    quality_run: str | None,
+    perf_run: str | None,
+    candidates: str | None,
+    as_json: bool,
 ) -> None:
     """Write the selection matrix (orchestration_journal/models/llm_selection_matrix.md/.json).
 
@@ -47,7 +55,9 @@ def matrix_command(
         ev = collect_evidence(
             ws, loaded, app.catalog(), store, quality_run=quality_run, perf_run=perf_run
         )
-    result = build_matrix(loaded.config, ev)
+    result = build_matrix(
+        loaded.config, ev, candidates=candidates.split(",") if candidates else None
+    )
     md, js, sha = write_matrix(ws, result)
     if as_json:
         print_json(result.model_dump(mode="json"))

@@ -141,9 +141,24 @@ def _num(m: Measurement) -> float | None:
     return None
 
 
-def build_matrix(cfg: NovaConfig, evidence: Evidence, *, seed: int = 0) -> MatrixResult:
-    """Compute the matrix from config and evidence."""
+def build_matrix(
+    cfg: NovaConfig, evidence: Evidence, *, seed: int = 0, candidates: list[str] | None = None
+) -> MatrixResult:
+    """Compute the matrix from config and evidence.
+
+    ``candidates`` limits the matrix (e.g. to a profile's); by default it holds the
+    candidates that have measured evidence from a run, or every candidate when none has.
+    """
     cands = [c.id for c in cfg.candidates if c.role != "judge" and c.id in evidence.candidates]
+    if candidates is not None:
+        cands = [c for c in cands if c in candidates]
+    else:
+        measured = [
+            c
+            for c in cands
+            if any(m.source.startswith("run:") for m in evidence.candidates[c].metrics.values())
+        ]
+        cands = measured or cands
     crit_specs = [CriterionSpec.from_config(c) for c in cfg.decision.criteria]
     cells: dict[str, dict[str, Cell]] = {}
     values: dict[str, dict[str, float | None]] = {}

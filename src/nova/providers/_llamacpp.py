@@ -236,6 +236,13 @@ class LlamaCppProvider(OpenAIProvider):
                 )
             return path
         if s.hf_repo:
+            if self._option("offline_fallback") == "tiny":
+                reason = offline_fallback_reason(self.candidate)
+                if reason is not None:  # offline: do not wait through the hub's retries
+                    self.fallback_used = f"{s.hf_repo} not available ({reason})"
+                    return tiny_model_path(
+                        self._nova_dir() / "models", int(self._option("tiny_seed", 0))
+                    )
             try:
                 return self._download(s.hf_repo)
             except ProviderError as exc:

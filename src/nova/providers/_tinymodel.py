@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHAT_TEMPLATE", "TINY_MODEL_FILE", "tiny_model_path", "write_tiny_llama"]
 
-TINY_MODEL_FILE = "nova-tiny-llama-v1.gguf"
+TINY_MODEL_FILE = "nova-tiny-llama-v2.gguf"
 """File name in the cache folder; bump the version when the weights or layout change."""
 
 CHAT_TEMPLATE = (
@@ -55,7 +55,7 @@ def write_tiny_llama(
     n_embd: int = 64,
     n_head: int = 4,
     n_ff: int = 128,
-    ctx: int = 512,
+    ctx: int = 4096,
 ) -> Path:
     """Write a tiny random llama GGUF to ``path`` and return ``path``.
 

@@ -42,7 +42,7 @@ CHART_NAMES = (
 )
 """Every chart the report can hold, in the order the sections show them."""
 
-# Okabe–Ito: distinguishable with the common colour-vision deficiencies; yellow last (pale).
+# Okabe–Ito hues (told apart with the common colour-vision deficiencies), pale yellow left out.
 _PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#555555")
 _DPI = 150  # sharp on high-density screens; the HTML scales it to the column width
 _WIDTH = 9.8  # inches: the report's content column (1,076 CSS px) at 110 px per inch
@@ -65,7 +65,6 @@ _RC: dict[RcKeyType, object] = {
     "xtick.color": _TEXT,
     "ytick.color": _TEXT,
     "legend.frameon": False,
-    "svg.hashsalt": "nova",
 }
 
 # key | English | Deutsch, one label a line (a trailing backslash continues it)
@@ -414,7 +413,7 @@ def _sensitivity(m: MatrixResult, colours: dict[str, str], t: dict[str, str]) ->
     fig = _figure(1.2 + 0.42 * len(order))
     ax = fig.axes[0]
     ys = list(range(len(order)))[::-1]
-    bars = ax.barh(ys, [p[c] for c in order], 0.6, color=[colours.get(c, "#555") for c in order])
+    bars = ax.barh(ys, [p[c] for c in order], 0.6, color=[colours[c] for c in order])
     ax.bar_label(bars, labels=[_pct(p[c]) for c in order], padding=4, fontsize=9)
     ax.set_yticks(ys, order)
     ax.set_xlim(0.0, 1.12)
@@ -433,16 +432,20 @@ def build_charts(
     perf: Sequence[CandidatePerf],
     matrix: MatrixResult | None,
     *,
-    language: Lang,
-    colours: dict[str, str],
+    language: Lang = "en",
+    colours: dict[str, str] | None = None,
 ) -> dict[str, Chart]:
     """Every chart whose data exists, by name (in ``CHART_NAMES`` order).
 
-    ``colours`` must hold every candidate that appears (see ``candidate_colours``).
+    ``colours`` maps candidates to colours (default: ``candidate_colours`` in order of
+    appearance); pass the same mapping to anything drawn beside the charts.
     """
     rows = [line.split("|") for line in _LABELS.strip().splitlines()]
     t = {k.strip(): (en if language == "en" else de).strip() for k, en, de in rows}
     perf = list(perf)
+    seen = [c.candidate for c in quality.candidates] if quality else []
+    seen += [p.candidate for p in perf] + (matrix.candidates if matrix else [])
+    colours = candidate_colours(seen) | (colours or {})
     made: list[Chart | None] = []
     with matplotlib.rc_context(_RC):
         if quality is not None:

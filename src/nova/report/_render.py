@@ -375,18 +375,11 @@ def _decision(m: MatrixResult, f: _Fmt, t: dict[str, str]) -> dict[str, Any]:
     if m.methods_disagree:
         ws, tp = m.weighted_sum.winner, m.topsis.winner
         disagree = f"{t['disagree']} {t['ws_name']} {ws}, TOPSIS {tp}."
-    return {
-        "winner": m.winner or t["no_winner"],
-        "method": m.method,
-        "disagree": disagree,
-        "criteria": crit,
-        "matrix": matrix,
-        "gates": gates if gates.rows else None,
-        "sens": sens,
-        "sens_def": m.sensitivity.definition if m.sensitivity else "",
-        "flips": flips if flips.rows else None,
-        "pareto": pareto,
-    }
+    out: dict[str, Any] = {"winner": m.winner or t["no_winner"], "method": m.method}
+    out["disagree"] = disagree
+    out |= {"criteria": crit, "matrix": matrix, "gates": gates if gates.rows else None}
+    out |= {"sens": sens, "sens_def": m.sensitivity.definition if m.sensitivity else ""}
+    return out | {"flips": flips if flips.rows else None, "pareto": pareto}
 
 
 def _utc(when: dt.datetime) -> str:
@@ -403,27 +396,16 @@ def _context(
     prov.rows = [[t["run"], inp.run_id], [t["version"], inp.nova_version]]
     prov.rows += [[t["config"], inp.config_hash], [t["workspace"], inp.workspace_name]]
     prov.rows += [[k, v] for k, v in inp.provenance.items()]
-    return {
-        "t": t,
-        "lang": inp.language,
-        "title": inp.title,
-        "run_id": inp.run_id,
-        "generated": _utc(inp.generated_at),
-        "version": inp.nova_version,
-        "config_hash": inp.config_hash,
-        "workspace": inp.workspace_name,
-        "warnings": inp.warnings,
-        "colours": colours,
-        "charts": charts,
-        "summary": _summary(inp, f, t, _candidates(inp)),
-        "quality": _quality(inp.quality, f, t) if inp.quality else None,
-        "perf": _performance(inp.perf, f, t) if inp.perf else None,
-        "decision": _decision(inp.matrix, f, t) if inp.matrix else None,
-        "q_defs": [_words(d) for d in (inp.quality.definitions if inp.quality else Q_DEFS)],
-        "p_defs_head": _words(perf_head),
-        "p_defs": [_words(d) for d in perf_defs],
-        "provenance": prov,
-    }
+    q_defs = inp.quality.definitions if inp.quality else Q_DEFS
+    ctx: dict[str, Any] = {"t": t, "r": inp, "generated": _utc(inp.generated_at)}
+    ctx |= {"colours": colours, "charts": charts, "provenance": prov}
+    ctx["summary"] = _summary(inp, f, t, _candidates(inp))
+    ctx["quality"] = _quality(inp.quality, f, t) if inp.quality else None
+    ctx["perf"] = _performance(inp.perf, f, t) if inp.perf else None
+    ctx["decision"] = _decision(inp.matrix, f, t) if inp.matrix else None
+    ctx["q_defs"] = [_words(d) for d in q_defs]
+    ctx["p_defs"] = [_words(d) for d in perf_defs]
+    return ctx | {"p_defs_head": _words(perf_head)}
 
 
 _CI = re.compile(r"(\[[^\]]*\](?: n=\d+|,? p(?:=|&lt;)[0-9.,]+)?|\bp(?:=|&lt;)[0-9.,]+)")
