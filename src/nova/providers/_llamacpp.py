@@ -106,6 +106,16 @@ def _trained_context(model: Path) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when nova dies (even by kill -9), so
+    a killed run never leaves a llama.cpp server behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _kill_orphan(proc: subprocess.Popen[bytes]) -> None:
     """Last resort when a provider is dropped or the interpreter exits without ``close()``."""
     if proc.poll() is None:
@@ -397,6 +407,7 @@ class LlamaCppProvider(OpenAIProvider):
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 )
             self._finalizer = weakref.finalize(self, _kill_orphan, self._proc)
             self._base_url = f"http://127.0.0.1:{port}/v1"
