@@ -8,11 +8,16 @@ import pytest
 
 PACKAGES = [
     "nova",
+    "nova.benchmarks",
     "nova.catalog",
     "nova.config",
+    "nova.decision",
     "nova.errors",
     "nova.evals",
+    "nova.governance",
+    "nova.perf",
     "nova.providers",
+    "nova.report",
     "nova.store",
 ]
 

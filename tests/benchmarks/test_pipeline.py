@@ -149,7 +149,13 @@ def test_kill_resume_gives_the_matrix_of_an_uninterrupted_run(
         "docs/governance/qa_plan.md",
     ):
         assert (straight / rel).is_file(), rel
-    assert list((straight / "reports").glob("*.html"))
+    (html,) = list((straight / "reports").glob("*.html"))
+    html.unlink()
+    r = run_cli("--workspace", str(straight), "report", html.stem)
+    assert r.code == 0, r.err
+    assert html.is_file() and 'data-chart="pass_rates"' in html.read_text("utf-8")
+    r = run_cli("--workspace", str(straight), "report", "nope")
+    assert r.code == 1 and "no run 'nope'" in r.err
 
     broken = _workspace(tmp_path / "broken")
     proc = subprocess.Popen(

@@ -7,6 +7,13 @@ from nova.benchmarks._pipeline import (
     CandidateSummaryRow,
     StageUpdate,
     run_benchmarks,
+    write_run_report,
 )
 
-__all__ = ["BenchmarkOutcome", "CandidateSummaryRow", "StageUpdate", "run_benchmarks"]
+__all__ = [
+    "BenchmarkOutcome",
+    "CandidateSummaryRow",
+    "StageUpdate",
+    "run_benchmarks",
+    "write_run_report",
+]

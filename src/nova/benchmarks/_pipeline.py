@@ -29,7 +29,13 @@ from nova.providers import ping_candidates
 from nova.report import ReportInputs, write_report
 from nova.store import RunStatus, RunStore
 
-__all__ = ["BenchmarkOutcome", "CandidateSummaryRow", "StageUpdate", "run_benchmarks"]
+__all__ = [
+    "BenchmarkOutcome",
+    "CandidateSummaryRow",
+    "StageUpdate",
+    "run_benchmarks",
+    "write_run_report",
+]
 
 
 class StageUpdate(BaseModel):
@@ -259,32 +265,19 @@ async def run_benchmarks(
         docs = render_governance_docs(ws.root, cfg, catalog, ev)
         quality: EvalReport | None = build_report(store, q_id, cfg, catalog) if q_id else None
         note(StageUpdate(stage="report"))
-        provenance = {"config hash": loaded.hash, "nova": __version__, "parent run": parent_id}
-        if q_id:
-            provenance["quality run"] = q_id
-            for name, d in (quality.meta.get("datasets", {}) if quality else {}).items():
-                provenance[f"dataset {name}"] = f"sha256 {d['sha256']}"
-        if p_id:
-            provenance["performance run"] = p_id
-        for sid, date in ev.extra.get("price_sheets", {}).items():
-            provenance[f"price sheet {sid}"] = str(date)
-        rep_html, rep_md = write_report(
-            ReportInputs(
-                title=f"{cfg.name}: {profile}",
-                run_id=parent_id,
-                generated_at=dt.datetime.now(dt.UTC),
-                nova_version=__version__,
-                config_hash=loaded.hash,
-                workspace_name=cfg.name,
-                language=cfg.governance.language,
-                quality=quality,
-                perf=perf_results,
-                matrix=matrix,
-                warnings=warnings or [],
-                not_measured=not_measured,
-                provenance=provenance,
-            ),
-            ws.root / "reports",
+        rep_html, rep_md = _write_report(
+            ws,
+            loaded,
+            profile,
+            parent_id,
+            q_id,
+            p_id,
+            quality,
+            perf_results,
+            matrix,
+            warnings or [],
+            not_measured,
+            ev.extra.get("price_sheets", {}),
         )
         rows = _summary(chosen, not_measured, quality, perf_results, matrix)
         written = [str(p.relative_to(ws.root)) for p in (md, js, *docs, rep_html, rep_md)]
@@ -309,6 +302,87 @@ async def run_benchmarks(
         raise
     finally:
         store.finish_run(parent_id, status, meta={"children": children})
+
+
+def _write_report(
+    ws: Workspace,
+    loaded: LoadedConfig,
+    profile: str | None,
+    parent_id: str,
+    q_id: str | None,
+    p_id: str | None,
+    quality: EvalReport | None,
+    perf: list[CandidatePerf],
+    matrix: MatrixResult,
+    warnings: list[str],
+    not_measured: dict[str, str],
+    price_sheets: dict[str, str],
+) -> tuple[Path, Path]:
+    cfg = loaded.config
+    provenance = {"config hash": loaded.hash, "nova": __version__, "parent run": parent_id}
+    if q_id:
+        provenance["quality run"] = q_id
+        for name, d in (quality.meta.get("datasets", {}) if quality else {}).items():
+            provenance[f"dataset {name}"] = f"sha256 {d['sha256']}"
+    if p_id:
+        provenance["performance run"] = p_id
+    for sid, date in sorted(price_sheets.items()):
+        provenance[f"price sheet {sid}"] = str(date)
+    return write_report(
+        ReportInputs(
+            title=f"{cfg.name}: {profile or 'benchmarks'}",
+            run_id=parent_id,
+            generated_at=dt.datetime.now(dt.UTC),
+            nova_version=__version__,
+            config_hash=loaded.hash,
+            workspace_name=cfg.name,
+            language=cfg.governance.language,
+            quality=quality,
+            perf=perf,
+            matrix=matrix,
+            warnings=warnings,
+            not_measured=not_measured,
+            provenance=provenance,
+        ),
+        ws.root / "reports",
+    )
+
+
+def write_run_report(
+    ws: Workspace, loaded: LoadedConfig, catalog: Catalog, store: RunStore, run_id: str
+) -> tuple[Path, Path]:
+    """(Re)write the HTML and Markdown report of a stored benchmarks run."""
+    run = store.get_run(run_id)
+    if run.kind != "benchmarks":
+        raise NovaError(
+            f"run {run.id} is a {run.kind} run; `nova report` takes the id of a "
+            "benchmarks run (see `nova runs list --kind benchmarks`)"
+        )
+    children = run.meta.get("children", {})
+    q_id, p_id = children.get("quality"), children.get("performance")
+    cfg = loaded.config
+    ev = collect_evidence(ws, loaded, catalog, store, quality_run=q_id, perf_run=p_id)
+    matrix = build_matrix(cfg, ev, candidates=list(run.meta.get("candidates", [])) or None)
+    quality = build_report(store, q_id, cfg, catalog) if q_id else None
+    perf = (
+        [CandidatePerf.model_validate(r) for r in store.get_run(p_id).meta.get("results", [])]
+        if p_id
+        else []
+    )
+    return _write_report(
+        ws,
+        loaded,
+        run.profile,
+        run.id,
+        q_id,
+        p_id,
+        quality,
+        perf,
+        matrix,
+        list(run.meta.get("warnings", [])),
+        dict(run.meta.get("not_measured", {})),
+        ev.extra.get("price_sheets", {}),
+    )
 
 
 def _summary(

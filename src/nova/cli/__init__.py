@@ -12,7 +12,7 @@ from nova._secrets import redact
 from nova.cli._context import AppContext
 from nova.cli._render import err_console
 from nova.cli.audit import audit_group
-from nova.cli.benchmarks import benchmarks_command
+from nova.cli.benchmarks import benchmarks_command, report_command
 from nova.cli.candidates import candidates_group, catalog_group
 from nova.cli.config import config_group
 from nova.cli.decision import decide_command, matrix_command, review_group
@@ -55,6 +55,7 @@ def cli(ctx: click.Context, workspace: Path | None) -> None:
 
 cli.add_command(init_command)
 cli.add_command(benchmarks_command)
+cli.add_command(report_command)
 cli.add_command(config_group)
 cli.add_command(candidates_group)
 cli.add_command(catalog_group)

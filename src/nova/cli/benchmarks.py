@@ -9,14 +9,14 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from nova.benchmarks import StageUpdate, run_benchmarks
+from nova.benchmarks import StageUpdate, run_benchmarks, write_run_report
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
 from nova.errors import EXIT_INTERRUPTED
 from nova.providers._llamacpp import offline_fallback_reason
 from nova.store import open_store
 
-__all__ = ["benchmarks_command"]
+__all__ = ["benchmarks_command", "report_command"]
 
 
 @click.command("benchmarks")
@@ -181,3 +181,21 @@ def _run(
             markup=False,
         )
         raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+@click.command("report")
+@click.argument("run_id")
+@pass_app
+def report_command(app: AppContext, run_id: str) -> None:
+    """Write the HTML report (self-contained, charts embedded) and a Markdown summary of a
+    benchmarks run under reports/.
+
+    \b
+    Example:
+      nova report 20261127-0412
+    """
+    loaded = app.config()
+    ws = app.workspace()
+    with open_store(ws, loaded.config) as store:
+        html, md = write_run_report(ws, loaded, app.catalog(), store, run_id)
+    out_console().print(f"wrote {html}\nwrote {md}", markup=False)
