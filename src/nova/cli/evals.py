@@ -381,3 +381,26 @@ def datasets_stats(app: AppContext, as_json: bool) -> None:
             for d in data
         ],
     )
+
+
+@datasets_group.command("import-csv")
+@click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Replace datasets/NAME.jsonl if it exists.")
+@pass_app
+def datasets_import_csv(app: AppContext, csv_file: Path, name: str, force: bool) -> None:
+    """Import cases from a spreadsheet export (CSV) into datasets/NAME.jsonl.
+
+    Columns: id, category, language, user (or turns as JSON), expect, tags, weight,
+    rationale, optional system. expect takes JSON or a short form such as
+    "contains_any: kündig | portal ; escalation: false".
+
+    \b
+    Example:
+      nova datasets import-csv faelle.csv billing
+    """
+    from nova.evals._csv_import import import_cases_csv
+
+    dest = app.workspace().datasets_dir / f"{name}.jsonl"
+    n = import_cases_csv(csv_file, dest, force=force)
+    out_console().print(f"{n} cases written to {dest}", markup=False)
