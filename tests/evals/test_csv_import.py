@@ -8,7 +8,7 @@ from nova.evals import load_dataset
 
 CSV = (
     "id;category;language;user;expect;tags;weight;rationale\r\n"
-    "x-1;dialogue;de;Wie kündige ich?;\"contains_any: kündig | portal ; escalation: false\";"
+    'x-1;dialogue;de;Wie kündige ich?;"contains_any: kündig | portal ; escalation: false";'
     "vertrag;1;Standardfrage\r\n"
     'x-2;escalation;de;"Ich will einen Menschen!\r\nSofort.";escalation: true;;2,0;'
     "Ausdrücklicher Wunsch\r\n"

@@ -206,3 +206,27 @@ def test_perf_cli_against_mock_server_and_llamacpp(
             "--json",
         )
         assert r.code == 0 and json.loads(r.out)["results"][0]["candidate"] == "target"
+
+
+@pytest.mark.integration
+def test_the_connection_pool_never_caps_the_load_level(tmp_path: Path) -> None:
+    # A candidate with the default max_concurrency (8) measured at concurrency 32: every
+    # request must be in flight at once, so TTFT stays near the server's 100 ms.
+    with running_mock_server(MockServerSettings(ttft_ms=100, output_tokens=2)) as url:
+        cand = Candidate.model_validate(
+            {"id": "m", "model": "openai/m", "provider": {"base_url": url}}
+        )
+        spec = PerfSpec(
+            candidates=["m"],
+            concurrency=[32],
+            requests=32,
+            warmup=0,
+            input_tokens=4,
+            output_tokens=2,
+        )
+        with RunStore(f"sqlite:///{tmp_path / 'p.db'}") as store:
+            _, (res,) = asyncio.run(
+                run_perf(None, None, spec, store, load_catalog(), candidates=[cand])
+            )
+    (lv,) = res.levels
+    assert lv.ttft_ms is not None and lv.ttft_ms.p99 < 190  # a pool of 16: waves of >= 200

@@ -232,7 +232,21 @@ async def run_perf(
     try:
         for c in cands:
             try:
-                provider = create_provider(c, workspace_root=ws.root if ws else None)
+                # The load pattern is the limit: the connection pool must hold the largest
+                # level, or requests would wait for a connection inside the measured time.
+                need = max(
+                    [*spec.concurrency, c.provider.max_concurrency]
+                    if spec.arrival == "concurrency"
+                    else [512]
+                )
+                loaded_c = c.model_copy(
+                    update={
+                        "provider": c.provider.model_copy(
+                            update={"max_concurrency": max(need, c.provider.max_concurrency)}
+                        )
+                    }
+                )
+                provider = create_provider(loaded_c, workspace_root=ws.root if ws else None)
                 await provider.start()
             except NovaError as exc:
                 results.append(CandidatePerf(candidate=c.id, model=c.model, error=str(exc)))
