@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from nova.catalog._models import CatalogModel, PriceSheet
+from nova.catalog._models import CatalogModel, ModelPrice, PriceSheet
 from nova.config._loader import pydantic_problems
 from nova.config._yaml import load_yaml
 from nova.errors import CatalogError, ConfigError, Problem
@@ -42,6 +42,22 @@ class Catalog:
             s for s in self.price_sheets.values() if any(m.model == model_id for m in s.models)
         ]
         return sorted(sheets, key=lambda s: s.retrieved, reverse=True)
+
+    def token_price(
+        self, model_id: str, sheet_id: str | None = None
+    ) -> tuple[PriceSheet, ModelPrice] | None:
+        """Per-token price of a model: from ``sheet_id`` when it names a known sheet, else
+        from the newest sheet that lists the model."""
+        sheets = (
+            [self.price_sheets[sheet_id]]
+            if sheet_id in self.price_sheets
+            else self.sheets_for(model_id)
+        )
+        for sheet in sheets:
+            for mp in sheet.models:
+                if mp.model == model_id:
+                    return sheet, mp
+        return None
 
     def gpu_price(self, gpu: str) -> tuple[PriceSheet, float] | None:
         """Newest GPU-hour price sheet listing ``gpu``, and the price."""

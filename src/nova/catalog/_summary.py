@@ -89,38 +89,33 @@ def _price(c: Candidate, cat: Catalog) -> Price | None:
     if c.catalog is None or c.catalog not in cat.models:
         return None
     if c.hosting == "managed":
-        sheets = (
-            [cat.price_sheets[c.price_sheet]]
-            if c.price_sheet in cat.price_sheets
-            else cat.sheets_for(c.catalog)
+        found = cat.token_price(c.catalog, c.price_sheet)
+        if found is None:
+            return None
+        sheet, mp = found
+        return Price(
+            kind="tokens",
+            sheet=sheet.id,
+            sheet_date=sheet.retrieved,
+            currency=sheet.currency,
+            input_per_mtok=mp.input_per_mtok,
+            output_per_mtok=mp.output_per_mtok,
         )
-        for sheet in sheets:
-            for mp in sheet.models:
-                if mp.model == c.catalog:
-                    return Price(
-                        kind="tokens",
-                        sheet=sheet.id,
-                        sheet_date=sheet.retrieved,
-                        currency=sheet.currency,
-                        input_per_mtok=mp.input_per_mtok,
-                        output_per_mtok=mp.output_per_mtok,
-                    )
-        return None
     if c.hosting == "self-hosted":
         plans = cat.models[c.catalog].self_hosting
         gpu = c.gpu or (plans[0].gpu if plans else None)
         gpus = c.gpus or (plans[0].gpus if plans else None)
         if gpu is None or gpus is None:
             return None
-        found = cat.gpu_price(gpu)
-        if found is None:
+        gpu_found = cat.gpu_price(gpu)
+        if gpu_found is None:
             return None
-        sheet, per_gpu = found
+        gsheet, per_gpu = gpu_found
         return Price(
             kind="gpu-hours",
-            sheet=sheet.id,
-            sheet_date=sheet.retrieved,
-            currency=sheet.currency,
+            sheet=gsheet.id,
+            sheet_date=gsheet.retrieved,
+            currency=gsheet.currency,
             gpu=gpu,
             gpus=gpus,
             per_hour=per_gpu * gpus,

@@ -355,16 +355,11 @@ def _price(cfg: NovaConfig, catalog: Catalog, cid: str) -> tuple[float, float, s
         return None
     if c.hosting != "managed" or not c.catalog:
         return None
-    sheets = (
-        [catalog.price_sheets[c.price_sheet]]
-        if c.price_sheet in catalog.price_sheets
-        else catalog.sheets_for(c.catalog)
-    )
-    for s in sheets:
-        for m in s.models:
-            if m.model == c.catalog:
-                return m.input_per_mtok, m.output_per_mtok, f"{s.id} ({s.retrieved})"
-    return None
+    found = catalog.token_price(c.catalog, c.price_sheet)
+    if found is None:
+        return None
+    s, m = found
+    return m.input_per_mtok, m.output_per_mtok, f"{s.id} ({s.retrieved})"
 
 
 def _cost_note(cfg: NovaConfig, cid: str) -> str:

@@ -80,42 +80,35 @@ def estimate_cost(
             basis="no catalog record: set `catalog:` in nova.yaml",
         )
     if c.hosting == "managed":
-        sheets = (
-            [catalog.price_sheets[c.price_sheet]]
-            if c.price_sheet in catalog.price_sheets
-            else catalog.sheets_for(c.catalog)
-        )
-        for s in sheets:
-            for m in s.models:
-                if m.model == c.catalog:
-                    per_mtok, per_1k = managed_cost(
-                        m.input_per_mtok, m.output_per_mtok, conv_in, conv_out
-                    )
-                    return CostEstimate(
-                        usd_per_mtok_output=per_mtok,
-                        usd_per_1k_conversations=per_1k,
-                        basis=f"price sheet {s.id} (retrieved {s.retrieved}): "
-                        f"{m.input_per_mtok:.2f}/{m.output_per_mtok:.2f} {s.currency} "
-                        f"per 1M input/output tokens; {conv}",
-                        sheet=s.id,
-                        sheet_date=str(s.retrieved),
-                    )
+        found = catalog.token_price(c.catalog, c.price_sheet)
+        if found is None:
+            return CostEstimate(
+                usd_per_mtok_output=None,
+                usd_per_1k_conversations=None,
+                basis=f"no price sheet lists {c.catalog}",
+            )
+        s, m = found
+        per_mtok, per_1k = managed_cost(m.input_per_mtok, m.output_per_mtok, conv_in, conv_out)
         return CostEstimate(
-            usd_per_mtok_output=None,
-            usd_per_1k_conversations=None,
-            basis=f"no price sheet lists {c.catalog}",
+            usd_per_mtok_output=per_mtok,
+            usd_per_1k_conversations=per_1k,
+            basis=f"price sheet {s.id} (retrieved {s.retrieved}): "
+            f"{m.input_per_mtok:.2f}/{m.output_per_mtok:.2f} {s.currency} "
+            f"per 1M input/output tokens; {conv}",
+            sheet=s.id,
+            sheet_date=str(s.retrieved),
         )
     plans = catalog.models[c.catalog].self_hosting
     gpu = c.gpu or (plans[0].gpu if plans else None)
     gpus = c.gpus or (plans[0].gpus if plans else None)
-    found = catalog.gpu_price(gpu) if gpu else None
-    if gpu is None or gpus is None or found is None:
+    gpu_found = catalog.gpu_price(gpu) if gpu else None
+    if gpu is None or gpus is None or gpu_found is None:
         return CostEstimate(
             usd_per_mtok_output=None,
             usd_per_1k_conversations=None,
             basis="no GPU plan or GPU price for this candidate",
         )
-    sheet, per_gpu = found
+    sheet, per_gpu = gpu_found
     if not output_tokens_per_s:
         return CostEstimate(
             usd_per_mtok_output=None,
