@@ -24,7 +24,13 @@ from nova.decision import MatrixResult, build_matrix, collect_evidence, write_ma
 from nova.errors import NovaError
 from nova.evals import EvalReport, Progress, build_report, default_spec, run_eval
 from nova.governance import render_governance_docs
-from nova.perf import CandidatePerf, PerfSpec, choose_operating_point, run_perf
+from nova.perf import (
+    CandidatePerf,
+    PerfSpec,
+    choose_operating_point,
+    run_perf,
+    spec_fields_from_profile,
+)
 from nova.providers import ping_candidates
 from nova.report import ReportInputs, write_report
 from nova.store import RunStatus, RunStore
@@ -216,21 +222,8 @@ async def run_benchmarks(
                     for r in store.get_run(p_id).meta.get("results", [])
                 ]
             else:
-                pp = prof.performance
                 pspec = PerfSpec(
-                    profile=profile,
-                    candidates=reachable,
-                    arrival=pp.arrival,
-                    concurrency=pp.concurrency,
-                    rates=[pp.rate] if pp.rate else [],
-                    requests=pp.requests,
-                    warmup=pp.warmup,
-                    duration_s=pp.duration_s,
-                    prompts=pp.prompts,
-                    input_tokens=pp.input_tokens,
-                    output_tokens=pp.output_tokens,
-                    slo=prof.slo,
-                    conversation_tokens=prof.conversation_tokens,
+                    profile=profile, candidates=reachable, **spec_fields_from_profile(prof)
                 )
 
                 def p_started(rid: str) -> None:

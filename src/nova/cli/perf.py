@@ -13,7 +13,14 @@ from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
 from nova.config import Candidate, Slo
 from nova.errors import NovaError, WorkspaceError
-from nova.perf import DEFINITIONS, CandidatePerf, LevelMetrics, PerfSpec, run_perf
+from nova.perf import (
+    DEFINITIONS,
+    CandidatePerf,
+    LevelMetrics,
+    PerfSpec,
+    run_perf,
+    spec_fields_from_profile,
+)
 from nova.perf._chart import latency_throughput_chart
 from nova.store import RunStore, open_store
 
@@ -217,23 +224,8 @@ def perf_run(
             raise NovaError(
                 f"no profile {profile!r} in nova.yaml (known: {', '.join(cfg.profiles)})"
             )
-        p = prof.performance if prof else None
-        if p is not None:
-            spec_data.update(
-                arrival=p.arrival,
-                concurrency=p.concurrency,
-                requests=p.requests,
-                warmup=p.warmup,
-                duration_s=p.duration_s,
-                prompts=p.prompts,
-                input_tokens=p.input_tokens,
-                output_tokens=p.output_tokens,
-            )
-            if p.rate:
-                spec_data["rates"] = [p.rate]
         if prof is not None:
-            spec_data["slo"] = prof.slo
-            spec_data["conversation_tokens"] = prof.conversation_tokens
+            spec_data.update(spec_fields_from_profile(prof))
         chosen = (
             candidates.split(",")
             if candidates

@@ -11,7 +11,13 @@ from nova.perf._metrics import (
     percentile,
     summarize,
 )
-from nova.perf._runner import CandidatePerf, PerfSpec, choose_operating_point, run_perf
+from nova.perf._runner import (
+    CandidatePerf,
+    PerfSpec,
+    choose_operating_point,
+    run_perf,
+    spec_fields_from_profile,
+)
 
 __all__ = [
     "DEFINITIONS",
@@ -29,6 +35,7 @@ __all__ = [
     "run_level",
     "run_perf",
     "self_hosted_cost",
+    "spec_fields_from_profile",
     "summarize",
     "synthetic_prompts",
 ]

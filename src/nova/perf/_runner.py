@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from nova._provenance import workspace_revision
 from nova.catalog import Catalog
-from nova.config import Candidate, LoadedConfig, Slo, Workspace
+from nova.config import Candidate, LoadedConfig, Profile, Slo, Workspace
 from nova.errors import NovaError
 from nova.evals._dataset import load_dataset
 from nova.perf._cost import CostEstimate, estimate_cost
@@ -20,7 +20,13 @@ from nova.perf._metrics import LevelMetrics, RequestSample, compute_level
 from nova.providers import Provider, create_provider
 from nova.store import RequestRecord, RunStatus, RunStore
 
-__all__ = ["CandidatePerf", "PerfSpec", "choose_operating_point", "run_perf"]
+__all__ = [
+    "CandidatePerf",
+    "PerfSpec",
+    "choose_operating_point",
+    "run_perf",
+    "spec_fields_from_profile",
+]
 
 
 class PerfSpec(BaseModel):
@@ -83,6 +89,25 @@ class CandidatePerf(BaseModel):
     """Cost at the operating point."""
     error: str | None = None
     """Why the candidate was not measured."""
+
+
+def spec_fields_from_profile(prof: Profile) -> dict[str, Any]:
+    """PerfSpec fields that a profile of nova.yaml sets (its load, SLOs, conversation)."""
+    out: dict[str, Any] = {"slo": prof.slo, "conversation_tokens": prof.conversation_tokens}
+    p = prof.performance
+    if p is not None:
+        out.update(
+            arrival=p.arrival,
+            concurrency=p.concurrency,
+            requests=p.requests,
+            warmup=p.warmup,
+            duration_s=p.duration_s,
+            prompts=p.prompts,
+            input_tokens=p.input_tokens,
+            output_tokens=p.output_tokens,
+            rates=[p.rate] if p.rate else [],
+        )
+    return out
 
 
 def choose_operating_point(levels: list[LevelMetrics]) -> LevelMetrics | None:
