@@ -123,3 +123,12 @@ def test_matrix_files_link_evidence_and_keep_history(tmp_path: Path) -> None:
     assert "## History" in text and sha1[:16] in text and "**Recommendation: a**" in text
     data = json.loads(js.read_text("utf-8"))
     assert [h["winner"] for h in data["history"]] == ["b"]
+
+
+def test_no_recommendation_without_measured_evidence() -> None:
+    ev = evidence()
+    for ce in ev.candidates.values():
+        for m in ce.metrics.values():
+            m.source = "catalog:x"  # as if nothing had been measured in a run
+    r = build_matrix(config(0.5, 0.5), ev)
+    assert r.winner is None and r.order  # ranked for information, but nothing recommended

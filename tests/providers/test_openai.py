@@ -455,3 +455,28 @@ def test_sse_parser_handles_any_split_of_the_byte_stream() -> None:
     expected = ['{"a": 1}', "line1\nline2", "[DONE]"]
     for size in (1, 2, 3, 7, 64, len(raw)):
         assert run(collect(size)) == expected, size
+
+
+def test_azure_without_endpoint_or_key_says_which_variable_to_set() -> None:
+    c = Candidate.model_validate(
+        {
+            "id": "az",
+            "model": "azure/gpt-4o",
+            "provider": {"base_url": "", "deployment": "d", "api_version": "2024-10-21"},
+        }
+    )
+    with pytest.raises(AuthError, match="AZURE_OPENAI_ENDPOINT"):
+        run(create_provider(c).start())
+    c = Candidate.model_validate(
+        {
+            "id": "az",
+            "model": "azure/gpt-4o",
+            "provider": {
+                "base_url": "https://x.openai.azure.com",
+                "deployment": "d",
+                "api_version": "2024-10-21",
+            },
+        }
+    )
+    with pytest.raises(AuthError, match="AZURE_OPENAI_API_KEY"):
+        run(create_provider(c).start())

@@ -139,6 +139,8 @@ def benchmarks_command(
             f"{time.monotonic() - t0:.0f} s",
         )
         con = out_console()
+        for cid, why in outcome.not_measured.items():
+            con.print(f"not measured: {why}", markup=False)
         con.print(f"Recommendation of the matrix: {outcome.winner or 'none'}", markup=False)
         for w in outcome.warnings:
             con.print(w, markup=False)

@@ -3,8 +3,8 @@ Entra ID bearer token."""
 
 from __future__ import annotations
 
-from nova.errors import MissingDependencyError
 from nova.providers._base import register_provider
+from nova.providers._errors import AuthError
 from nova.providers._openai import OpenAIProvider
 
 __all__ = ["AzureOpenAIProvider"]
@@ -40,6 +40,14 @@ class AzureOpenAIProvider(OpenAIProvider):
         return self.model
 
     async def start(self) -> None:
+        cid = self.candidate.id
+        if not self.candidate.provider.base_url:
+            raise AuthError(
+                cid,
+                "no Azure OpenAI endpoint: set the variable provider.base_url "
+                "references (e.g. AZURE_OPENAI_ENDPOINT) to "
+                "https://<resource>.openai.azure.com",
+            )
         key = self.candidate.provider.api_key
         if (key is None or not key.get_secret_value()) and self._token is None:
             try:
@@ -47,10 +55,11 @@ class AzureOpenAIProvider(OpenAIProvider):
                     DefaultAzureCredential,
                 )
             except ModuleNotFoundError:
-                raise MissingDependencyError(
-                    f"candidate {self.candidate.id}: Entra ID sign-in (no provider.api_key set)",
-                    "azure",
-                    "azure.identity",
+                raise AuthError(
+                    cid,
+                    "no API key: set the variable provider.api_key references "
+                    "(e.g. AZURE_OPENAI_API_KEY), or pip install 'nova[azure]' to "
+                    "sign in with Entra ID",
                 ) from None
             self._token = DefaultAzureCredential().get_token(_SCOPE).token
         await super().start()
