@@ -139,7 +139,7 @@ def benchmarks_command(
             f"{time.monotonic() - t0:.0f} s",
         )
         con = out_console()
-        for cid, why in outcome.not_measured.items():
+        for why in outcome.not_measured.values():
             con.print(f"not measured: {why}", markup=False)
         con.print(f"Recommendation of the matrix: {outcome.winner or 'none'}", markup=False)
         for w in outcome.warnings:
