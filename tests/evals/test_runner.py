@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from nova.catalog import load_catalog
@@ -107,3 +108,55 @@ def test_resume_skips_completed_cases(tmp_path: Path) -> None:
         again = asyncio.run(run_eval(ws, loaded, spec, store, resume=run_id))
         assert again == run_id
         assert store.count_requests(run_id) == n_before == 40
+
+
+def test_a_crash_marks_the_run_failed_and_the_report_still_works(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import nova.evals._runner as runner_mod
+
+    ws = make_workspace(tmp_path / "ws", n=20)
+    loaded = load_config(ws.config_file)
+    spec = EvalSpec(
+        candidates=["strong", "weak"],
+        baseline="weak",
+        datasets=["dialogues"],
+        repeats=2,
+        concurrency=1,
+    )
+    real = runner_mod.grade_case
+    calls = {"n": 0}
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 50:  # during the second repeat
+            raise RuntimeError("grader bug")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "grade_case", flaky)
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        with pytest.raises(RuntimeError, match="grader bug"):
+            asyncio.run(run_eval(ws, loaded, spec, store))
+        (run,) = store.list_runs(kind="quality")
+        assert run.status == "failed"
+        rep = build_report(store, run.id, loaded.config, load_catalog())  # uneven repeats
+        assert {c.candidate for c in rep.candidates} == {"strong", "weak"}
+
+
+def test_resume_retries_cases_that_failed(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", n=10)
+    cfg = yaml.safe_load((ws.root / "nova.yaml").read_text("utf-8"))
+    cfg["candidates"][0]["provider"]["options"]["fail"] = "unreachable"
+    (ws.root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+    spec = EvalSpec(candidates=["strong", "weak"], baseline="weak", datasets=["dialogues"])
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run_id = asyncio.run(run_eval(ws, load_config(ws.config_file), spec, store))
+        errors = [r for r in store.iter_requests(run_id) if r.error_type]
+        assert len(errors) == 10
+        del cfg["candidates"][0]["provider"]["options"]["fail"]  # the endpoint is back
+        (ws.root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+        asyncio.run(run_eval(ws, load_config(ws.config_file), spec, store, resume=run_id))
+        reqs = list(store.iter_requests(run_id))
+        assert len(reqs) == 20 and not any(r.error_type for r in reqs)
+        rep = build_report(store, run_id, load_config(ws.config_file).config, load_catalog())
+        assert {c.candidate: c.pass_rate.rate for c in rep.candidates}["strong"] == 1.0

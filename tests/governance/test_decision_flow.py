@@ -145,6 +145,8 @@ def test_decision_flow(tmp_path: Path, run_cli: Run) -> None:
             assert n[status] == "Abgeschlossen"
             assert o[:status] + o[status + 1 :] == n[:status] + n[status + 1 :]
     assert run_cli(*w, "audit", "verify").code == 0
+    again = run_cli(*w, "decide", "--candidate", "llama", "--by", "Anna")
+    assert again.code == 1 and "already recorded" in again.err
 
     # A new matrix version makes the approvals stale.
     cfg = yaml.safe_load((ws / "nova.yaml").read_text("utf-8"))

@@ -129,6 +129,8 @@ async def run_benchmarks(
 ) -> BenchmarkOutcome:
     """Run the whole profile; unreachable candidates are reported, not fatal."""
     cfg = loaded.config
+    if resume:
+        profile = store.get_run(resume).profile or profile
     if profile not in cfg.profiles:
         raise NovaError(
             f"no profile {profile!r} in nova.yaml (known: {', '.join(cfg.profiles) or 'none'})"
@@ -251,7 +253,16 @@ async def run_benchmarks(
                 )
         # 4. evidence, matrix, documents, report
         note(StageUpdate(stage="matrix"))
-        ev = collect_evidence(ws, loaded, catalog, store, quality_run=q_id, perf_run=p_id)
+        ev = collect_evidence(
+            ws,
+            loaded,
+            catalog,
+            store,
+            quality_run=q_id,
+            perf_run=p_id,
+            use_latest=False,
+            conversation_tokens=prof.conversation_tokens,
+        )
         matrix = build_matrix(cfg, ev, candidates=chosen)
         md, js, _sha = write_matrix(ws, matrix)
         note(StageUpdate(stage="documents"))
@@ -354,7 +365,17 @@ def write_run_report(
     children = run.meta.get("children", {})
     q_id, p_id = children.get("quality"), children.get("performance")
     cfg = loaded.config
-    ev = collect_evidence(ws, loaded, catalog, store, quality_run=q_id, perf_run=p_id)
+    conv = cfg.profiles[run.profile].conversation_tokens if run.profile in cfg.profiles else None
+    ev = collect_evidence(
+        ws,
+        loaded,
+        catalog,
+        store,
+        quality_run=q_id,
+        perf_run=p_id,
+        use_latest=False,
+        conversation_tokens=conv,
+    )
     matrix = build_matrix(cfg, ev, candidates=list(run.meta.get("candidates", [])) or None)
     quality = build_report(store, q_id, cfg, catalog) if q_id else None
     perf = (

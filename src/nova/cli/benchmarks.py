@@ -48,7 +48,11 @@ def benchmarks_command(
     chosen = (
         candidates.split(",")
         if candidates
-        else (prof.candidates if prof and prof.candidates else [])
+        else (
+            prof.candidates
+            if prof and prof.candidates
+            else [c.id for c in cfg.candidates if c.role != "judge"]
+        )
     )
     warnings: list[str] = []
     for cid in chosen:

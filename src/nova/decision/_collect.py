@@ -61,8 +61,16 @@ def collect_evidence(
     quality_run: str | None = None,
     perf_run: str | None = None,
     now: dt.datetime | None = None,
+    use_latest: bool = True,
+    conversation_tokens: tuple[int, int] | None = None,
 ) -> Evidence:
-    """Evidence for every candidate of nova.yaml (judges excluded)."""
+    """Evidence for every candidate of nova.yaml (judges excluded).
+
+    Without a run id, the latest completed run of each kind is used when ``use_latest``;
+    otherwise that kind of evidence is simply absent (the benchmarks pipeline never borrows
+    runs of other profiles). ``conversation_tokens`` prices managed candidates; by default
+    the conversation of the runs' profile.
+    """
     cfg = loaded.config
     ev = Evidence(
         generated_at=now or dt.datetime.now(dt.UTC),
@@ -109,7 +117,13 @@ def collect_evidence(
             else "not required (no managed cloud processing)",
         )
     # quality
-    q = store.get_run(quality_run) if quality_run else latest_run(store, "quality")
+    q = (
+        store.get_run(quality_run)
+        if quality_run
+        else latest_run(store, "quality")
+        if use_latest
+        else None
+    )
     if quality_run and q is not None and q.kind != "quality":
         raise NovaError(f"run {q.id} is a {q.kind} run, not a quality run")
     if q is not None:
@@ -163,7 +177,13 @@ def collect_evidence(
                     value=cq.cost_per_success_usd, unit="USD", source=src, detail=cq.cost_note
                 )
     # performance
-    p = store.get_run(perf_run) if perf_run else latest_run(store, "performance")
+    p = (
+        store.get_run(perf_run)
+        if perf_run
+        else latest_run(store, "performance")
+        if use_latest
+        else None
+    )
     if perf_run and p is not None and p.kind != "performance":
         raise NovaError(f"run {p.id} is a {p.kind} run, not a performance run")
     measured_cost: set[str] = set()
@@ -229,7 +249,13 @@ def collect_evidence(
                         detail=res.cost.basis,
                     )
     # managed cost needs no throughput: price sheet x the profile's conversation
-    conv = next((prof.conversation_tokens for prof in cfg.profiles.values()), (800, 250))
+    run_profile = next((r.profile for r in (q, p) if r is not None and r.profile), None)
+    if conversation_tokens is not None:
+        conv = conversation_tokens
+    elif run_profile in cfg.profiles:
+        conv = cfg.profiles[run_profile].conversation_tokens
+    else:
+        conv = next((prof.conversation_tokens for prof in cfg.profiles.values()), (800, 250))
     for cid, ce in ev.candidates.items():
         if cid in measured_cost:
             continue

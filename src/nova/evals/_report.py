@@ -114,7 +114,8 @@ class CandidateQuality(BaseModel):
     completion_tokens: int
     """Completion tokens of all calls."""
     cost_usd: float | None
-    """Cost of all calls incl. judging; None when not priced per token."""
+    """Cost of the candidate's own calls (judging is reported in ``cost_note``); None when
+    not priced per token."""
     cost_per_success_usd: float | None
     """Cost divided by passed cases."""
     cost_note: str
@@ -197,6 +198,7 @@ def build_report(
     errors: Counter[str] = Counter()
     judge = spec.get("judge")
     cost: dict[str, float] = defaultdict(float)
+    judge_cost: dict[str, float] = defaultdict(float)
     priced: dict[str, str] = {}
     for r in store.iter_requests(run.id):
         subject = r.candidate
@@ -212,10 +214,12 @@ def build_report(
         price = _price(cfg, catalog, r.candidate)
         if price is not None:
             pin, pout, sheet = price
-            cost[subject] += (
-                (r.prompt_tokens or 0) * pin + (r.completion_tokens or 0) * pout
-            ) / 1e6
-            priced.setdefault(subject, sheet)
+            usd = ((r.prompt_tokens or 0) * pin + (r.completion_tokens or 0) * pout) / 1e6
+            if subject == r.candidate:
+                cost[subject] += usd
+                priced.setdefault(subject, sheet)
+            else:  # judging this candidate's answers: reported apart, never as its price
+                judge_cost[subject] += usd
     # Bradley–Terry over pass/fail comparisons between every pair of candidates.
     cands = [c for c in spec.get("candidates", []) if c in outcomes]
     mean_out = {c: {k: _mean(v) for k, v in outcomes[c].items()} for c in cands}
@@ -291,14 +295,17 @@ def build_report(
                 if outs:
                     method = "pass/fail per case (both pass or both fail = tie)"
                     win = paired_win_rate(outs, seed=seed)
-        reps = [outcomes[cid][k] for k in outcomes[cid]]
-        sd = run_to_run_sd(
-            [[x for x in r if x is not None] for r in reps if all(x is not None for x in r)]
-        )
+        # Run-to-run SD over cases that have every repeat decided (an interrupted run can
+        # leave cases with fewer repeats; those are left out rather than crash the report).
+        reps = [r for r in outcomes[cid].values() if all(x is not None for x in r)]
+        full = max((len(r) for r in reps), default=0)
+        sd = run_to_run_sd([[float(x) for x in r if x is not None] for r in reps if len(r) == full])
         p = passed / n if n else 0.0
         mde = minimum_detectable_effect(max(n, 1), min(max(p, 0.01), 0.99), run_to_run_sd=sd)
         c_usd = cost.get(cid) if cid in priced else None
         note = f"price sheet {priced[cid]}" if cid in priced else _cost_note(cfg, cid)
+        if judge_cost.get(cid):
+            note += f"; judging its answers cost {judge_cost[cid]:.4f} USD (not included)"
         results.append(
             CandidateQuality(
                 candidate=cid,

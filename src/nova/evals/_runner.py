@@ -272,6 +272,9 @@ async def run_eval(
         if run.kind != "quality":
             raise NovaError(f"run {run.id} is a {run.kind} run, not a quality run")
         run_id = run.id
+        # Cases that failed (timeouts, unreachable, not started) are tried again on resume;
+        # only answered cases count as done.
+        store.delete_failed(run_id, spec.candidates)
         done = store.done_keys(run_id)
         old_spec = run.meta.get("spec")
         if old_spec and old_spec != spec.model_dump(mode="json"):
@@ -421,6 +424,9 @@ async def run_eval(
             await writer.flush()
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
+        raise
+    except BaseException:
+        status = "failed"
         raise
     finally:
         try:

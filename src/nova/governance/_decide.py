@@ -22,7 +22,7 @@ from nova.config import NovaConfig, Workspace
 from nova.decision import MatrixResult, dsfa_done, matrix_sha
 from nova.errors import GateFailedError, NovaError
 from nova.governance._review import ReviewState, review_status
-from nova.governance._tasks_csv import TaskTable, update_tasks
+from nova.governance._tasks_csv import TaskTable
 from nova.store import RunStore
 
 __all__ = [
@@ -126,7 +126,7 @@ def rows_to_complete(ws: Workspace, table: TaskTable, evidence_runs: bool) -> li
     """Task rows whose evidence now exists (see the module docstring of the rule)."""
     out = []
     for row in table.rows:
-        if row.get("Status") in (DONE, "Blockiert"):
+        if row.get("Status") in (DONE, "Blockiert") or not (row.get("ID") or "").strip():
             continue
         proof = (row.get("Nachweis") or "").strip()
         cmd = (row.get("nova_Befehl") or "").strip()
@@ -270,15 +270,31 @@ def decide(
     kickoff = ws.kickoff_doc
     if not kickoff.is_file():
         raise NovaError(f"{kickoff} does not exist: run `nova init` to restore it")
+    for e in store.audit_entries():
+        if (
+            e.action == "decision.record"
+            and e.subject == candidate
+            and e.payload.get("matrix_sha256") == sha
+        ):
+            raise NovaError(
+                f"the decision for {candidate} on this matrix version is already "
+                f"recorded (audit #{e.seq})"
+            )
+    # Everything is computed before anything is written: a bad task list (or document) stops
+    # the decision with nothing changed.
     new_doc = _insert_record(kickoff, _record(cfg, m, candidate, states, sha, by, now))
     csv_path = ws.root / cfg.governance.tasks_csv
-    table = TaskTable.load(csv_path) if csv_path.is_file() else None
-    atomic_write_bytes(kickoff, new_doc)
     rows: list[str] = []
-    if table is not None:
-        ids = rows_to_complete(ws, table, bool(m.evidence.runs))
+    new_csv: bytes | None = None
+    if csv_path.is_file():
+        table = TaskTable.load(csv_path)
         if "Status" in table.header:
-            rows = update_tasks(csv_path, {i: {"Status": DONE} for i in ids})
+            rows = rows_to_complete(ws, table, bool(m.evidence.runs))
+            if rows:
+                new_csv = table.set_cells({i: {"Status": DONE} for i in rows})
+    atomic_write_bytes(kickoff, new_doc)
+    if new_csv is not None and new_csv != table.data:
+        atomic_write_bytes(csv_path, new_csv)
     entry = store.audit(
         by,
         "decision.record",

@@ -6,8 +6,9 @@
   i.e. what 1M output tokens cost including their share of input.
 - Self-hosted (GPU-hour prices): USD per hour of one replica = GPUs × price per GPU-hour;
   USD per 1M output tokens = that ÷ (measured output tokens/s × 3,600) × 1,000,000, at the
-  chosen operating point (highest goodput if SLOs are set, else highest output throughput);
-  the input side is included because the throughput was measured with the profile's input.
+  chosen operating point (highest goodput if SLOs are set, else highest output throughput).
+  The throughput was measured with the performance spec's prompt and output lengths, which
+  the basis names; when they differ from the profile's conversation, so may the cost.
 - Local and mock candidates have no price: reported as such, never as zero cost.
 """
 
@@ -59,6 +60,7 @@ def estimate_cost(
     *,
     conversation_tokens: tuple[int, int],
     output_tokens_per_s: float | None,
+    measured_at: tuple[int, int] | None = None,
 ) -> CostEstimate:
     """Cost of a candidate from the catalog's price sheets and the measured throughput."""
     conv_in, conv_out = conversation_tokens
@@ -123,8 +125,13 @@ def estimate_cost(
         usd_per_mtok_output=per_mtok,
         usd_per_1k_conversations=per_1k,
         basis=f"{gpus}× {gpu} at {per_gpu:.2f} USD/GPU-h (sheet {sheet.id}, retrieved "
-        f"{sheet.retrieved}) ÷ measured {output_tokens_per_s:,.1f} output tokens/s; "
-        f"{conv}",
+        f"{sheet.retrieved}) ÷ measured {output_tokens_per_s:,.1f} output tokens/s"
+        + (
+            f" (measured with ~{measured_at[0]} input / {measured_at[1]} output tokens)"
+            if measured_at
+            else ""
+        )
+        + f"; {conv}",
         sheet=sheet.id,
         sheet_date=str(sheet.retrieved),
     )

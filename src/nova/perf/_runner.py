@@ -289,10 +289,14 @@ async def run_perf(
                 catalog,
                 conversation_tokens=spec.conversation_tokens,
                 output_tokens_per_s=op.output_throughput if op else None,
+                measured_at=(spec.input_tokens, spec.output_tokens),
             )
             results.append(res)
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
+        raise
+    except BaseException:
+        status = "failed"
         raise
     finally:
         store.finish_run(

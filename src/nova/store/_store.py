@@ -290,6 +290,32 @@ class RunStore:
                 conn.execute(sa.select(sa.func.count()).where(t.c.run_id == run_id)).scalar_one()
             )
 
+    def delete_failed(self, run_id: str, candidates: list[str]) -> int:
+        """Remove failed requests (error_type set) of ``candidates`` and their grades, so a
+        resumed run tries them again. Returns how many were removed."""
+        t, g = _schema.requests, _schema.grades
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(t.c.candidate, t.c.case_id, t.c.repeat).where(
+                    t.c.run_id == run_id, t.c.error_type.is_not(None), t.c.candidate.in_(candidates)
+                )
+            ).all()
+            for cand, case_id, repeat in rows:
+                conn.execute(
+                    sa.delete(g).where(
+                        g.c.run_id == run_id,
+                        g.c.candidate == cand,
+                        g.c.case_id == case_id,
+                        g.c.repeat == repeat,
+                    )
+                )
+            conn.execute(
+                sa.delete(t).where(
+                    t.c.run_id == run_id, t.c.error_type.is_not(None), t.c.candidate.in_(candidates)
+                )
+            )
+        return len(rows)
+
     def done_keys(self, run_id: str) -> set[tuple[str, str | None, int]]:
         """(candidate, case_id, repeat) already stored: what a resumed run can skip."""
         t = _schema.requests
