@@ -141,8 +141,14 @@ async def run_benchmarks(
         if on_update is not None:
             on_update(u)
 
+    not_measured_judge: str | None = None
     if resume:
         parent = store.get_run(resume)
+        not_measured_judge = parent.meta.get("judge_unreachable")
+        warnings = [
+            *(warnings or []),
+            *[w for w in parent.meta.get("warnings", []) if w not in (warnings or [])],
+        ]
         if parent.kind != "benchmarks":
             raise NovaError(
                 f"run {parent.id} is a {parent.kind} run; --resume takes the id of a benchmarks run"
@@ -164,10 +170,26 @@ async def run_benchmarks(
         # 1. reachability: one short request each, so an unreachable candidate is reported
         #    as "not measured" instead of scoring 0 on every case.
         note(StageUpdate(stage="reachability", total=len(chosen)))
+        judge = prof.quality.judge if prof.quality else None
+        to_ping = [*chosen, *([judge] if judge and judge not in chosen else [])]
         pings = await ping_candidates(
-            [cfg.candidate(c) for c in chosen], workspace_root=ws.root, timeout_s=60
+            [cfg.candidate(c) for c in to_ping], workspace_root=ws.root, timeout_s=60
         )
-        not_measured = {p.candidate: p.error or "unreachable" for p in pings if not p.ok}
+        not_measured = {
+            p.candidate: p.error or "unreachable"
+            for p in pings
+            if not p.ok and p.candidate in chosen
+        }
+        for p in pings:
+            if not p.ok and p.candidate == judge and judge not in chosen:
+                # Judge graders would all be undecided: say so instead of hiding it.
+                warnings = [
+                    *(warnings or []),
+                    f"JUDGE UNREACHABLE: {p.error}; rubric and "
+                    "pairwise judging are skipped, judge grades count as undecided",
+                ]
+                not_measured_judge = judge
+                break
         children = {}
         parent_id = store.start_run(
             "benchmarks",
@@ -179,6 +201,7 @@ async def run_benchmarks(
                 "not_measured": not_measured,
                 "children": {},
                 "warnings": warnings or [],
+                "judge_unreachable": not_measured_judge,
             },
         ).id
     reachable = [c for c in chosen if c not in not_measured]
@@ -188,7 +211,7 @@ async def run_benchmarks(
         q_id: str | None = children.get("quality")
         if prof.quality is not None and reachable:
             spec = default_spec(loaded, profile, reachable)
-            if spec.judge and spec.judge in not_measured:
+            if spec.judge and (spec.judge in not_measured or spec.judge == not_measured_judge):
                 spec = spec.model_copy(update={"judge": None})
             if spec.baseline not in reachable:
                 spec = spec.model_copy(update={"baseline": None})

@@ -141,6 +141,30 @@ def _num(m: Measurement) -> float | None:
     return None
 
 
+def _rank_or_empty(
+    cands: list[str],
+    values: dict[str, dict[str, float | None]],
+    crits: list[CriterionSpec],
+    method: Literal["weighted-sum", "topsis"],
+) -> Ranking:
+    """The ranking, or — when no criterion has any value yet — an all-zero placeholder in
+    config order (nothing measured, nothing to rank)."""
+    if not cands:
+        return Ranking(method=method, scores={}, order=[], weights={}, contributions={})
+    try:
+        return rank(cands, values, crits, method)
+    except ValueError:
+        return Ranking(
+            method=method,
+            scores=dict.fromkeys(cands, 0.0),
+            order=list(cands),
+            weights={},
+            contributions={c: {} for c in cands},
+            dropped=[c.id for c in crits],
+            missing={c: [k.id for k in crits] for c in cands},
+        )
+
+
 def build_matrix(
     cfg: NovaConfig, evidence: Evidence, *, seed: int = 0, candidates: list[str] | None = None
 ) -> MatrixResult:
@@ -180,8 +204,8 @@ def build_matrix(
         for cid in cands
     }
     gates = evaluate_gates(gate_values, gate_specs)
-    ws = apply_gates(rank(cands, values, crit_specs, "weighted-sum"), gates)
-    tp = apply_gates(rank(cands, values, crit_specs, "topsis"), gates)
+    ws = apply_gates(_rank_or_empty(cands, values, crit_specs, "weighted-sum"), gates)
+    tp = apply_gates(_rank_or_empty(cands, values, crit_specs, "topsis"), gates)
     primary = ws if cfg.decision.method == "weighted-sum" else tp
     # Only a candidate with measured evidence can be recommended: catalog facts alone are not
     # a reason to choose a model.
