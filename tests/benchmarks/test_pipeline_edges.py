@@ -70,3 +70,21 @@ def test_no_reachable_candidate_borrows_no_old_run_and_recommends_nothing(
         second = asyncio.run(run_benchmarks(down, loaded2, cat, store, profile="llm-core"))
     assert second.not_measured and second.winner is None
     assert second.quality_run is None
+
+
+def test_ctrl_c_names_the_run_to_resume(
+    tmp_path: Path, monkeypatch: object, run_cli: object
+) -> None:
+    import nova.cli.benchmarks as cli_mod
+
+    ws = _ws(tmp_path, "http://127.0.0.1:9/v1")
+
+    async def interrupted(*args: object, on_started: object = None, **kw: object) -> None:
+        if on_started is not None and kw.get("resume") is None:
+            on_started("20261127-000000-abcdef")  # type: ignore[operator]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_mod, "run_benchmarks", interrupted)  # type: ignore[attr-defined]
+    r = run_cli("--workspace", str(ws.root), "benchmarks", "--profile", "llm-core")  # type: ignore[operator]
+    assert r.code == 130
+    assert "--resume 20261127-000000-abcdef" in r.err

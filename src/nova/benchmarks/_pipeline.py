@@ -125,9 +125,12 @@ async def run_benchmarks(
     candidates: list[str] | None = None,
     resume: str | None = None,
     on_update: Callable[[StageUpdate], None] | None = None,
+    on_started: Callable[[str], None] | None = None,
     warnings: list[str] | None = None,
 ) -> BenchmarkOutcome:
-    """Run the whole profile; unreachable candidates are reported, not fatal."""
+    """Run the whole profile; unreachable candidates are reported, not fatal.
+
+    ``on_started`` gets the parent run id as soon as it exists (for a resume hint)."""
     cfg = loaded.config
     if resume:
         profile = store.get_run(resume).profile or profile
@@ -204,6 +207,8 @@ async def run_benchmarks(
                 "judge_unreachable": not_measured_judge,
             },
         ).id
+    if on_started is not None:
+        on_started(parent_id)
     reachable = [c for c in chosen if c not in not_measured]
     status: RunStatus = "completed"
     try:

@@ -164,6 +164,7 @@ def _run(
     update: Any,
     warnings: list[str],
 ) -> Any:
+    started: list[str] = [resume] if resume else []
     try:
         return asyncio.run(
             run_benchmarks(
@@ -175,17 +176,19 @@ def _run(
                 candidates=candidates.split(",") if candidates else None,
                 resume=resume,
                 on_update=update,
+                on_started=started.append,
                 warnings=warnings,
             )
         )
     except KeyboardInterrupt:
-        runs = store.list_runs(kind="benchmarks", limit=1)
-        rid = runs[0].id if runs else "RUN"
-        err_console().print(
-            f"interrupted: continue with `python -m nova benchmarks --profile "
-            f"{profile} --resume {rid}`",
-            markup=False,
-        )
+        if started:
+            hint = (
+                f"continue with `python -m nova benchmarks --profile {profile} --resume "
+                f"{started[-1]}`"
+            )
+        else:
+            hint = "nothing was recorded yet: start it again"
+        err_console().print(f"interrupted: {hint}", markup=False)
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
