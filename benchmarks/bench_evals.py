@@ -12,33 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing as mp
-import os
 import resource
 import sys
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import yaml
+from _mockproc import mock_server_process
 from rich.console import Console
 from rich.table import Table
 
 from nova.config import Workspace, load_config
 from nova.evals import EvalSpec, run_eval
-from nova.providers import MockServer, MockServerSettings
+from nova.providers import MockServerSettings
 from nova.store import RunStore
 
 CASES = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 TARGET_RATE = 500.0
 TARGET_MB = 300.0
-
-
-def _serve(conn: Connection) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})
-    MockServer(MockServerSettings(output_tokens=24)).run_forever(on_ready=conn.send)
 
 
 def _workspace(root: Path, url: str, n: int) -> Workspace:
@@ -82,27 +74,20 @@ def _workspace(root: Path, url: str, n: int) -> Workspace:
 
 
 def main() -> None:
-    parent, child = mp.Pipe()
-    server = mp.Process(target=_serve, args=(child,), daemon=True)
-    server.start()
-    url = parent.recv()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {1})
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            ws = _workspace(Path(tmp) / "ws", url, CASES)
-            loaded = load_config(ws.config_file)
-            spec = EvalSpec(candidates=["mock"], datasets=["bench"], max_tokens=24)
-            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            with RunStore(ws.default_database_url) as store:
-                t0 = time.perf_counter()
-                run_id = asyncio.run(run_eval(ws, loaded, spec, store))
-                wall = time.perf_counter() - t0
-                stored = store.count_requests(run_id)
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    finally:
-        server.terminate()
-        server.join(5)
+    with (
+        mock_server_process(MockServerSettings(output_tokens=24)) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        ws = _workspace(Path(tmp) / "ws", url, CASES)
+        loaded = load_config(ws.config_file)
+        spec = EvalSpec(candidates=["mock"], datasets=["bench"], max_tokens=24)
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        with RunStore(ws.default_database_url) as store:
+            t0 = time.perf_counter()
+            run_id = asyncio.run(run_eval(ws, loaded, spec, store))
+            wall = time.perf_counter() - t0
+            stored = store.count_requests(run_id)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = stored / wall
     table = Table(
         title=f"Eval runner: {CASES:,} cases x 3 deterministic graders, mock server "

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing as mp
-import os
 import sys
 import time
-from multiprocessing.connection import Connection
 
 import aiohttp
+from _mockproc import mock_server_process
 from rich.console import Console
 from rich.table import Table
 
@@ -27,7 +25,6 @@ from nova.providers import (
     CandidateClient,
     ChatRequest,
     Message,
-    MockServer,
     MockServerSettings,
     create_provider,
 )
@@ -35,12 +32,6 @@ from nova.providers import (
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
 CONCURRENCY = 32
 TARGET_MS = 1.0
-
-
-def _serve(conn: Connection) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})
-    MockServer(MockServerSettings(output_tokens=16)).run_forever(on_ready=conn.send)
 
 
 async def _bare(url: str, stream: bool) -> None:
@@ -96,12 +87,6 @@ def _measure(fn: object, url: str, stream: bool) -> tuple[float, float]:
 
 
 def main() -> None:
-    parent, child = mp.Pipe()
-    server = mp.Process(target=_serve, args=(child,), daemon=True)
-    server.start()
-    url = parent.recv()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {1})
     table = Table(
         title=f"Client CPU per request, {N:,} requests at concurrency {CONCURRENCY} "
         "against nova's mock server (16 output tokens)"
@@ -109,7 +94,7 @@ def main() -> None:
     for col in ("mode", "client", "CPU ms/request", "req/s", "vs bare aiohttp", "target"):
         table.add_column(col, justify="right")
     worst = 0.0
-    try:
+    with mock_server_process(MockServerSettings(output_tokens=16)) as url:
         for stream in (False, True):
             bare_ms, bare_rate = _measure(_bare, url, stream)
             nova_ms, nova_rate = _measure(_nova, url, stream)
@@ -124,9 +109,6 @@ def main() -> None:
                 f"{nova_ms / bare_ms:.1f}×",
                 "ok" if nova_ms < TARGET_MS else f"MISSED (>= {TARGET_MS} ms)",
             )
-    finally:
-        server.terminate()
-        server.join(5)
     Console().print(table)
     if worst >= TARGET_MS:
         sys.exit(1)

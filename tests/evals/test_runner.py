@@ -160,3 +160,47 @@ def test_resume_retries_cases_that_failed(tmp_path: Path) -> None:
         assert len(reqs) == 20 and not any(r.error_type for r in reqs)
         rep = build_report(store, run_id, load_config(ws.config_file).config, load_catalog())
         assert {c.candidate: c.pass_rate.rate for c in rep.candidates}["strong"] == 1.0
+
+
+def test_rubric_judge_calls_are_stored_with_the_answer_they_grade(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / "datasets").mkdir(parents=True)
+    lines = [
+        json.dumps(
+            {
+                "id": f"j{i}",
+                "category": "dialogue",
+                "language": "de",
+                "messages": [{"role": "user", "content": f"Frage {i}"}],
+                "expect": [{"grader": "judge", "rubric": "polite"}],
+                "rationale": "r",
+            }
+        )
+        for i in range(4)
+    ]
+    (root / "datasets" / "d.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    cfg = {
+        "version": 1,
+        "name": "t",
+        "candidates": [
+            {"id": "a", "model": "mock/a", "role": "baseline"},
+            {
+                "id": "j",
+                "model": "mock/j",
+                "role": "judge",
+                "provider": {
+                    "options": {"default": '{"verdict": "pass", "score": 5, "reason": "ok"}'}
+                },
+            },
+        ],
+    }
+    (root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+    ws = Workspace(root)
+    spec = EvalSpec(candidates=["a"], baseline="a", datasets=["d"], judge="j")
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run_id = asyncio.run(run_eval(ws, load_config(ws.config_file), spec, store))
+        rows = list(store.iter_requests(run_id))
+        grades = [g for g in store.iter_grades(run_id) if g.grader == "judge"]
+    judge_rows = [r for r in rows if r.candidate == "j"]
+    assert sorted(r.case_id for r in judge_rows) == [f"j{i}@a#r0#0" for i in range(4)]
+    assert len(grades) == 4 and all(g.passed for g in grades)

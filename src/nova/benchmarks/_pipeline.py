@@ -20,7 +20,7 @@ from nova.__about__ import __version__
 from nova._provenance import workspace_revision
 from nova.catalog import Catalog
 from nova.config import LoadedConfig, Workspace
-from nova.decision import MatrixResult, build_matrix, collect_evidence, write_matrix
+from nova.decision import Evidence, MatrixResult, build_matrix, collect_evidence, write_matrix
 from nova.errors import NovaError
 from nova.evals import EvalReport, Progress, build_report, default_spec, run_eval
 from nova.governance import render_governance_docs
@@ -162,14 +162,7 @@ async def run_benchmarks(
         store.update_meta(parent.id, {}, status="running")
         parent_id = parent.id
     else:
-        chosen = (
-            candidates or prof.candidates or [c.id for c in cfg.candidates if c.role != "judge"]
-        )
-        for cid in chosen:
-            try:
-                cfg.candidate(cid)
-            except KeyError:
-                raise NovaError(f"no candidate {cid!r} in nova.yaml") from None
+        chosen = cfg.profile_candidates(profile, candidates)
         # 1. reachability: one short request each, so an unreachable candidate is reported
         #    as "not measured" instead of scoring 0 on every case.
         note(StageUpdate(stage="reachability", total=len(chosen)))
@@ -281,17 +274,7 @@ async def run_benchmarks(
                 )
         # 4. evidence, matrix, documents, report
         note(StageUpdate(stage="matrix"))
-        ev = collect_evidence(
-            ws,
-            loaded,
-            catalog,
-            store,
-            quality_run=q_id,
-            perf_run=p_id,
-            use_latest=False,
-            conversation_tokens=prof.conversation_tokens,
-        )
-        matrix = build_matrix(cfg, ev, candidates=chosen)
+        ev, matrix = _decide_inputs(ws, loaded, catalog, store, profile, q_id, p_id, chosen)
         md, js, _sha = write_matrix(ws, matrix)
         note(StageUpdate(stage="documents"))
         docs = render_governance_docs(ws.root, cfg, catalog, ev)
@@ -380,6 +363,32 @@ def _write_report(
     )
 
 
+def _decide_inputs(
+    ws: Workspace,
+    loaded: LoadedConfig,
+    catalog: Catalog,
+    store: RunStore,
+    profile: str | None,
+    q_id: str | None,
+    p_id: str | None,
+    candidates: list[str] | None,
+) -> tuple[Evidence, MatrixResult]:
+    """Evidence from exactly these child runs (never borrowed ones) and its matrix."""
+    cfg = loaded.config
+    conv = cfg.profiles[profile].conversation_tokens if profile in cfg.profiles else None
+    ev = collect_evidence(
+        ws,
+        loaded,
+        catalog,
+        store,
+        quality_run=q_id,
+        perf_run=p_id,
+        use_latest=False,
+        conversation_tokens=conv,
+    )
+    return ev, build_matrix(cfg, ev, candidates=candidates)
+
+
 def write_run_report(
     ws: Workspace, loaded: LoadedConfig, catalog: Catalog, store: RunStore, run_id: str
 ) -> tuple[Path, Path]:
@@ -393,18 +402,16 @@ def write_run_report(
     children = run.meta.get("children", {})
     q_id, p_id = children.get("quality"), children.get("performance")
     cfg = loaded.config
-    conv = cfg.profiles[run.profile].conversation_tokens if run.profile in cfg.profiles else None
-    ev = collect_evidence(
+    ev, matrix = _decide_inputs(
         ws,
         loaded,
         catalog,
         store,
-        quality_run=q_id,
-        perf_run=p_id,
-        use_latest=False,
-        conversation_tokens=conv,
+        run.profile,
+        q_id,
+        p_id,
+        list(run.meta.get("candidates", [])) or None,
     )
-    matrix = build_matrix(cfg, ev, candidates=list(run.meta.get("candidates", [])) or None)
     quality = build_report(store, q_id, cfg, catalog) if q_id else None
     perf = (
         [CandidatePerf.model_validate(r) for r in store.get_run(p_id).meta.get("results", [])]
@@ -476,8 +483,3 @@ def _summary(
         )
         rows.append(row)
     return rows
-
-
-def relative(ws: Workspace, path: Path) -> str:
-    """Path relative to the workspace root."""
-    return str(path.relative_to(ws.root))

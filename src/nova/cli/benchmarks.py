@@ -44,16 +44,7 @@ def benchmarks_command(
     loaded = app.config()
     ws = app.workspace()
     cfg = loaded.config
-    prof = cfg.profiles.get(profile)
-    chosen = (
-        candidates.split(",")
-        if candidates
-        else (
-            prof.candidates
-            if prof and prof.candidates
-            else [c.id for c in cfg.candidates if c.role != "judge"]
-        )
-    )
+    chosen = cfg.profile_candidates(profile, candidates.split(",") if candidates else None)
     warnings: list[str] = []
     for cid in chosen:
         try:
@@ -141,6 +132,10 @@ def benchmarks_command(
             ],
             title=f"{cfg.name} · profile {profile} · run {outcome.run_id} · "
             f"{time.monotonic() - t0:.0f} s",
+            caption="Pass rate: Wilson 95% interval over cases. Win rate: paired, bootstrap "
+            "95% over cases (ties count half). TTFT (vLLM definition), output tok/s and cost: "
+            "at each candidate's operating point (highest goodput, else highest throughput). "
+            "Rank: selection matrix. `nova report RUN` has every definition.",
         )
         con = out_console()
         for why in outcome.not_measured.values():

@@ -90,6 +90,13 @@ def matrix_command(
         ["Rank", "Candidate", "Weighted sum", "TOPSIS", "P(rank 1)", "Gates"],
         rows,
         title=f"Selection matrix ({result.method}); recommendation: {result.winner or 'none'}",
+        caption="Weighted sum of min-max normalised criteria; TOPSIS closeness to the ideal; "
+        + (
+            result.sensitivity.definition + " for P(rank 1)"
+            if result.sensitivity
+            else "no sensitivity (fewer than two eligible candidates)"
+        )
+        + ". Details and evidence: the .md file.",
     )
     con = out_console()
     if result.methods_disagree:

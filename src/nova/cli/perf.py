@@ -219,27 +219,10 @@ def perf_run(
         loaded = app.config()
         ws = app.workspace()
         cfg = loaded.config
+        chosen = cfg.profile_candidates(profile, candidates.split(",") if candidates else None)
         prof = cfg.profiles.get(profile) if profile else None
-        if profile and prof is None:
-            raise NovaError(
-                f"no profile {profile!r} in nova.yaml (known: {', '.join(cfg.profiles)})"
-            )
         if prof is not None:
             spec_data.update(spec_fields_from_profile(prof))
-        chosen = (
-            candidates.split(",")
-            if candidates
-            else (
-                prof.candidates
-                if prof and prof.candidates
-                else [c.id for c in cfg.candidates if c.role != "judge"]
-            )
-        )
-        for cid in chosen:
-            try:
-                cfg.candidate(cid)
-            except KeyError:
-                raise NovaError(f"no candidate {cid!r} in nova.yaml") from None
         spec_data["candidates"] = chosen
         spec_data["profile"] = profile
     if concurrency:

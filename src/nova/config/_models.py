@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from nova.errors import NovaError
+
 __all__ = [
     "PROVIDER_KINDS",
     "REQUIRED_SETTINGS",
@@ -401,3 +403,26 @@ class NovaConfig(_Model):
             if c.id == candidate_id:
                 return c
         raise KeyError(candidate_id)
+
+    def profile_candidates(
+        self, profile: str | None, override: list[str] | None = None
+    ) -> list[str]:
+        """Candidate ids a run uses: ``override``, else the profile's list, else every
+        candidate except judges. Unknown profile or candidate ids are a NovaError."""
+        prof = self.profiles.get(profile) if profile else None
+        if profile and prof is None:
+            raise NovaError(
+                f"no profile {profile!r} in nova.yaml (known: {', '.join(self.profiles) or 'none'})"
+            )
+        chosen = override or (
+            prof.candidates
+            if prof and prof.candidates
+            else [c.id for c in self.candidates if c.role != "judge"]
+        )
+        known = {c.id for c in self.candidates}
+        for cid in chosen:
+            if cid not in known:
+                raise NovaError(
+                    f"no candidate {cid!r} in nova.yaml (known: {', '.join(sorted(known))})"
+                )
+        return list(chosen)

@@ -42,6 +42,16 @@ def latest_run(store: RunStore, kind: str) -> RunRecord | None:
     return None
 
 
+def _pick_run(store: RunStore, run_id: str | None, kind: str, use_latest: bool) -> RunRecord | None:
+    """The given run (checked to be of ``kind``), else the latest completed one if allowed."""
+    if run_id is None:
+        return latest_run(store, kind) if use_latest else None
+    run = store.get_run(run_id)
+    if run.kind != kind:
+        raise NovaError(f"run {run.id} is a {run.kind} run, not a {kind} run")
+    return run
+
+
 def dsfa_done(root: Path) -> bool:
     """The DSFA counts as done when docs/governance/dsfa.md exists and has no placeholders
     left for the data-protection officer."""
@@ -117,15 +127,7 @@ def collect_evidence(
             else "not required (no managed cloud processing)",
         )
     # quality
-    q = (
-        store.get_run(quality_run)
-        if quality_run
-        else latest_run(store, "quality")
-        if use_latest
-        else None
-    )
-    if quality_run and q is not None and q.kind != "quality":
-        raise NovaError(f"run {q.id} is a {q.kind} run, not a quality run")
+    q = _pick_run(store, quality_run, "quality", use_latest)
     if q is not None:
         rep = build_report(store, q.id, cfg, catalog)
         ev.runs[q.id] = RunRef(
@@ -177,15 +179,7 @@ def collect_evidence(
                     value=cq.cost_per_success_usd, unit="USD", source=src, detail=cq.cost_note
                 )
     # performance
-    p = (
-        store.get_run(perf_run)
-        if perf_run
-        else latest_run(store, "performance")
-        if use_latest
-        else None
-    )
-    if perf_run and p is not None and p.kind != "performance":
-        raise NovaError(f"run {p.id} is a {p.kind} run, not a performance run")
+    p = _pick_run(store, perf_run, "performance", use_latest)
     measured_cost: set[str] = set()
     if p is not None:
         ev.runs[p.id] = RunRef(

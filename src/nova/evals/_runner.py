@@ -198,6 +198,13 @@ def _record(
     )
 
 
+def _error_grade(cid: str, case: Case, repeat: int, detail: str) -> GradeRecord:
+    """The grade of a case whose answer never came: a failure, with the reason."""
+    return GradeRecord(
+        candidate=cid, case_id=case.id, repeat=repeat, grader="error", passed=False, detail=detail
+    )
+
+
 class _Writer:
     """Batches results into transactions (one per ~20 ms or 100 cases)."""
 
@@ -207,8 +214,15 @@ class _Writer:
         self.lock = asyncio.Lock()
         self.last = time.monotonic()
 
-    async def add(self, req: RequestRecord | None, grades: list[GradeRecord]) -> None:
+    async def add(
+        self,
+        req: RequestRecord | None,
+        grades: list[GradeRecord],
+        also: list[RequestRecord] | None = None,
+    ) -> None:
+        """Queue a result; ``also`` (its judge calls) lands in the same transaction."""
         self.buf.append((req, grades))
+        self.buf += [(r, []) for r in also or []]
         if len(self.buf) >= 100 or time.monotonic() - self.last > 0.02:
             await self.flush()
 
@@ -311,13 +325,21 @@ async def run_eval(
             not_measured[cid] = str(exc)
     writer = _Writer(store, run_id)
     judge: LLMJudge | None = None
+    # Rubric-judge calls are held back and stored with the answer they grade, so a resumed
+    # run never finds judge calls of a case it must ask again. Pairwise calls stand alone.
+    held: dict[str, list[RequestRecord]] = {}
     if spec.judge and spec.judge in clients:
         judge_id = spec.judge
 
         async def on_judge_call(
             label: str, req: ChatRequest, resp: ChatResponse | None, err: ProviderError | None
         ) -> None:
-            await writer.add(_record(judge_id, label, 0, req, resp, err), [])
+            rec = _record(judge_id, label, 0, req, resp, err)
+            case_label = label.rsplit("#", 1)[0]  # without the attempt number
+            if case_label in held:
+                held[case_label].append(rec)
+            else:
+                await writer.add(rec, [])
 
         judge = LLMJudge(clients[judge_id], on_call=on_judge_call)
 
@@ -343,14 +365,7 @@ async def run_eval(
             err: ProviderError | None = None
             if client is None:
                 grades = [
-                    GradeRecord(
-                        candidate=cid,
-                        case_id=case.id,
-                        repeat=repeat,
-                        grader="error",
-                        passed=False,
-                        detail=f"not measured: {not_measured.get(cid, '')}",
-                    )
+                    _error_grade(cid, case, repeat, f"not measured: {not_measured.get(cid, '')}")
                 ]
                 rec = RequestRecord(
                     candidate=cid,
@@ -367,8 +382,9 @@ async def run_eval(
                 resp = await client.chat(req)
             except ProviderError as exc:
                 err = exc
+            label = f"{case.id}@{cid}#r{repeat}"
+            judge_calls = held[label] = []
             if resp is not None:
-                label = f"{case.id}@{cid}#r{repeat}"
 
                 async def judge_fn(c: Case, rubric: str, answer: str) -> Grade:
                     assert judge is not None
@@ -389,17 +405,9 @@ async def run_eval(
                 ]
             else:
                 progress.errors += 1
-                grades = [
-                    GradeRecord(
-                        candidate=cid,
-                        case_id=case.id,
-                        repeat=repeat,
-                        grader="error",
-                        passed=False,
-                        detail=str(err),
-                    )
-                ]
-            await writer.add(_record(cid, case.id, repeat, req, resp, err), grades)
+                grades = [_error_grade(cid, case, repeat, str(err))]
+            del held[label]
+            await writer.add(_record(cid, case.id, repeat, req, resp, err), grades, judge_calls)
 
         async def worker() -> None:
             while True:
@@ -503,20 +511,9 @@ def default_spec(
 ) -> EvalSpec:
     """The spec a profile describes (candidates may be overridden)."""
     c = cfg.config
+    chosen = c.profile_candidates(profile, candidates)
     prof = c.profiles.get(profile) if profile else None
-    if profile and prof is None:
-        raise NovaError(f"no profile {profile!r} in nova.yaml (known: {', '.join(c.profiles)})")
     q = prof.quality if prof and prof.quality else None
-    chosen = candidates or (
-        prof.candidates
-        if prof and prof.candidates
-        else [x.id for x in c.candidates if x.role != "judge"]
-    )
-    for cid in chosen:
-        try:
-            c.candidate(cid)
-        except KeyError:
-            raise NovaError(f"no candidate {cid!r} in nova.yaml") from None
     baseline = next((x.id for x in c.candidates if x.role == "baseline" and x.id in chosen), None)
     return EvalSpec(
         profile=profile,

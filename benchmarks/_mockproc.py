@@ -1,0 +1,34 @@
+"""Shared by the benchmarks: nova's mock server in its own process, pinned to core 0, with
+the benchmark itself pinned to core 1, so server and client never share a core."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+
+from nova.providers import MockServer, MockServerSettings
+
+
+def _serve(settings: MockServerSettings, conn: Connection) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
+    MockServer(settings).run_forever(on_ready=conn.send)
+
+
+@contextlib.contextmanager
+def mock_server_process(settings: MockServerSettings) -> Iterator[str]:
+    """Yield the mock server's base URL; the server process is stopped on exit."""
+    parent, child = mp.Pipe()
+    server = mp.Process(target=_serve, args=(settings, child), daemon=True)
+    server.start()
+    url = parent.recv()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {1})
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.join(5)
