@@ -12,6 +12,7 @@ PACKAGES = [
     "nova.catalog",
     "nova.config",
     "nova.decision",
+    "nova.deploy",
     "nova.errors",
     "nova.evals",
     "nova.governance",

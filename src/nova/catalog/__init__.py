@@ -6,6 +6,7 @@ and a workspace may add or replace records in its own ``catalog/`` folder.
 
 from nova.catalog._load import Catalog, load_catalog
 from nova.catalog._models import (
+    Architecture,
     CatalogModel,
     ContextWindow,
     GpuPrice,
@@ -22,6 +23,7 @@ from nova.catalog._models import (
 from nova.catalog._summary import CandidateSummary, Price, summarize_candidate
 
 __all__ = [
+    "Architecture",
     "CandidateSummary",
     "Catalog",
     "CatalogModel",

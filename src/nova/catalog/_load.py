@@ -74,6 +74,8 @@ class Catalog:
         dates = [m.license.retrieved, m.context_window.retrieved]
         if m.parameters:
             dates.append(m.parameters.retrieved)
+        if m.architecture:
+            dates.append(m.architecture.retrieved)
         dates += [o.retrieved for o in m.hosting.managed]
         dates += [x.retrieved for x in m.lora] + [x.retrieved for x in m.self_hosting]
         if with_prices:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 __all__ = [
+    "Architecture",
     "CatalogModel",
     "ContextWindow",
     "GpuPrice",
@@ -80,6 +81,19 @@ class Parameters(Sourced):
     """Total parameters, in billions."""
     active_b: float | None = Field(default=None, gt=0)
     """Parameters active per token (mixture-of-experts models), in billions."""
+
+
+class Architecture(Sourced):
+    """Transformer shape that sizes the KV cache (from the model's ``config.json``)."""
+
+    layers: int = Field(gt=0)
+    """Hidden layers (``num_hidden_layers``)."""
+    attention_heads: int = Field(gt=0)
+    """Query heads (``num_attention_heads``); tensor parallelism must divide it."""
+    kv_heads: int = Field(gt=0)
+    """Key/value heads (``num_key_value_heads``; fewer than query heads with GQA)."""
+    head_dim: int = Field(gt=0)
+    """Dimension of one attention head (``head_dim``, else hidden size ÷ attention heads)."""
 
 
 class ManagedOffer(Sourced):
@@ -151,6 +165,8 @@ class CatalogModel(_Strict):
     """Maximum context length."""
     parameters: Parameters | None = None
     """Parameter count (None for undisclosed API models)."""
+    architecture: Architecture | None = None
+    """Layers and attention heads, for KV-cache sizing (None for undisclosed API models)."""
     hosting: Hosting
     """Managed offers and self-hosting engines."""
     lora: tuple[LoraSupport, ...] = ()

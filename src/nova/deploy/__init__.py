@@ -1,0 +1,49 @@
+"""Deployment: GPU sizing, one engine-neutral Helm chart and a compose file per candidate
+(vLLM, TGI, TensorRT-LLM, llama.cpp), managed-option READMEs, offline validation, apply."""
+
+from nova.deploy._chart import deep_merge, render_manifests, render_templates
+from nova.deploy._profiles import (
+    ENGINE_IDS,
+    EngineBuild,
+    EngineId,
+    EngineProfile,
+    GpuType,
+    engine_profile,
+    engine_profiles,
+    gpu_types,
+)
+from nova.deploy._render import (
+    OVERRIDE_FILE,
+    RenderResult,
+    Target,
+    default_engine,
+    effective_values,
+    find_candidate,
+    render_candidate,
+    servable_engines,
+)
+from nova.deploy._sizing import Sizing, size_candidate
+
+__all__ = [
+    "ENGINE_IDS",
+    "OVERRIDE_FILE",
+    "EngineBuild",
+    "EngineId",
+    "EngineProfile",
+    "GpuType",
+    "RenderResult",
+    "Sizing",
+    "Target",
+    "deep_merge",
+    "default_engine",
+    "effective_values",
+    "engine_profile",
+    "engine_profiles",
+    "find_candidate",
+    "gpu_types",
+    "render_candidate",
+    "render_manifests",
+    "render_templates",
+    "servable_engines",
+    "size_candidate",
+]
