@@ -91,3 +91,54 @@ def render_command(
         con.print(f"removed {p}", markup=False)
     if not res.written and not res.removed:
         con.print(f"{res.folder}: up to date", markup=False)
+
+
+def _targets(app: AppContext, candidate: str | None) -> list[str]:
+    cfg = app.config().config
+    if candidate:
+        return [candidate]
+    return [c.id for c in cfg.candidates if c.role != "judge"]
+
+
+@deploy_group.command("validate")
+@click.argument("candidate", required=False)
+@click.option("--kube-version", help="Kubernetes version of the schemas (default: newest).")
+@pass_app
+def validate_command(app: AppContext, candidate: str | None, kube_version: str | None) -> None:
+    """Render CANDIDATE (default: every candidate) and check it offline: values schema,
+    Kubernetes schemas (strict), custom resources, nova's security rules, compose config.
+
+    Exit 1 when a check fails.
+
+    \b
+    Example:
+      nova deploy validate llama31-70b-vllm
+    """
+    from nova.deploy import render_candidate, rendered_engine, validate_folder
+    from nova.errors import NovaError
+
+    con = out_console()
+    failed = 0
+    for cid in _targets(app, candidate):
+        folder = app.workspace().deploy_dir(cid)
+        res = render_candidate(
+            app.workspace(), app.config(), app.catalog(), cid, engine=rendered_engine(folder)
+        )
+        if res.managed:
+            con.print(f"{cid}: managed, README only (nothing to validate)", markup=False)
+            continue
+        report = validate_folder(res.folder, kube_version=kube_version)
+        bad = report.failures
+        failed += len(bad)
+        status = "ok" if not bad else f"{len(bad)} FAILED"
+        con.print(
+            f"{cid} ({res.engine}): {len(report.checks)} checks, {status} "
+            f"[manifests rendered by {report.renderer}]",
+            markup=False,
+        )
+        for c in bad:
+            con.print(f"  FAIL {c.name}: {c.subject}: {c.detail}", markup=False)
+    if failed:
+        raise NovaError(
+            f"{failed} check(s) failed: fix the values (values.override.yaml) or nova.yaml"
+        )

@@ -23,10 +23,19 @@ from nova.deploy._render import (
     servable_engines,
 )
 from nova.deploy._sizing import Sizing, size_candidate
+from nova.deploy._validate import (
+    Check,
+    ValidationReport,
+    compose_binary,
+    helm_renderer_available,
+    rendered_engine,
+    validate_folder,
+)
 
 __all__ = [
     "ENGINE_IDS",
     "OVERRIDE_FILE",
+    "Check",
     "EngineBuild",
     "EngineId",
     "EngineProfile",
@@ -34,6 +43,8 @@ __all__ = [
     "RenderResult",
     "Sizing",
     "Target",
+    "ValidationReport",
+    "compose_binary",
     "deep_merge",
     "default_engine",
     "effective_values",
@@ -41,9 +52,12 @@ __all__ = [
     "engine_profiles",
     "find_candidate",
     "gpu_types",
+    "helm_renderer_available",
     "render_candidate",
     "render_manifests",
     "render_templates",
+    "rendered_engine",
     "servable_engines",
     "size_candidate",
+    "validate_folder",
 ]

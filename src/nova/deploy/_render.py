@@ -25,6 +25,7 @@ import yaml
 
 from nova.__about__ import __version__
 from nova._io import atomic_write_text
+from nova._secrets import redact
 from nova.catalog import Catalog, CatalogModel
 from nova.config import Candidate, LoadedConfig, Workspace
 from nova.deploy._chart import deep_merge, render_templates
@@ -277,6 +278,8 @@ def _write(
     folder: Path, files: dict[str, str], target: Target, force: bool
 ) -> tuple[list[Path], list[Path]]:
     """Write ``files`` atomically; return (written, removed). Never overwrite a person's edit."""
+    # Last line of defence: a registered secret never reaches a file (see nova._secrets).
+    files = {rel: str(redact(text)) for rel, text in files.items()}
     mpath = folder / _MANIFEST
     old: dict[str, str] = {}
     if mpath.is_file():
