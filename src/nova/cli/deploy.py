@@ -142,3 +142,63 @@ def validate_command(app: AppContext, candidate: str | None, kube_version: str |
         raise NovaError(
             f"{failed} check(s) failed: fix the values (values.override.yaml) or nova.yaml"
         )
+
+
+@deploy_group.command("apply")
+@click.argument("candidate")
+@click.option(
+    "--target",
+    type=click.Choice(["k8s", "compose", "all"]),
+    default="k8s",
+    show_default=True,
+    help="Helm release, docker compose, or both.",
+)
+@click.option("--namespace", default="default", show_default=True, help="Kubernetes namespace.")
+@click.option("--dry-run", is_flag=True, help="Print the commands, run nothing.")
+@pass_app
+def apply_command(
+    app: AppContext, candidate: str, target: str, namespace: str, dry_run: bool
+) -> None:
+    """Roll out the rendered deployment of CANDIDATE with helm / docker compose.
+
+    Records deploy.apply in the audit log when the commands ran.
+
+    \b
+    Example:
+      nova deploy apply llama31-70b-vllm --dry-run
+    """
+    import getpass
+
+    from nova.deploy import apply_steps, find_candidate, missing_tool, run_step
+    from nova.deploy._values import k8s_name
+    from nova.errors import NovaError
+    from nova.store import open_store
+
+    cand = find_candidate(app.config(), candidate)
+    if cand.hosting == "managed":
+        raise NovaError(
+            f"{cand.id} is managed: nothing to apply (see deploy/models/{cand.id}/README.md)"
+        )
+    folder = app.workspace().deploy_dir(cand.id)
+    steps = apply_steps(folder, k8s_name(cand.id), target=target, namespace=namespace)
+    con = out_console()
+    for step in steps:
+        con.print(step.shell(), markup=False)
+    if dry_run:
+        return
+    missing = [(s, why) for s in steps if (why := missing_tool(s)) is not None]
+    if missing:
+        raise NovaError(
+            "; ".join(why for _, why in missing)
+            + ": nothing was applied; run the commands above where the tools are installed"
+        )
+    for step in steps:
+        run_step(step)
+    with open_store(app.workspace(), app.config().config) as store:
+        store.audit(
+            getpass.getuser(),
+            "deploy.apply",
+            cand.id,
+            {"target": target, "namespace": namespace, "commands": [s.shell() for s in steps]},
+        )
+    con.print(f"applied {cand.id} ({target}); recorded deploy.apply in the audit log")

@@ -1,6 +1,7 @@
 """Deployment: GPU sizing, one engine-neutral Helm chart and a compose file per candidate
 (vLLM, TGI, TensorRT-LLM, llama.cpp), managed-option READMEs, offline validation, apply."""
 
+from nova.deploy._apply import ApplyStep, apply_steps, missing_tool, run_step
 from nova.deploy._chart import deep_merge, render_manifests, render_templates
 from nova.deploy._profiles import (
     ENGINE_IDS,
@@ -35,6 +36,7 @@ from nova.deploy._validate import (
 __all__ = [
     "ENGINE_IDS",
     "OVERRIDE_FILE",
+    "ApplyStep",
     "Check",
     "EngineBuild",
     "EngineId",
@@ -44,6 +46,7 @@ __all__ = [
     "Sizing",
     "Target",
     "ValidationReport",
+    "apply_steps",
     "compose_binary",
     "deep_merge",
     "default_engine",
@@ -53,10 +56,12 @@ __all__ = [
     "find_candidate",
     "gpu_types",
     "helm_renderer_available",
+    "missing_tool",
     "render_candidate",
     "render_manifests",
     "render_templates",
     "rendered_engine",
+    "run_step",
     "servable_engines",
     "size_candidate",
     "validate_folder",
