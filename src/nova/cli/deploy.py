@@ -202,3 +202,105 @@ def apply_command(
             {"target": target, "namespace": namespace, "commands": [s.shell() for s in steps]},
         )
     con.print(f"applied {cand.id} ({target}); recorded deploy.apply in the audit log")
+
+
+@deploy_group.command("hf-endpoint")
+@click.argument("candidate")
+@click.option("--vendor", default="aws", show_default=True, help="Cloud vendor of the endpoint.")
+@click.option("--region", default="eu-west-1", show_default=True, help="Region of the endpoint.")
+@click.option("--namespace", help="Hub user or organisation (default: the token's user).")
+@click.option(
+    "--scale-to-zero",
+    "scale_to_zero",
+    type=click.IntRange(min=1),
+    default=15,
+    show_default=True,
+    help="Minutes idle before scaling to zero.",
+)
+@click.option("--update-config", is_flag=True, help="Write the endpoint's base_url into nova.yaml.")
+@click.option("--dry-run", is_flag=True, help="Print the spec only.")
+@click.option("--timeout", "timeout_s", type=float, default=1800, show_default=True)
+@click.option("--poll", "poll_s", type=click.IntRange(min=1), default=10, hidden=True)
+@click.option(
+    "--api-url",
+    envvar="NOVA_HF_ENDPOINTS_API",
+    hidden=True,
+    help="Inference Endpoints API (a proxy, or a local recorder in tests).",
+)
+@pass_app
+def hf_endpoint_command(
+    app: AppContext,
+    candidate: str,
+    vendor: str,
+    region: str,
+    namespace: str | None,
+    scale_to_zero: int,
+    update_config: bool,
+    dry_run: bool,
+    timeout_s: float,
+    poll_s: int,
+    api_url: str | None,
+) -> None:
+    """Build the Hugging Face Inference Endpoint spec of CANDIDATE and, with HF_TOKEN set,
+    create it and wait until it runs (the plan's PoC deployment).
+
+    With --update-config, the endpoint's URL becomes the candidate's provider.base_url in
+    nova.yaml (only those bytes change; comments and layout stay).
+
+    \b
+    Example:
+      HF_TOKEN=hf_… nova deploy hf-endpoint llama31-70b-vllm --region eu-west-1 --update-config
+    """
+    import getpass
+    import json
+    import os
+
+    from nova.deploy import endpoint_spec, engine_profile, find_candidate, size_candidate
+    from nova.deploy._config_edit import update_base_url
+    from nova.deploy._hf_endpoint import create_endpoint
+    from nova.errors import NovaError
+    from nova.store import open_store
+
+    loaded = app.config()
+    cand = find_candidate(loaded, candidate)
+    rec = app.catalog().models.get(cand.catalog or "")
+    if rec is None or not rec.license.open_weights:
+        raise NovaError(f"{cand.id} has no open weights in the catalog: no endpoint to build")
+    vllm = engine_profile("vllm")
+    sizing = size_candidate(loaded.config, cand, app.catalog(), vllm)
+    spec = endpoint_spec(
+        cand, rec, vllm, sizing, vendor=vendor, region=region, scale_to_zero_minutes=scale_to_zero
+    )
+    con = out_console()
+    con.print(json.dumps(spec.as_dict(), indent=2), markup=False)
+    token = os.environ.get("HF_TOKEN", "")
+    if dry_run:
+        return
+    if not token:
+        con.print("HF_TOKEN is not set: nothing was created (set it to create the endpoint)")
+        return
+    from nova._secrets import register_secret
+
+    register_secret(token)
+    base_url = create_endpoint(
+        spec,
+        token=token,
+        namespace=namespace,
+        hub_url=os.environ.get("HF_ENDPOINT"),
+        api_url=api_url,
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+    )
+    con.print(f"endpoint {spec.name} is running: base_url {base_url}", markup=False)
+    with open_store(app.workspace(), loaded.config) as store:
+        store.audit(
+            getpass.getuser(),
+            "deploy.apply",
+            cand.id,
+            {"target": "hf-endpoint", "endpoint": spec.name, "base_url": base_url},
+        )
+    if update_config:
+        update_base_url(loaded.file, cand.id, base_url)
+        con.print(f"set provider.base_url of {cand.id} in {loaded.file}", markup=False)
+    else:
+        con.print("nova.yaml unchanged (pass --update-config to write the base_url)")

@@ -3,6 +3,8 @@
 
 from nova.deploy._apply import ApplyStep, apply_steps, missing_tool, run_step
 from nova.deploy._chart import deep_merge, render_manifests, render_templates
+from nova.deploy._config_edit import set_base_url, update_base_url
+from nova.deploy._hf_endpoint import HF_INSTANCE_TYPES, EndpointSpec, create_endpoint, endpoint_spec
 from nova.deploy._profiles import (
     ENGINE_IDS,
     EngineBuild,
@@ -35,9 +37,11 @@ from nova.deploy._validate import (
 
 __all__ = [
     "ENGINE_IDS",
+    "HF_INSTANCE_TYPES",
     "OVERRIDE_FILE",
     "ApplyStep",
     "Check",
+    "EndpointSpec",
     "EngineBuild",
     "EngineId",
     "EngineProfile",
@@ -48,9 +52,11 @@ __all__ = [
     "ValidationReport",
     "apply_steps",
     "compose_binary",
+    "create_endpoint",
     "deep_merge",
     "default_engine",
     "effective_values",
+    "endpoint_spec",
     "engine_profile",
     "engine_profiles",
     "find_candidate",
@@ -63,6 +69,8 @@ __all__ = [
     "rendered_engine",
     "run_step",
     "servable_engines",
+    "set_base_url",
     "size_candidate",
+    "update_base_url",
     "validate_folder",
 ]
