@@ -341,6 +341,22 @@ def _qa(
     }
 
 
+def _rendered_deployments(root: Path, cands: list[Facts]) -> dict[str, Facts]:
+    """Candidates whose deployment ``nova deploy render`` wrote, with links relative to
+    docs/governance/ (the documents link only to files that exist)."""
+    out: dict[str, Facts] = {}
+    for c in cands:
+        folder = Workspace(root).deploy_dir(c["id"])
+        if (folder / "README.md").is_file():
+            base = f"../../deploy/models/{c['id']}"
+            out[c["id"]] = {
+                "readme": f"{base}/README.md",
+                "chart": (folder / "Chart.yaml").is_file(),
+                "compose": (folder / "compose.yaml").is_file(),
+            }
+    return out
+
+
 def build_context(
     workspace_root: Path,
     config: NovaConfig,
@@ -382,6 +398,7 @@ def build_context(
         "kpis_measured": any(v["measured"] for k in kpis for v in k["cells"]),
         "lora": lora_rows(cands, config, catalog, src, lang),
         "qa": _qa(config, cands, workspace_root, evidence, kpis, lang),
+        "rendered": _rendered_deployments(workspace_root, cands),
     }
     ctx["provenance"] = provenance(config, evidence, src, moment, revision)
     return ctx
