@@ -207,3 +207,30 @@ def test_no_secret_value_is_ever_rendered(
         "key": "api-key",
         "optional": True,
     }
+
+
+def test_llamacpp_context_is_what_the_kv_room_holds(workspace: Path, run_cli: Run) -> None:
+    r = run_cli(
+        "-w", str(workspace), "deploy", "render", "llama31-70b-vllm", "--engine", "llamacpp"
+    )
+    assert r.code == 0, r.err
+    values = yaml.safe_load((_deploy(workspace, "llama31-70b-vllm") / "values.yaml").read_text())
+    args = values["engine"]["args"]
+    ctx = int(args[args.index("--ctx-size") + 1])
+    # Q4_K_M: 70.6e9 x 0.60625 B = 39.86 GiB; 2 x (79.6 - 1.5) = 156.2 GiB usable;
+    # KV room 116.34 GiB / 320 KiB = 381,220 tokens -> 380,928 (1k steps), not 32,768 x 64
+    assert ctx == 380_928
+    assert args[args.index("--parallel") + 1] == "64"
+    assert args[args.index("--hf-file") + 1] == "Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf"
+
+
+def test_in_process_candidates_get_told_how_the_gateway_reaches_the_engine(
+    workspace: Path, run_cli: Run
+) -> None:
+    r = run_cli("-w", str(workspace), "deploy", "render", "qwen25-05b-local")
+    assert r.code == 0, r.err
+    assert (
+        "qwen25-05b-local: nova.yaml reaches this candidate through provider 'llamacpp'; the "
+        "gateway uses the rendered engine only with model: openai/qwen2.5-0.5b-instruct and "
+        "provider.base_url: ${NOVA_QWEN25_05B_LOCAL_BASE_URL}"
+    ) in r.err

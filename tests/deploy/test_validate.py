@@ -15,12 +15,12 @@ from nova.config import Workspace, init_workspace
 from nova.deploy import (
     deep_merge,
     effective_values,
+    helm_render,
     render_candidate,
     render_manifests,
     servable_engines,
     validate_folder,
 )
-from nova.deploy._validate import _render_helm
 from tests.conftest import Result
 from tests.deploy.conftest import load
 
@@ -85,7 +85,7 @@ def test_helm_and_nova_render_the_same_objects(
     values = effective_values(res.folder)
     on = {k: {"enabled": True} for k in ("autoscaling", "lora", "build") if values[k]["supported"]}
     for over in ({}, on):
-        helm = _render_helm(res.folder, over)
+        helm = helm_render(res.folder, over)
         nova = render_manifests(deep_merge(values, over), res.folder)
 
         def key(d: dict[str, str]) -> str:

@@ -169,8 +169,7 @@ def apply_command(
     """
     import getpass
 
-    from nova.deploy import apply_steps, find_candidate, missing_tool, run_step
-    from nova.deploy._values import k8s_name
+    from nova.deploy import apply_steps, find_candidate, k8s_name, missing_tool, run_step
     from nova.errors import NovaError
     from nova.store import open_store
 
@@ -255,9 +254,14 @@ def hf_endpoint_command(
     import json
     import os
 
-    from nova.deploy import endpoint_spec, engine_profile, find_candidate, size_candidate
-    from nova.deploy._config_edit import update_base_url
-    from nova.deploy._hf_endpoint import create_endpoint
+    from nova.deploy import (
+        create_endpoint,
+        endpoint_spec,
+        engine_profile,
+        find_candidate,
+        size_candidate,
+        update_base_url,
+    )
     from nova.errors import NovaError
     from nova.store import open_store
 

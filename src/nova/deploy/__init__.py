@@ -30,10 +30,12 @@ from nova.deploy._validate import (
     Check,
     ValidationReport,
     compose_binary,
+    helm_render,
     helm_renderer_available,
     rendered_engine,
     validate_folder,
 )
+from nova.deploy._values import k8s_name
 
 __all__ = [
     "ENGINE_IDS",
@@ -61,7 +63,9 @@ __all__ = [
     "engine_profiles",
     "find_candidate",
     "gpu_types",
+    "helm_render",
     "helm_renderer_available",
+    "k8s_name",
     "missing_tool",
     "render_candidate",
     "render_manifests",

@@ -54,7 +54,8 @@ def render_compose(
             **({"entrypoint": list(e["command"])} if e["command"] else {}),
             "command": args,
             "environment": env,
-            "user": "1000:1000",
+            # No user: here: a fresh named volume is owned by root and compose has no fsGroup;
+            # the container keeps no capabilities and a read-only root filesystem.
             "read_only": True,
             "security_opt": ["no-new-privileges:true"],
             "cap_drop": ["ALL"],

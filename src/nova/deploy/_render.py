@@ -31,7 +31,13 @@ from nova.config import Candidate, LoadedConfig, Workspace
 from nova.deploy._chart import deep_merge, render_templates
 from nova.deploy._compose import render_compose, render_prometheus_config
 from nova.deploy._managed import render_managed_readme
-from nova.deploy._profiles import ENGINE_IDS, EngineProfile, engine_profile, engine_profiles
+from nova.deploy._profiles import (
+    ENGINE_IDS,
+    EngineProfile,
+    engine_profile,
+    engine_profiles,
+    gpu_types,
+)
 from nova.deploy._sizing import OVERHEAD_GIB_PER_GPU, Sizing, size_candidate
 from nova.deploy._values import GATEWAY_PORT, build_values, env_names, values_schema
 from nova.deploy._values import k8s_name as _k8s_name
@@ -234,8 +240,6 @@ def _self_hosted_files(
         files["compose.yaml"] = render_compose(merged, engine, secret_vars, project=name)
         files["prometheus.yml"] = render_prometheus_config(merged)
     files["files/nova.yaml"] = loaded.file.read_text(encoding="utf-8")
-    from nova.deploy._profiles import gpu_types
-
     files["README.md"] = env.get_template("README.md.j2").render(
         c={"id": cand.id, "name": cand.name or rec.name, "provider_model": cand.provider_model},
         rec=rec,
@@ -360,6 +364,14 @@ def render_candidate(
     )
     files = _self_hosted_files(loaded, cand, rec, profile, sizing, folder, target)
     written, removed = _write(folder, files, target, force)
+    warnings = list(sizing.warnings)
+    if cand.provider_kind != "openai":
+        var = env_names(loaded, cand)["base_url"]
+        warnings.append(
+            f"{cand.id}: nova.yaml reaches this candidate through provider "
+            f"{cand.provider_kind!r}; the gateway uses the rendered engine only with "
+            f"model: openai/{cand.provider_model} and provider.base_url: ${{{var}}}"
+        )
     return RenderResult(
         cand.id,
         folder,
@@ -368,5 +380,5 @@ def render_candidate(
         sizing=sizing,
         written=written,
         removed=removed,
-        warnings=list(sizing.warnings),
+        warnings=warnings,
     )

@@ -72,6 +72,8 @@ class Sizing:
     usable_gib_per_gpu: float
     max_model_len: int
     """Longest sequence the engine is started with (fits the KV cache of ``gpus``)."""
+    kv_capacity_tokens: int
+    """Tokens the KV room of ``gpus`` holds (at least ``max_model_len``)."""
     reduced: bool
     lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -261,6 +263,7 @@ def size_candidate(
         need_gib=need,
         usable_gib_per_gpu=usable,
         max_model_len=max_model_len,
+        kv_capacity_tokens=max(capacity_tokens // 1024 * 1024, max_model_len),
         reduced=reduced,
         lines=lines,
         warnings=warnings,

@@ -38,6 +38,7 @@ __all__ = [
     "Check",
     "ValidationReport",
     "compose_binary",
+    "helm_render",
     "helm_renderer_available",
     "rendered_engine",
     "validate_folder",
@@ -110,7 +111,9 @@ def _subject(doc: dict[str, Any]) -> str:
     return f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
 
 
-def _render_helm(folder: Path, override: dict[str, Any]) -> list[Any]:
+def helm_render(folder: Path, override: dict[str, Any]) -> list[Any]:
+    """The chart in ``folder`` rendered by Helm itself (helm-python-sdk), ``override`` applied
+    over values.yaml as ``-f`` would; raises ImportError when the library is absent."""
     from helm_python import Chart
 
     with Chart.load(folder) as chart:
@@ -253,7 +256,7 @@ def validate_folder(
             if errors:
                 continue
             try:
-                docs = _render_helm(folder, over) if helm else render_manifests(values, folder)
+                docs = helm_render(folder, over) if helm else render_manifests(values, folder)
             except Exception as exc:  # a template that does not render is a finding
                 report.checks.append(Check("render", label, False, str(exc)))
                 continue

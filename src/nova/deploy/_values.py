@@ -78,7 +78,8 @@ def build_values(
         "port": str(engine.port),
         "gpus": str(sizing.gpus),
         "max_model_len": str(sizing.max_model_len),
-        "ctx_total": str(sizing.max_model_len * sizing.concurrency),
+        # llama.cpp splits --ctx-size among its --parallel slots: what the KV room holds.
+        "ctx_total": str(min(sizing.kv_capacity_tokens, sizing.max_model_len * sizing.concurrency)),
         "concurrency": str(sizing.concurrency),
         "gguf_repo": gguf_repo,
         "gguf_file": gguf_file,
@@ -194,9 +195,7 @@ def build_values(
             "maxReplicas": 4,
             "cooldownSeconds": 600,
             "prometheusAddress": "http://prometheus-operated.monitoring.svc:9090",
-            "query": (
-                f'sum({waiting}{{namespace="default", pod=~"{name}-engine-.*"}})' if waiting else ""
-            ),
+            "query": (f'sum({waiting}{{pod=~"{name}-engine-.*"}})' if waiting else ""),
             "threshold": "8",
         },
     }
