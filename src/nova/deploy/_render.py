@@ -257,8 +257,13 @@ def _self_hosted_files(
             (
                 f"{name}-engine",
                 "api-key",
-                f"the key the engine requires and the gateway sends (nova.yaml reads it as "
-                f"`{names['api_key']}`)",
+                (
+                    f"the key the engine requires (`{engine.api_key_env}`) and the gateway sends"
+                    if engine.api_key_env
+                    else f"the key the gateway sends; {engine.name} checks none, the "
+                    "NetworkPolicy keeps everyone but the gateway out"
+                )
+                + f" (nova.yaml reads it as `{names['api_key']}`)",
             ),
         ],
         compose_vars=sorted({"HF_TOKEN", names["api_key"]}),
