@@ -234,3 +234,12 @@ def test_in_process_candidates_get_told_how_the_gateway_reaches_the_engine(
         "gateway uses the rendered engine only with model: openai/qwen2.5-0.5b-instruct and "
         "provider.base_url: ${NOVA_QWEN25_05B_LOCAL_BASE_URL}"
     ) in r.err
+
+
+def test_probes_never_need_the_api_key() -> None:
+    from nova.deploy import engine_profiles
+
+    # Engines that check an API key do so on /v1/*: a probe there would fail once it is set.
+    for e in engine_profiles().values():
+        for path in (e.health_path, e.ready_path, e.metrics_path):
+            assert not path.startswith("/v1"), (e.id, path)
