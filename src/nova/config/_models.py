@@ -276,6 +276,7 @@ KpiMetric = Literal[
     "win_rate",
     "missed_escalation_rate",
     "attack_success_rate",
+    "over_refusal_rate",
     "cost_per_1k_conversations",
     "cost_per_mtok_output",
     "tokens_per_request",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import defaultdict
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,7 +84,7 @@ class RedTeamReport(BaseModel):
     """Run id."""
     status: str
     """Run status."""
-    meta: dict[str, object]
+    meta: dict[str, Any]
     """Run meta (spec, library hashes, rails note)."""
     rows: list[CandidateRedTeam]
     """Per candidate and rails setting."""
