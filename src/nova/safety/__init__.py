@@ -7,7 +7,6 @@ red-team runner uses them through ``RailsLike``.)
 
 from nova.safety._redteam_converters import (
     Converted,
-    ConverterFn,
     apply_converter,
     converter_names,
     register_converter,
@@ -66,7 +65,6 @@ __all__ = [
     "AttackResult",
     "CandidateRedTeam",
     "Converted",
-    "ConverterFn",
     "Detection",
     "Evidence",
     "PairedDifference",
