@@ -310,8 +310,8 @@ def select_scenarios(
 
     ``selectors`` (file stems, ids, OWASP ids, harms, tags, ``attack``/``benign``, ``de``/``en``)
     keep the scenarios matching any of them; empty keeps all. ``max_scenarios`` caps the
-    attacks by a seeded round-robin over categories (first OWASP id, else the harm) in a seeded
-    order, so every category is covered before any gets a second scenario; the benign
+    attacks by a seeded round-robin over strata (the Sophia harm, else the first OWASP id) in a
+    seeded order, so every stratum is covered before any gets a second scenario; the benign
     look-alikes are capped at ``ceil(max_scenarios / 3)`` the same way over languages.
     """
     chosen = [
@@ -327,7 +327,7 @@ def select_scenarios(
     benign: dict[str, list[Scenario]] = {}
     for s in chosen:
         if s.kind == "attack":
-            attacks.setdefault(s.category, []).append(s)
+            attacks.setdefault(s.harm or s.category, []).append(s)
         else:
             benign.setdefault(s.language, []).append(s)
     keep = set(_round_robin(attacks, max_scenarios, rng))
