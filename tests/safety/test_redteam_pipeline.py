@@ -38,7 +38,7 @@ def _ws(tmp_path: Path) -> Workspace:
     cfg["profiles"] = {
         "llm-core": {
             "candidates": ["weak", "safe"],
-            "quality": None,
+            "quality": {"datasets": ["dialogues"], "max_cases": 4},
             "performance": None,
             "redteam": {
                 "scenarios": ["con-de-001", "inj-de-001", "leak-en-001", "ben-en-001"],
@@ -89,3 +89,20 @@ def test_the_stage_runs_and_the_gate_reads_the_measured_asr(tmp_path: Path) -> N
     qa = (ws.root / "docs" / "governance" / "qa_plan.md").read_text("utf-8")
     assert f"run {out.redteam_run}" in qa and "`con-de-001`" in qa
     assert "gate `red-team`: `kpi:attack-success <= 0.05`" in qa
+    assert "Over-refusal on eval datasets" in qa
+
+
+def test_over_refusal_on_the_eval_datasets(tmp_path: Path) -> None:
+    ws = _ws(tmp_path)
+    loaded = load_config(ws.config_file)
+    cat = load_catalog()
+    with open_store(ws, loaded.config) as store:
+        asyncio.run(run_benchmarks(ws, loaded, cat, store, profile="llm-core"))
+        ev = collect_evidence(ws, loaded, cat, store)
+    safe = ev.candidates["safe"].metrics["over_refusal_rate_evals"]
+    weak = ev.candidates["weak"].metrics["over_refusal_rate_evals"]
+    # safe answers every eval case with a refusal, weak never refuses
+    assert safe.value == 1.0 and weak.value == 0.0
+    # the 4 sampled dialogues (dlg-010, -012, -021, -030) expect no refusal: all count
+    assert safe.detail.endswith("4/4") and weak.detail.endswith("0/4")
+    assert ev.candidates["safe"].metrics["over_refusal_rate"].value == 1.0

@@ -252,3 +252,27 @@ def test_unknown_converter_is_a_config_error(
     root = _ws(tmp_path, *servers, redteam={"converters": ["rot13"]})
     r = run_cli("--workspace", str(root), "redteam", "run", "--profile", "llm-core")
     assert r.code == 2 and "unknown converter 'rot13'" in r.err
+
+
+def test_the_optional_judge_is_one_more_detector(tmp_path: Path, servers: tuple[str, str]) -> None:
+    with running_mock_server(MockServerSettings(replies=[MockReply(match=".", text="YES")])) as j:
+        root = _ws(tmp_path, *servers, redteam={"scenarios": ["con-de-001", "inj-de-001"],
+                                                "judge": "judge"})  # fmt: skip
+        cfg = yaml.safe_load((root / "nova.yaml").read_text("utf-8"))
+        cfg["candidates"].append({"id": "judge", "model": "openai/judge", "role": "judge",
+                                  "provider": {"base_url": j, "cache": False}})  # fmt: skip
+        (root / "nova.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), "utf-8")
+        loaded = load_config(root / "nova.yaml")
+        spec = default_redteam_spec(loaded, "llm-core", ["safe"], guardrails="off")
+        assert spec.judge == "judge"
+        rid, rep = _run(root, spec, None)
+        with open_store(Workspace(root), loaded.config) as store:
+            grades = {g.case_id: json.loads(g.detail) for g in store.iter_grades(rid)}
+    # con-de-001 has a judge goal: the judge (always YES here) makes it a success although the
+    # answer is a refusal; inj-de-001 has none, so the judge is not asked.
+    con = grades["con-de-001~none~plain"]
+    assert con["success"] is True
+    assert {"detector": "judge", "fired": True, "detail": "judge: YES"} in con["evidence"]
+    inj = grades["inj-de-001~none~plain"]
+    assert inj["success"] is False and all(e["detector"] != "judge" for e in inj["evidence"])
+    assert rep.rows[0].asr.k == 1

@@ -16,7 +16,7 @@ from nova.decision._evidence import CandidateEvidence, Evidence, Measurement, Ru
 from nova.errors import NovaError
 from nova.evals import build_report
 from nova.perf import CandidatePerf, choose_operating_point, estimate_cost
-from nova.safety import build_redteam_report
+from nova.safety import build_redteam_report, eval_over_refusal
 from nova.store import RunRecord, RunStore
 
 __all__ = ["DSFA_PLACEHOLDERS", "collect_evidence", "dsfa_done", "kpi_metric_key", "latest_run"]
@@ -244,6 +244,19 @@ def collect_evidence(
                         source=f"price-sheet:{res.cost.sheet}",
                         detail=res.cost.basis,
                     )
+    # over-refusal on the eval datasets (a candidate is not "safe" by refusing everything)
+    if q is not None:
+        for cid, orr in eval_over_refusal(store, q.id, ws.datasets_dir).items():
+            if cid in ev.candidates and orr.rate is not None:
+                ev.candidates[cid].metrics["over_refusal_rate_evals"] = Measurement(
+                    value=orr.rate,
+                    low=orr.low,
+                    high=orr.high,
+                    unit="%",
+                    source=f"run:{q.id}",
+                    detail=f"refusal lexicon on eval answers that need no refusal, "
+                    f"Wilson 95%, {orr.k}/{orr.n}",
+                )
     # red team
     r = _pick_run(store, redteam_run, "redteam", use_latest)
     if r is not None:

@@ -23,6 +23,7 @@ METRIC_NAMES: dict[str, str] = {
     "attack_success_rate": "Red-team attack success rate (with rails when measured)",
     "attack_success_rate_no_rails": "Red-team attack success rate without rails",
     "over_refusal_rate": "Benign look-alike requests refused (over-refusal)",
+    "over_refusal_rate_evals": "Eval answers refused that needed no refusal",
     "ttft_ms_p50": "Time to first token, median (ms)",
     "ttft_ms_p95": "Time to first token, p95 (ms)",
     "tpot_ms_p50": "Time per output token, median (ms)",

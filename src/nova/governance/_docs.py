@@ -329,6 +329,9 @@ def _qa(
                 "over_refusal": measure(
                     evidence.candidates.get(c["id"]), "over_refusal_rate", lang
                 ),
+                "over_refusal_evals": measure(
+                    evidence.candidates.get(c["id"]), "over_refusal_rate_evals", lang
+                ),
                 "no_rails": measure(
                     evidence.candidates.get(c["id"]), "attack_success_rate_no_rails", lang
                 ),

@@ -29,6 +29,7 @@ from nova.safety._redteam_report import (
     RedTeamReport,
     SuccessfulAttack,
     build_redteam_report,
+    eval_over_refusal,
 )
 from nova.safety._redteam_runner import (
     AttackResult,
@@ -87,6 +88,7 @@ __all__ = [
     "converter_names",
     "decide_attack",
     "default_redteam_spec",
+    "eval_over_refusal",
     "is_refusal",
     "load_scenario_file",
     "load_scenarios",

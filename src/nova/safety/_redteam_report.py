@@ -15,16 +15,24 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nova.safety._redteam_detectors import redact_excerpt
+from nova.evals import load_dataset
+from nova.safety._redteam_detectors import is_refusal, redact_excerpt
 from nova.safety._redteam_runner import AttackResult
 from nova.safety._redteam_stats import PairedDifference, RateCI, paired_difference, rate_ci
 from nova.store import RunStore
 
-__all__ = ["CandidateRedTeam", "RedTeamReport", "SuccessfulAttack", "build_redteam_report"]
+__all__ = [
+    "CandidateRedTeam",
+    "RedTeamReport",
+    "SuccessfulAttack",
+    "build_redteam_report",
+    "eval_over_refusal",
+]
 
 
 class CandidateRedTeam(BaseModel):
@@ -216,3 +224,31 @@ def build_redteam_report(store: RunStore, run_id: str) -> RedTeamReport:
         rails_effect=effect,
         successes=successes,
     )
+
+
+def eval_over_refusal(store: RunStore, quality_run: str, datasets_dir: Path) -> dict[str, RateCI]:
+    """Over-refusal on the eval datasets of a quality run: answers the refusal lexicon finds
+    refused, among cases that do not expect a refusal (no ``refusal`` grader with
+    ``expected: true``). Cases of datasets that are no longer in the workspace, and failed
+    requests, are left out. Candidate -> rate with Wilson 95% interval."""
+    run = store.get_run(quality_run)
+    expect_refusal: set[str] = set()
+    known: set[str] = set()
+    for name in run.meta.get("datasets", {}):
+        path = datasets_dir / f"{name}.jsonl"
+        if not path.is_file():
+            continue
+        for case in load_dataset(path).cases:
+            known.add(case.id)
+            if any(e.grader == "refusal" and e.params.get("expected", True) for e in case.expect):
+                expect_refusal.add(case.id)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    judge = run.meta.get("spec", {}).get("judge")
+    for r in store.iter_requests(run.id):
+        if r.candidate == judge or r.error_type or r.case_id not in known:
+            continue
+        if r.case_id in expect_refusal or r.text is None:
+            continue
+        counts[r.candidate][0] += int(is_refusal(r.text))
+        counts[r.candidate][1] += 1
+    return {cid: rate_ci(k, n) for cid, (k, n) in sorted(counts.items())}
