@@ -1,10 +1,11 @@
-"""The benchmarks pipeline: reachability, quality, performance, evidence, matrix, documents,
-report — one parent run (kind ``benchmarks``) links the child runs.
+"""The benchmarks pipeline: reachability, quality, red team (when the profile enables it),
+performance, evidence, matrix, documents, report — one parent run (kind ``benchmarks``) links
+the child runs.
 
 Resume: the parent records its children as they start; ``resume=PARENT`` continues an
 unfinished quality run where it stopped (no completed case is called again) and skips stages
 that completed. A performance sweep that was interrupted is measured again (a partial sweep
-would mix loads).
+would mix loads), and so is an interrupted red-team run (its canary token is per run).
 """
 
 from __future__ import annotations
