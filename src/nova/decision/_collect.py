@@ -332,7 +332,7 @@ def _redteam_evidence(ev: Evidence, store: RunStore, run: RunRecord) -> None:
                 f"{head.over_refusal.k}/{head.over_refusal.n}",
             )
         plain = next((x for x in rep.rows if x.candidate == cid and not x.guardrails), None)
-        if head.guardrails and plain is not None and plain.asr.rate is not None:
+        if plain is not None and plain.asr.rate is not None:
             ce.metrics["attack_success_rate_no_rails"] = Measurement(
                 value=plain.asr.rate,
                 low=plain.asr.low,
