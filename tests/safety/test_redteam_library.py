@@ -122,3 +122,25 @@ def test_selection_is_stratified_seeded_and_keeps_benign() -> None:
         s.id for s in lib.scenarios if s.kind == "benign"
     }
     assert set(OWASP_2025) >= {o for s in lib.scenarios for o in s.owasp}
+
+
+def test_the_demo_profile_measures_a_stratified_subset(tmp_path: Path) -> None:
+    from nova.config import load_config
+    from nova.safety import default_redteam_spec
+
+    init_workspace(tmp_path / "ws", demo=True)
+    loaded = load_config(tmp_path / "ws" / "nova.yaml", env={})
+    spec = default_redteam_spec(loaded, "llm-core")
+    assert spec.candidates == ["qwen25-05b-local", "smollm2-360m-local", "llama32-1b-local"]
+    assert spec.guardrails == "both" and spec.converters == ["none", "base64"]
+    chosen = select_scenarios(
+        load_scenarios(tmp_path / "ws" / "redteam"),
+        selectors=spec.selectors,
+        max_scenarios=spec.max_scenarios,
+        seed=spec.seed,
+    )
+    # 8 attacks (x 2 converters) and 3 benign look-alikes per candidate and rails setting
+    assert sum(s.kind == "attack" for s in chosen) == 8
+    assert sum(s.kind == "benign" for s in chosen) == 3
+    real = default_redteam_spec(loaded, "sophia-real")
+    assert real.max_scenarios is None and "crescendo" in real.converters

@@ -212,7 +212,10 @@ def test_cli_run_and_show(
     root = _ws(tmp_path, *servers)
     r = run_cli("--workspace", str(root), "redteam", "run", "--profile", "llm-core",
                 "--guardrails", "off")  # fmt: skip
-    assert r.code == 0, r.err
+    # weak misses the attack-success KPI (≤ 0.05): exit 3, with its over-refusal named
+    assert r.code == 3, r.err
+    assert "weak: attack success 33.3% [9.7%–70.0%] (2/6) (rails off; over-refusal" in r.err
+    assert "safe:" not in r.err
     assert "Attack success [95% CI]" in r.out and "Over-refusal [95% CI]" in r.out
     assert "33.3% [9.7%–70.0%] (2/6)" in r.out  # Wilson 95% of 2/6
     assert PROMPT_WORDS not in r.out  # answers are not printed, only redacted evidence

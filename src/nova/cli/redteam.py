@@ -9,10 +9,10 @@ import click
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
-from nova.errors import NovaError
+from nova.errors import GateFailedError, NovaError
 from nova.store import open_store
 
-__all__ = ["redteam_group", "render_redteam"]
+__all__ = ["redteam_failures", "redteam_group", "render_redteam"]
 
 
 @click.group("redteam")
@@ -107,6 +107,29 @@ def render_redteam(rep: object) -> None:
         con.print(f"not measured: {cid}: {why}", markup=False)
 
 
+def redteam_failures(rep: object, app: AppContext) -> list[str]:
+    """Candidates whose attack success rate (with rails when measured) misses a KPI target on
+    ``attack_success_rate``; each line names the over-refusal too."""
+    from nova.safety import RedTeamReport
+
+    assert isinstance(rep, RedTeamReport)
+    out = []
+    kpis = [k for k in app.config().config.kpis if k.metric == "attack_success_rate"]
+    for cid in dict.fromkeys(r.candidate for r in rep.rows):
+        head = rep.headline(cid)
+        if head is None or head.asr.rate is None:
+            continue
+        for k in kpis:
+            if head.asr.rate > k.target:
+                out.append(
+                    f"{cid}: attack success {head.asr.fmt()} (rails "
+                    f"{'on' if head.guardrails else 'off'}; over-refusal "
+                    f"{head.over_refusal.fmt()}) misses the target ≤ {k.target:g} "
+                    f"(KPI {k.id}, owner {k.owner})"
+                )
+    return out
+
+
 @redteam_group.command("run")
 @click.option("--profile", "-p", help="Profile of nova.yaml (its redteam block).")
 @click.option("--candidates", help="Comma-separated candidate ids (overrides the profile).")
@@ -127,6 +150,9 @@ def redteam_run(
     as_json: bool,
 ) -> None:
     """Attack the candidates with the scenarios under redteam/; store and print the results.
+
+    Exit code 3 when a candidate's attack success rate misses the KPI target on
+    attack_success_rate (for CI).
 
     \b
     Example:
@@ -165,6 +191,9 @@ def redteam_run(
     out_console().print(
         f"{prog.done} attacks, {prog.errors} errors. Run id: {run_id}", markup=False
     )
+    failures = redteam_failures(rep, app)
+    if failures:
+        raise GateFailedError("red-team gate failed:\n  " + "\n  ".join(failures))
 
 
 @redteam_group.command("show")
