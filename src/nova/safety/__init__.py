@@ -5,6 +5,7 @@ converters, offline detectors, the runner with and without the rails, and its st
 red-team runner uses them through ``RailsLike``.)
 """
 
+from nova.safety._redteam_attack import AttackResult, RailCall, RedTeamProgress
 from nova.safety._redteam_converters import (
     Converted,
     apply_converter,
@@ -31,14 +32,7 @@ from nova.safety._redteam_report import (
     build_redteam_report,
     eval_over_refusal,
 )
-from nova.safety._redteam_runner import (
-    AttackResult,
-    RailCall,
-    RedTeamProgress,
-    RedTeamRunSpec,
-    default_redteam_spec,
-    run_redteam,
-)
+from nova.safety._redteam_runner import RedTeamRunSpec, default_redteam_spec, run_redteam
 from nova.safety._redteam_scenarios import (
     HARMS,
     OWASP_2025,

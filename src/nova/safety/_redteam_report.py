@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from nova.evals import load_dataset
+from nova.safety._redteam_attack import AttackResult
 from nova.safety._redteam_detectors import is_refusal, redact_excerpt
-from nova.safety._redteam_runner import AttackResult
 from nova.safety._redteam_stats import PairedDifference, RateCI, paired_difference, rate_ci
 from nova.store import RunStore
 
