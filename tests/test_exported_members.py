@@ -19,6 +19,7 @@ PACKAGES = [
     "nova.perf",
     "nova.providers",
     "nova.report",
+    "nova.safety",
     "nova.store",
 ]
 

@@ -17,6 +17,8 @@ EXPECTED = [
     "guardrails/prompt_guidelines.md",
     "guardrails/rails.yaml",
     "redteam/README.md",
+    "redteam/injection.jsonl",
+    "redteam/benign.jsonl",
     "orchestration_journal/models/README.md",
     "deploy/models/README.md",
     "deploy/monitoring/README.md",

@@ -66,8 +66,6 @@ def _workspace(tmp_path: Path) -> Path:
             },
         }
     }
-    # no red-team runs yet: drop that gate so a decision is possible
-    cfg["decision"]["gates"] = [g for g in cfg["decision"]["gates"] if g["id"] != "red-team"]
     (ws / "nova.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), "utf-8")
     # The team keeps its task list as ;-separated cp1252 with CRLF (Excel style).
     text = (ws / "Agenten_Aufgaben_Uebersicht.csv").read_text("utf-8")
@@ -84,6 +82,13 @@ def test_decision_flow(tmp_path: Path, run_cli: Run) -> None:
     w = ["--workspace", str(ws)]
     assert run_cli(*w, "eval", "run", "--profile", "llm-core").code in (0, 3)
     assert run_cli(*w, "perf", "run", "--profile", "llm-core").code == 0
+    # the red-team gate needs a measured attack success rate: before the run it is open ...
+    assert run_cli(*w, "matrix").code == 0
+    r = run_cli(*w, "decide", "--candidate", "llama", "--by", "Anna")
+    assert "hard gate red-team not measured" in r.err
+    # ... after it, it is measured (the shipped library against every candidate)
+    r = run_cli(*w, "redteam", "run", "--profile", "llm-core", "--guardrails", "off")
+    assert r.code == 0, r.err
     r = run_cli(*w, "matrix")
     assert r.code == 0, r.err
     matrix = ws / "orchestration_journal" / "models" / "llm_selection_matrix.md"

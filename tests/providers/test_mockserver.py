@@ -580,3 +580,35 @@ def test_cli_rejects_bad_settings_with_usage_errors() -> None:
     assert public.returncode == 2 and "not a loopback" in public.stderr
     no_key = run("--require-api-key-env", "NOVA_TEST_MOCK_KEY")
     assert no_key.returncode == 2 and "export NOVA_TEST_MOCK_KEY" in no_key.stderr
+
+
+def test_scripted_replies_plain_and_streamed() -> None:
+    from nova.providers import MockReply
+
+    replies = [MockReply(match="tarif", text="Ihr Tarif wurde umgestellt.")]
+    with running_mock_server(MockServerSettings(replies=replies, output_tokens=3)) as url:
+
+        def post(body: dict[str, Any]) -> bytes:
+            req = urllib.request.Request(
+                f"{url}/chat/completions", json.dumps(body).encode(), method="POST",
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return bytes(resp.read())
+
+        msgs = [{"role": "user", "content": "Bitte den TARIF ändern"}]
+        plain = json.loads(post({"model": "m", "messages": msgs}))
+        assert plain["choices"][0]["message"]["content"] == "Ihr Tarif wurde umgestellt."
+        assert plain["usage"]["completion_tokens"] == 4
+        capped = json.loads(post({"model": "m", "messages": msgs, "max_tokens": 2}))
+        assert capped["choices"][0]["message"]["content"] == "Ihr Tarif"
+        assert capped["choices"][0]["finish_reason"] == "length"
+        raw = post({"model": "m", "messages": msgs, "stream": True}).decode()
+        deltas = [
+            json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+            for line in raw.splitlines()
+            if line.startswith("data: {") and '"choices":[{' in line
+        ]
+        assert "".join(deltas) == "Ihr Tarif wurde umgestellt."
+        other = json.loads(post({"model": "m", "messages": [{"role": "user", "content": "Hi"}]}))
+        assert other["choices"][0]["message"]["content"] == "Guten Tag und"  # the default answer

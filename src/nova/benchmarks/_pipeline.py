@@ -1,10 +1,11 @@
-"""The benchmarks pipeline: reachability, quality, performance, evidence, matrix, documents,
-report — one parent run (kind ``benchmarks``) links the child runs.
+"""The benchmarks pipeline: reachability, quality, red team (when the profile enables it),
+performance, evidence, matrix, documents, report — one parent run (kind ``benchmarks``) links
+the child runs.
 
 Resume: the parent records its children as they start; ``resume=PARENT`` continues an
 unfinished quality run where it stopped (no completed case is called again) and skips stages
 that completed. A performance sweep that was interrupted is measured again (a partial sweep
-would mix loads).
+would mix loads), and so is an interrupted red-team run (its canary token is per run).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ from nova.perf import (
 )
 from nova.providers import ping_candidates
 from nova.report import ReportInputs, write_report
+from nova.safety import (
+    RedTeamProgress,
+    RedTeamReport,
+    build_redteam_report,
+    default_redteam_spec,
+    run_redteam,
+)
 from nova.store import RunStatus, RunStore
 
 __all__ = [
@@ -50,7 +58,7 @@ class StageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: str
-    """reachability, quality, performance, matrix, documents, report."""
+    """reachability, quality, redteam, performance, matrix, documents, report."""
     candidate: str | None = None
     """Candidate the update is about."""
     done: int = 0
@@ -82,6 +90,10 @@ class CandidateSummaryRow(BaseModel):
     """Output tokens/s at the operating point."""
     cost_1k: str = "—"
     """USD per 1,000 conversations."""
+    attack_success: str = "—"
+    """Red-team attack success ± CI (with rails when measured)."""
+    over_refusal: str = "—"
+    """Refused benign look-alikes ± CI (always shown next to attack success)."""
     gates: str = "—"
     """Gate status."""
     rank: int | None = None
@@ -99,6 +111,8 @@ class BenchmarkOutcome(BaseModel):
     """Child quality run."""
     perf_run: str | None
     """Child performance run."""
+    redteam_run: str | None = None
+    """Child red-team run."""
     rows: list[CandidateSummaryRow]
     """Summary per candidate."""
     not_measured: dict[str, str]
@@ -235,7 +249,14 @@ async def run_benchmarks(
                     parent_id=parent_id,
                     on_started=q_started,
                 )
-        # 3. performance
+        # 3. red team (when the profile enables it)
+        r_id: str | None = children.get("redteam")
+        if prof.redteam is not None and prof.redteam.enabled and reachable:
+            r_id, warnings = await _redteam_stage(
+                ws, loaded, store, profile, reachable, parent_id, children, r_id, note,
+                warnings or [],
+            )  # fmt: skip
+        # 4. performance
         p_id: str | None = children.get("performance")
         perf_results: list[CandidatePerf] = []
         if prof.performance is not None and reachable:
@@ -272,13 +293,16 @@ async def run_benchmarks(
                     parent_id=parent_id,
                     on_started=p_started,
                 )
-        # 4. evidence, matrix, documents, report
+        # 5. evidence, matrix, documents, report
         note(StageUpdate(stage="matrix"))
-        ev, matrix = _decide_inputs(ws, loaded, catalog, store, profile, q_id, p_id, chosen)
+        ev, matrix = _decide_inputs(
+            ws, loaded, catalog, store, profile, q_id, p_id, chosen, redteam_run=r_id
+        )
         md, js, _sha = write_matrix(ws, matrix)
         note(StageUpdate(stage="documents"))
         docs = render_governance_docs(ws.root, cfg, catalog, ev)
         quality: EvalReport | None = build_report(store, q_id, cfg, catalog) if q_id else None
+        redteam = build_redteam_report(store, r_id) if r_id else None
         note(StageUpdate(stage="report"))
         rep_html, rep_md = _write_report(
             ws,
@@ -293,6 +317,7 @@ async def run_benchmarks(
             warnings or [],
             not_measured,
             ev.extra.get("price_sheets", {}),
+            redteam,
         )
         rows = _summary(chosen, not_measured, quality, perf_results, matrix)
         written = [str(p.relative_to(ws.root)) for p in (md, js, *docs, rep_html, rep_md)]
@@ -303,6 +328,7 @@ async def run_benchmarks(
             run_id=parent_id,
             quality_run=q_id,
             perf_run=p_id,
+            redteam_run=r_id,
             rows=rows,
             not_measured=not_measured,
             winner=matrix.winner,
@@ -332,6 +358,7 @@ def _write_report(
     warnings: list[str],
     not_measured: dict[str, str],
     price_sheets: dict[str, str],
+    redteam: RedTeamReport | None = None,
 ) -> tuple[Path, Path]:
     cfg = loaded.config
     provenance = {"config hash": loaded.hash, "nova": __version__, "parent run": parent_id}
@@ -341,6 +368,10 @@ def _write_report(
             provenance[f"dataset {name}"] = f"sha256 {d['sha256']}"
     if p_id:
         provenance["performance run"] = p_id
+    if redteam is not None:
+        provenance["red-team run"] = redteam.run_id
+        for name, d in redteam.meta.get("library", {}).items():
+            provenance[f"scenarios {name}"] = f"sha256 {d['sha256']}"
     for sid, date in sorted(price_sheets.items()):
         provenance[f"price sheet {sid}"] = str(date)
     return write_report(
@@ -358,6 +389,7 @@ def _write_report(
             warnings=warnings,
             not_measured=not_measured,
             provenance=provenance,
+            redteam=redteam,
         ),
         ws.root / "reports",
     )
@@ -372,6 +404,7 @@ def _decide_inputs(
     q_id: str | None,
     p_id: str | None,
     candidates: list[str] | None,
+    redteam_run: str | None = None,
 ) -> tuple[Evidence, MatrixResult]:
     """Evidence from exactly these child runs (never borrowed ones) and its matrix."""
     cfg = loaded.config
@@ -383,6 +416,7 @@ def _decide_inputs(
         store,
         quality_run=q_id,
         perf_run=p_id,
+        redteam_run=redteam_run,
         use_latest=False,
         conversation_tokens=conv,
     )
@@ -401,6 +435,7 @@ def write_run_report(
         )
     children = run.meta.get("children", {})
     q_id, p_id = children.get("quality"), children.get("performance")
+    r_id = children.get("redteam")
     cfg = loaded.config
     ev, matrix = _decide_inputs(
         ws,
@@ -411,6 +446,7 @@ def write_run_report(
         q_id,
         p_id,
         list(run.meta.get("candidates", [])) or None,
+        redteam_run=r_id,
     )
     quality = build_report(store, q_id, cfg, catalog) if q_id else None
     perf = (
@@ -431,7 +467,46 @@ def write_run_report(
         list(run.meta.get("warnings", [])),
         dict(run.meta.get("not_measured", {})),
         ev.extra.get("price_sheets", {}),
+        build_redteam_report(store, r_id) if r_id else None,
     )
+
+
+async def _redteam_stage(
+    ws: Workspace,
+    loaded: LoadedConfig,
+    store: RunStore,
+    profile: str,
+    reachable: list[str],
+    parent_id: str,
+    children: dict[str, str],
+    r_id: str | None,
+    note: Callable[[StageUpdate], None],
+    warnings: list[str],
+) -> tuple[str, list[str]]:
+    """Run (or keep a completed) red-team child run; warn loudly when the rails were asked
+    for but could not be used."""
+    if r_id is None or store.get_run(r_id).status != "completed":
+        spec = default_redteam_spec(loaded, profile, reachable)
+        note(StageUpdate(stage="redteam", total=None))
+
+        def started(rid: str) -> None:
+            children["redteam"] = rid
+            store.update_meta(parent_id, {"children": children})
+
+        def update(p: RedTeamProgress) -> None:
+            note(StageUpdate(stage="redteam", done=p.done, total=p.total))
+
+        r_id = await run_redteam(
+            ws, loaded, spec, store, on_update=update, parent_id=parent_id, on_started=started
+        )
+    rails = store.get_run(r_id).meta.get("rails", "")
+    prof = loaded.config.profiles[profile]
+    if prof.redteam is not None and prof.redteam.with_guardrails and rails != "on":
+        msg = f"RED TEAM WITHOUT RAILS: {rails}; attack success is measured without guardrails"
+        if msg not in warnings:
+            warnings = [*warnings, msg]
+            store.update_meta(parent_id, {"warnings": warnings})
+    return r_id, warnings
 
 
 def _summary(
@@ -472,6 +547,9 @@ def _summary(
             cost = ce.get("cost_per_1k_conversations")
             if cost.value is not None:
                 row.cost_1k = f"{cost.value:,.2f}"
+        if ce is not None and ce.get("attack_success_rate").measured:
+            row.attack_success = ce.get("attack_success_rate").fmt()
+            row.over_refusal = ce.get("over_refusal_rate").fmt()
         failed = matrix.weighted_sum.failed_gates.get(cid, [])
         unknown = matrix.weighted_sum.unknown_gates.get(cid, [])
         row.gates = (

@@ -22,6 +22,7 @@ from nova.cli.evals import datasets_group, eval_group
 from nova.cli.init import init_command
 from nova.cli.mock_server import mock_server_command
 from nova.cli.perf import perf_group
+from nova.cli.redteam import redteam_group
 from nova.cli.runs import runs_group
 from nova.errors import EXIT_INTERRUPTED, EXIT_KNOWN_ERROR, ConfigError, NovaError
 from nova.settings import get_settings
@@ -71,6 +72,7 @@ cli.add_command(runs_group)
 cli.add_command(audit_group)
 cli.add_command(mock_server_command)
 cli.add_command(deploy_group)
+cli.add_command(redteam_group)
 
 
 def main(argv: list[str] | None = None) -> None:

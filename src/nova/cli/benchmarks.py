@@ -103,6 +103,8 @@ def benchmarks_command(
                 "TTFT p50/p95 ms",
                 "Output tok/s",
                 "USD / 1k conv.",
+                "Attack success [95% CI]",
+                "Over-refusal [95% CI]",
                 "Gates",
                 "Rank",
             ],
@@ -114,6 +116,8 @@ def benchmarks_command(
                     r.ttft,
                     r.output_tps,
                     r.cost_1k,
+                    r.attack_success,
+                    r.over_refusal,
                     r.gates,
                     r.rank or "—",
                 ]
@@ -122,6 +126,8 @@ def benchmarks_command(
                     r.candidate,
                     "not measured",
                     (r.reason or "")[:80],
+                    "",
+                    "",
                     "",
                     "",
                     "",
@@ -135,6 +141,7 @@ def benchmarks_command(
             caption="Pass rate: Wilson 95% interval over cases. Win rate: paired, bootstrap "
             "95% over cases (ties count half). TTFT (vLLM definition), output tok/s and cost: "
             "at each candidate's operating point (highest goodput, else highest throughput). "
+            "Attack success and over-refusal: red-team run, Wilson 95%, with rails when measured. "
             "Rank: selection matrix. `nova report RUN` has every definition.",
         )
         con = out_console()

@@ -25,6 +25,7 @@ def _who(by: str | None) -> str:
 @click.command("matrix")
 @click.option("--quality-run", help="Quality run to use (default: the latest completed).")
 @click.option("--perf-run", help="Performance run to use (default: the latest completed).")
+@click.option("--redteam-run", help="Red-team run to use (default: the latest completed).")
 @click.option(
     "--candidates",
     help="Comma-separated candidate ids (default: those measured in the runs used, or all).",
@@ -35,6 +36,7 @@ def matrix_command(
     app: AppContext,
     quality_run: str | None,
     perf_run: str | None,
+    redteam_run: str | None,
     candidates: str | None,
     as_json: bool,
 ) -> None:
@@ -53,7 +55,13 @@ def matrix_command(
     ws = app.workspace()
     with open_store(ws, loaded.config) as store:
         ev = collect_evidence(
-            ws, loaded, app.catalog(), store, quality_run=quality_run, perf_run=perf_run
+            ws,
+            loaded,
+            app.catalog(),
+            store,
+            quality_run=quality_run,
+            perf_run=perf_run,
+            redteam_run=redteam_run,
         )
     result = build_matrix(
         loaded.config, ev, candidates=candidates.split(",") if candidates else None

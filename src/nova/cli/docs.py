@@ -23,9 +23,14 @@ __all__ = ["docs_command"]
 )
 @click.option("--quality-run", help="Quality run for the evidence (default: latest).")
 @click.option("--perf-run", help="Performance run for the evidence (default: latest).")
+@click.option("--redteam-run", help="Red-team run for the evidence (default: latest).")
 @pass_app
 def docs_command(
-    app: AppContext, language: str | None, quality_run: str | None, perf_run: str | None
+    app: AppContext,
+    language: str | None,
+    quality_run: str | None,
+    perf_run: str | None,
+    redteam_run: str | None,
 ) -> None:
     """Write docs/governance/: license review, DSFA (or screening note), exit strategy,
     fallback plan, deployment options, KPI catalogue, LoRA compatibility, QA plan.
@@ -41,7 +46,13 @@ def docs_command(
     ws = app.workspace()
     with open_store(ws, loaded.config) as store:
         ev = collect_evidence(
-            ws, loaded, app.catalog(), store, quality_run=quality_run, perf_run=perf_run
+            ws,
+            loaded,
+            app.catalog(),
+            store,
+            quality_run=quality_run,
+            perf_run=perf_run,
+            redteam_run=redteam_run,
         )
     lang: Literal["de", "en"] | None = (
         None if language is None else ("de" if language == "de" else "en")

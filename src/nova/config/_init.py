@@ -56,6 +56,12 @@ def template_files(language: Literal["de", "en"]) -> dict[str, Traversable]:
         for t in data.iterdir():
             if t.name.endswith(".jsonl"):
                 files[f"datasets/{t.name}"] = t
+    # The starter red-team library lives with the safety package (one copy, tested there).
+    scenarios = resources.files("nova").joinpath("safety", "data", "redteam")
+    if scenarios.is_dir():
+        for t in scenarios.iterdir():
+            if t.name.endswith(".jsonl"):
+                files[f"redteam/{t.name}"] = t
     return files
 
 

@@ -220,6 +220,11 @@ def _cross_checks(
             judge = prof.quality.judge
             if judge not in seen:
                 add(("profiles", name, "quality", "judge"), f"unknown candidate {judge!r}")
+        if prof.redteam and prof.redteam.judge and prof.redteam.judge not in seen:
+            add(
+                ("profiles", name, "redteam", "judge"),
+                f"unknown candidate {prof.redteam.judge!r}",
+            )
     sources: list[tuple[str, int, str]] = [
         ("criteria", i, c.source) for i, c in enumerate(cfg.decision.criteria)
     ] + [("gates", i, g.source) for i, g in enumerate(cfg.decision.gates)]

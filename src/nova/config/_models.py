@@ -225,9 +225,23 @@ class RedTeamSpec(_Model):
     enabled: bool = True
     """Whether the profile runs the red-team scenarios."""
     scenarios: list[str] = Field(default_factory=list)
-    """Scenario files or tags (empty: all scenarios under ``redteam/``)."""
+    """Scenario files, ids, OWASP ids, harms or tags to keep (empty: all under ``redteam/``)."""
     with_guardrails: bool = True
     """Also run each attack with the workspace guardrails on, to measure their effect."""
+    converters: list[str] = Field(default_factory=lambda: ["none"], min_length=1)
+    """Converters applied to every attack: none, base64, leetspeak, translation, roleplay,
+    payload_split, crescendo."""
+    max_scenarios: int | None = Field(default=None, ge=1)
+    """Use at most this many attacks (stratified over categories) plus a third as many benign
+    look-alikes, for quick profiles."""
+    max_tokens: int = Field(default=256, ge=1)
+    """Maximum output tokens per answer."""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    """Sampling temperature for candidates."""
+    seed: int = 1234
+    """Seed of scenario selection, converters and sampling."""
+    judge: str | None = None
+    """Candidate id of an optional judge that checks attacks with a ``detect.judge`` goal."""
 
 
 class Profile(_Model):
@@ -262,6 +276,7 @@ KpiMetric = Literal[
     "win_rate",
     "missed_escalation_rate",
     "attack_success_rate",
+    "over_refusal_rate",
     "cost_per_1k_conversations",
     "cost_per_mtok_output",
     "tokens_per_request",

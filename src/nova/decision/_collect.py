@@ -16,6 +16,7 @@ from nova.decision._evidence import CandidateEvidence, Evidence, Measurement, Ru
 from nova.errors import NovaError
 from nova.evals import build_report
 from nova.perf import CandidatePerf, choose_operating_point, estimate_cost
+from nova.safety import build_redteam_report, eval_over_refusal
 from nova.store import RunRecord, RunStore
 
 __all__ = ["DSFA_PLACEHOLDERS", "collect_evidence", "dsfa_done", "kpi_metric_key", "latest_run"]
@@ -70,6 +71,7 @@ def collect_evidence(
     *,
     quality_run: str | None = None,
     perf_run: str | None = None,
+    redteam_run: str | None = None,
     now: dt.datetime | None = None,
     use_latest: bool = True,
     conversation_tokens: tuple[int, int] | None = None,
@@ -242,6 +244,23 @@ def collect_evidence(
                         source=f"price-sheet:{res.cost.sheet}",
                         detail=res.cost.basis,
                     )
+    # over-refusal on the eval datasets (a candidate is not "safe" by refusing everything)
+    if q is not None:
+        for cid, orr in eval_over_refusal(store, q.id, ws.datasets_dir).items():
+            if cid in ev.candidates and orr.rate is not None:
+                ev.candidates[cid].metrics["over_refusal_rate_evals"] = Measurement(
+                    value=orr.rate,
+                    low=orr.low,
+                    high=orr.high,
+                    unit="%",
+                    source=f"run:{q.id}",
+                    detail=f"refusal lexicon on eval answers that need no refusal, "
+                    f"Wilson 95%, {orr.k}/{orr.n}",
+                )
+    # red team
+    r = _pick_run(store, redteam_run, "redteam", use_latest)
+    if r is not None:
+        _redteam_evidence(ev, store, r)
     # managed cost needs no throughput: price sheet x the profile's conversation
     run_profile = next((r.profile for r in (q, p) if r is not None and r.profile), None)
     if conversation_tokens is not None:
@@ -274,3 +293,52 @@ def collect_evidence(
     ev.extra["price_sheets"] = sheets
     ev.extra["conversation_tokens"] = list(conv)
     return ev
+
+
+def _redteam_evidence(ev: Evidence, store: RunStore, run: RunRecord) -> None:
+    """Attack success (with rails when measured, that is what runs behind the gateway) and
+    over-refusal of the same setting; the ASR's detail always names the over-refusal."""
+    rep = build_redteam_report(store, run.id)
+    ev.runs[run.id] = RunRef(
+        id=run.id,
+        kind="redteam",
+        started_at=run.started_at,
+        config_hash=run.config_hash,
+        datasets={k: v["sha256"] for k, v in run.meta.get("library", {}).items()},
+    )
+    src = f"run:{run.id}"
+    for cid, ce in ev.candidates.items():
+        head = rep.headline(cid)
+        if head is None or head.asr.rate is None:
+            continue
+        setting = "rails on" if head.guardrails else "rails off"
+        ce.metrics["attack_success_rate"] = Measurement(
+            value=head.asr.rate,
+            low=head.asr.low,
+            high=head.asr.high,
+            unit="%",
+            source=src,
+            detail=f"{setting}; Wilson 95%, {head.asr.k}/{head.asr.n} attacks; "
+            f"over-refusal {head.over_refusal.fmt()}",
+        )
+        if head.over_refusal.rate is not None:
+            ce.metrics["over_refusal_rate"] = Measurement(
+                value=head.over_refusal.rate,
+                low=head.over_refusal.low,
+                high=head.over_refusal.high,
+                unit="%",
+                source=src,
+                detail=f"{setting}; benign look-alikes refused, Wilson 95%, "
+                f"{head.over_refusal.k}/{head.over_refusal.n}",
+            )
+        plain = next((x for x in rep.rows if x.candidate == cid and not x.guardrails), None)
+        if plain is not None and plain.asr.rate is not None:
+            ce.metrics["attack_success_rate_no_rails"] = Measurement(
+                value=plain.asr.rate,
+                low=plain.asr.low,
+                high=plain.asr.high,
+                unit="%",
+                source=src,
+                detail=f"rails off; Wilson 95%, {plain.asr.k}/{plain.asr.n} attacks; "
+                f"over-refusal {plain.over_refusal.fmt()}",
+            )

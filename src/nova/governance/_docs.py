@@ -319,12 +319,37 @@ def _qa(
         "redteam": read_redteam(root),
         "redteam_enabled": bool(profile.redteam and profile.redteam.enabled),
         "with_guardrails": bool(profile.redteam and profile.redteam.with_guardrails),
+        "redteam_profile": (
+            profile.redteam.model_dump(mode="json") if profile and profile.redteam else None
+        ),
         "asr": [
             {
                 "id": c["id"],
                 **measure(evidence.candidates.get(c["id"]), "attack_success_rate", lang),
+                "over_refusal": measure(
+                    evidence.candidates.get(c["id"]), "over_refusal_rate", lang
+                ),
+                "over_refusal_evals": measure(
+                    evidence.candidates.get(c["id"]), "over_refusal_rate_evals", lang
+                ),
+                "no_rails": measure(
+                    evidence.candidates.get(c["id"]), "attack_success_rate_no_rails", lang
+                ),
             }
             for c in cands
+        ],
+        "redteam_runs": [r.id for r in evidence.runs.values() if r.kind == "redteam"],
+        "redteam_gates": [
+            {"id": g.id, "source": g.source, "op": g.op, "value": gate_value(g.value)}
+            for g in config.decision.gates
+            if g.source
+            in {"metric:attack_success_rate"}
+            | {f"kpi:{k.id}" for k in config.kpis if k.metric == "attack_success_rate"}
+        ],
+        "redteam_kpis": [
+            {"id": k.id, "target": k.target}
+            for k in config.kpis
+            if k.metric == "attack_success_rate"
         ],
         "kpis": kpis,
         "gates": [

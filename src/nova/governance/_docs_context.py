@@ -9,7 +9,6 @@ is estimated that the catalog or the evidence does not hold: a missing value rea
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,7 +70,6 @@ PROCESSORS = {
     "openai": "OpenAI",
 }
 _PLATFORM_BY_KIND = {"azure": "azure-openai", "bedrock": "aws-bedrock"}
-_OWASP = re.compile(r"\bLLM(0[1-9]|10)\b")
 _NON_EU_PREFIXES = ("us-", "ap-", "ca-", "sa-", "me-", "af-", "il-", "mx-", "cn-")
 _NOT_MEASURED: dict[Lang, str] = {"de": "nicht gemessen", "en": "not measured"}
 _YES_NO: dict[Lang, tuple[str, str]] = {"de": ("ja", "nein"), "en": ("yes", "no")}
@@ -480,17 +478,53 @@ def read_datasets(root: Path, config: NovaConfig, evidence: Evidence) -> list[Fa
 
 
 def read_redteam(root: Path) -> Facts:
-    """Scenario files under ``redteam/`` and how many carry each OWASP LLM Top 10 id."""
-    folder = root / "redteam"
-    files = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    counts = {f"LLM{i:02d}": 0 for i in range(1, 11)}
-    for p in files:
-        for tag in set(_OWASP.findall(p.read_text(encoding="utf-8", errors="replace"))):
-            counts[f"LLM{tag}"] += 1
-    return {
-        "files": [p.relative_to(root).as_posix() for p in files],
-        "owasp": [{"id": k, "count": v} for k, v in counts.items()],
-    }
+    """The scenario library under ``redteam/`` (JSONL): files with their sha256, every
+    scenario, and how many carry each OWASP LLM Top 10 id and each Sophia harm. An invalid
+    library is reported (``error``), not raised: the QA plan must still be writable."""
+    from nova.safety import HARMS, OWASP_2025, load_scenarios
+
+    counts = dict.fromkeys(OWASP_2025, 0)
+    harms = dict.fromkeys(HARMS, 0)
+    out: Facts = {"files": [], "scenarios": [], "error": None, "benign": 0, "attacks": 0}
+    try:
+        lib = load_scenarios(root / "redteam")
+    except NovaError as exc:
+        out["error"] = " ".join(str(exc).split())[:300]
+        lib = None
+    for f in lib.files if lib else []:
+        rel = Path(f.path).resolve().relative_to(root.resolve()).as_posix()
+        out["files"].append({"path": rel, "sha256": f.sha256, "scenarios": len(f.scenarios)})
+        for sc in f.scenarios:
+            for o in sc.owasp:
+                counts[o] += 1
+            if sc.harm:
+                harms[sc.harm] += 1
+            out["benign" if sc.kind == "benign" else "attacks"] += 1
+            out["scenarios"].append(
+                {
+                    "id": sc.id,
+                    "kind": sc.kind,
+                    "language": sc.language,
+                    "owasp": ", ".join(sc.owasp),
+                    "harm": sc.harm or "",
+                    "title": sc.title,
+                    "turns": len(sc.turns),
+                    "detect": ", ".join(
+                        d
+                        for d, on in (
+                            ("canary", sc.detect.canary),
+                            ("regex", bool(sc.detect.patterns)),
+                            ("no " + str(sc.detect.no_tool_call), bool(sc.detect.no_tool_call)),
+                            ("judge", bool(sc.detect.judge)),
+                            ("refusal", sc.kind == "benign"),
+                        )
+                        if on
+                    ),
+                }
+            )
+    out["owasp"] = [{"id": k, "count": v} for k, v in counts.items()]
+    out["harms"] = [{"id": k, "name": HARMS[k], "count": v} for k, v in harms.items()]
+    return out
 
 
 def gate_value(value: float | bool | str) -> str:

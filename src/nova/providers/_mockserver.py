@@ -46,6 +46,7 @@ import ipaddress
 import itertools
 import json
 import random
+import re
 import signal
 import socket
 import struct
@@ -62,6 +63,7 @@ __all__ = [
     "ALL_FAULTS",
     "MockFault",
     "MockOverrides",
+    "MockReply",
     "MockServer",
     "MockServerSettings",
     "running_mock_server",
@@ -92,6 +94,17 @@ _REASONS = {
 }  # fmt: skip
 _JSON = "application/json"
 _SSE = "text/event-stream"
+
+
+class MockReply(BaseModel):
+    """A scripted answer of the mock server."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    match: str
+    """Regular expression searched (case-insensitive) in the last user message."""
+    text: str = Field(min_length=1)
+    """The answer."""
 
 
 class MockServerSettings(BaseModel):
@@ -125,6 +138,9 @@ class MockServerSettings(BaseModel):
     """Seed of every random draw: the same seed and request order give the same outcomes."""
     require_api_key: SecretStr | None = None
     """If set, /v1 requests without ``Authorization: Bearer <key>`` get HTTP 401."""
+    replies: list[MockReply] = Field(default_factory=list)
+    """Scripted answers: the first whose ``match`` (a regex, case-insensitive) is found in the
+    last user message is the answer, one word per token (``max_tokens`` still caps it)."""
     request_log: Path | None = None
     """If set, one JSON line per chat request (id, last user message, fault) is appended to
     this file: the proof of which prompts reached the server."""
@@ -536,7 +552,7 @@ class MockServer:
             if not isinstance(body, dict):
                 raise _BadRequest("the request body must be a JSON object")
             ov = MockOverrides.model_validate(body.get("mock") or {})
-            stream, include_usage, n, finish, prompt_tokens = self._plan(body, ov)
+            stream, include_usage, n, finish, prompt_tokens, words = self._plan(body, ov)
             if stream and not req.http11:
                 raise _BadRequest("streaming needs HTTP/1.1 (chunked transfer encoding)")
         except (_BadRequest, ValidationError) as exc:
@@ -583,7 +599,7 @@ class MockServer:
         ttft = (s.ttft_ms if ov.ttft_ms is None else ov.ttft_ms) / 1000
         itl = (s.itl_ms if ov.itl_ms is None else ov.itl_ms) / 1000
         if not stream:
-            data = self._body(rid, n, finish, prompt_tokens)
+            data = self._body(rid, n, finish, prompt_tokens, words)
             head = conn.head(200, _JSON, len(data), keep, extra)
             if fault == "stall":
                 stall = s.stall_s if ov.stall_s is None else ov.stall_s
@@ -605,7 +621,12 @@ class MockServer:
         sent = n // 2 if fault == "cut" else n
         for k in range(sent):
             fin = b'"%s"' % finish.encode() if k == n - 1 else b"null"
-            tok = _FIRST_JSON if k == 0 else _TOKEN_JSON[k % len(_WORDS)]
+            if words is not None:
+                tok = json.dumps(
+                    words[k] if k == 0 else " " + words[k], ensure_ascii=False
+                ).encode()
+            else:
+                tok = _FIRST_JSON if k == 0 else _TOKEN_JSON[k % len(_WORDS)]
             data = _chunk(pre + b'[{"index":0,"delta":{"content":%s},"logprobs":null,'
                           b'"finish_reason":%s}]}' % (tok, fin))  # fmt: skip
             writes.append((t0 + ttft + k * itl, data))
@@ -622,8 +643,11 @@ class MockServer:
         writes[-1] = (t_last, last + tail + _chunk(b"[DONE]") + b"0\r\n\r\n")
         _Job(conn, writes, keep_alive=keep)
 
-    def _plan(self, body: dict[str, Any], ov: MockOverrides) -> tuple[bool, bool, int, str, int]:
-        """stream, include_usage, tokens to send, finish_reason, prompt tokens."""
+    def _plan(
+        self, body: dict[str, Any], ov: MockOverrides
+    ) -> tuple[bool, bool, int, str, int, list[str] | None]:
+        """stream, include_usage, tokens to send, finish_reason, prompt tokens, and the words
+        of a scripted reply (None: the default answer)."""
         s = self.settings
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -658,12 +682,31 @@ class MockServer:
         natural = s.output_tokens if ov.output_tokens is None else ov.output_tokens
         if body.get("ignore_eos", True) is False:
             natural = self._eos_rng.randint(1, natural)
+        words = self._reply(messages)
+        if words is not None:
+            natural = len(words)
         n = natural if max_tokens is None else min(max_tokens, natural)
         finish = "length" if n < natural else "stop"
-        return stream, stream and bool(opts.get("include_usage")), n, finish, prompt_tokens
+        usage = stream and bool(opts.get("include_usage"))
+        return stream, usage, n, finish, prompt_tokens, words
 
-    def _body(self, rid: str, n: int, finish: str, prompt_tokens: int) -> bytes:
-        msg = {"role": "assistant", "content": _answer_text(n)}
+    def _reply(self, messages: list[Any]) -> list[str] | None:
+        """Words of the first scripted reply matching the last user message, if any."""
+        if not self.settings.replies:
+            return None
+        last = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), None)
+        if not isinstance(last, str):
+            return None
+        for r in self.settings.replies:
+            if re.search(r.match, last, re.I):
+                return r.text.split() or None
+        return None
+
+    def _body(
+        self, rid: str, n: int, finish: str, prompt_tokens: int, words: list[str] | None = None
+    ) -> bytes:
+        text = " ".join(words[:n]) if words is not None else _answer_text(n)
+        msg = {"role": "assistant", "content": text}
         out = {
             "id": rid, "object": "chat.completion", "created": int(time.time()),
             "model": self.settings.model,

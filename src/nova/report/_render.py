@@ -29,6 +29,7 @@ from nova.perf._metrics import DEFINITIONS as PERF_DEFINITIONS
 from nova.perf._metrics import Summary
 from nova.perf._runner import CandidatePerf
 from nova.report._charts import Chart, build_charts, candidate_colours, operating_level
+from nova.safety import RedTeamReport
 
 __all__ = ["ReportInputs", "render_report", "write_report"]
 
@@ -140,6 +141,31 @@ chart_latency_percentiles | Latency percentiles | Latenz-Perzentile
 chart_latency_throughput | Latency vs throughput | Latenz vs. Durchsatz
 chart_cost_quality | Cost vs quality | Kosten vs. Qualität
 chart_sensitivity | Sensitivity | Sensitivität
+redteam | Red teaming | Red Teaming
+rails | Rails | Rails
+asr | Attack success [95% CI] | Angriffserfolg [95%-KI]
+overref | Over-refusal [95% CI] | Überverweigerung [95%-KI]
+rail_ms | Rail ms p50 / p95 | Rails ms p50 / p95
+rt_cat | Attack success per category | Angriffserfolg je Kategorie
+rt_pairs | Paired differences on the same attacks | Gepaarte Unterschiede auf denselben Angriffen
+rt_a | A | A
+rt_b | B | B
+rt_shared | Shared attacks | Gemeinsame Angriffe
+rt_disc | A only / B only | nur A / nur B
+rt_diff | ASR(A) − ASR(B) [95% CI] | ASR(A) − ASR(B) [95%-KI]
+rt_p | McNemar p | McNemar p
+rt_succ | Successful attacks (redacted excerpts) | Erfolgreiche Angriffe (geschwärzte Auszüge)
+scenario | Scenario | Szenario
+converter | Converter | Konverter
+evidence | Evidence | Beleg
+on | on | an
+off | off | aus
+rt_note | Attack success = successful attacks / decided attacks; over-refusal = refused benign \
+  look-alikes / decided benign ones; Wilson 95% intervals; differences with Newcombe's interval \
+  and the exact McNemar test. | \
+  Angriffserfolg = erfolgreiche / entschiedene Angriffe; Überverweigerung = abgelehnte harmlose \
+  Ähnliche / entschiedene harmlose; Wilson-95%-Intervalle; Unterschiede mit Newcombe-Intervall \
+  und exaktem McNemar-Test.
 """
 
 
@@ -179,6 +205,8 @@ class ReportInputs(BaseModel):
     """Candidate -> why it was not measured."""
     provenance: dict[str, str] = Field(default_factory=dict)
     """Run ids, dataset hashes, price sheets with dates: the final table."""
+    redteam: RedTeamReport | None = None
+    """Red-team report (None: no red-team run)."""
 
 
 @dataclass
@@ -331,6 +359,44 @@ def _performance(perf: list[CandidatePerf], f: _Fmt, t: dict[str, str]) -> dict[
     return {"levels": levels, "cost": cost if cost.rows else None, "errors": errors}
 
 
+def _redteam(rep: RedTeamReport, f: _Fmt, t: dict[str, str]) -> dict[str, Any]:
+    """ASR always next to over-refusal; excerpts are already redacted by the report."""
+    onoff = {True: t["on"], False: t["off"]}
+    main = _Table([t["cand"], t["rails"], t["asr"], t["overref"], t["errors"], t["rail_ms"]])
+    for r in rep.rows:
+        asr, ref = _rate_ci(r.asr, f), _rate_ci(r.over_refusal, f)
+        ms = f"{f.num(r.rail_ms_p50, 2)} / {f.num(r.rail_ms_p95, 2)}" if r.rail_ms_p50 else _DASH
+        main.rows.append([r.candidate, onoff[r.guardrails], asr, ref, str(r.errors), ms])
+    cats = sorted({k for r in rep.rows for k in r.by_category})
+    by_cat = _Table([t["category"], *(f"{r.candidate} ({onoff[r.guardrails]})" for r in rep.rows)])
+    by_cat.swatch = None
+    for c in cats:
+        by_cat.rows.append([c, *(_rate_ci(r.by_category.get(c), f) for r in rep.rows)])
+    cols = ["rt_a", "rt_b", "rails", "rt_shared", "rt_disc", "rt_diff", "rt_p"]
+    pairs = _Table([t[c] for c in cols], numeric={3, 6})
+    for p in [*rep.pairs, *rep.rails_effect]:
+        diff = _DASH if p.difference is None else f.ci(p.difference, p.low, p.high)
+        pairs.rows.append([p.a, p.b, onoff[p.guardrails], str(p.n), f"{p.only_a} / {p.only_b}"])
+        pairs.rows[-1] += [diff, f.p(p.p_value)]
+    succ = _Table([t["cand"], t["scenario"], t["converter"], t["rails"], t["evidence"]])
+    for x in rep.successes:
+        succ.rows.append([x.candidate, x.scenario, x.converter, onoff[x.guardrails], x.evidence])
+    return {
+        "run": rep.run_id,
+        "rails": str(rep.meta.get("rails", "")),
+        "main": main,
+        "by_cat": by_cat,
+        "pairs": pairs if pairs.rows else None,
+        "succ": succ if succ.rows else None,
+    }
+
+
+def _rate_ci(r: Any, f: _Fmt) -> str:
+    if r is None or r.rate is None:
+        return _DASH
+    return f"{f.ci(r.rate, r.low, r.high)} ({r.k}/{r.n})"
+
+
 def _decision(m: MatrixResult, f: _Fmt, t: dict[str, str]) -> dict[str, Any]:
     cols = ["criterion", "source", "weight", "direction"]
     crit = _Table([t[c] for c in cols], numeric={2}, swatch=None)
@@ -402,6 +468,7 @@ def _context(
     ctx["summary"] = _summary(inp, f, t, _candidates(inp))
     ctx["quality"] = _quality(inp.quality, f, t) if inp.quality else None
     ctx["perf"] = _performance(inp.perf, f, t) if inp.perf else None
+    ctx["redteam"] = _redteam(inp.redteam, f, t) if inp.redteam else None
     ctx["decision"] = _decision(inp.matrix, f, t) if inp.matrix else None
     ctx["q_defs"] = [_words(d) for d in q_defs]
     ctx["p_defs"] = [_words(d) for d in perf_defs]
