@@ -1,0 +1,97 @@
+"""Deny topics: phrase lists per topic, German and English, matched at word boundaries.
+
+A phrase matches case-insensitively where it starts and ends at a word boundary; a trailing
+``*`` lets the last word continue (``verklag*`` matches "verklagen", "verklage"). The built-in
+topics are narrow on purpose: Sophia's customers write "Anwalt", "Kündigung", "Medikamente im
+Kühlschrank" or "mein Konto wurde gehackt" for good reasons (escalation, vulnerability), so
+only requests *for* the advice or the method are listed.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["BUILTIN_REFUSALS", "BUILTIN_TOPICS", "compile_phrases"]
+
+BUILTIN_TOPICS: dict[str, tuple[str, ...]] = {
+    "individual_legal_advice": (
+        "Rechtsberatung", "rechtlichen Rat", "rechtliche Beratung", "juristischen Rat",
+        "rechtliche Einschätzung", "juristische Einschätzung", "Erfolgsaussichten",
+        "Miete kürzen", "Mietminderung", "Klage einreichen", "wie verklage ich",
+        "soll ich klagen", "verklagen soll", "Kündigungsschutzklage", "Sorgerecht",
+        "Scheidung", "mein Testament", "Arbeitsvertrag prüfen",
+        "legal advice", "legal opinion", "should I sue", "how do I sue", "how can I sue",
+        "file a lawsuit", "chances in court", "withhold rent", "rent reduction",
+        "custody", "divorce", "my will",
+    ),
+    "medical_diagnosis_or_treatment": (
+        "Diagnose", "diagnostizieren", "Dosierung", "welche Dosis", "welches Medikament soll",
+        "welche Medikamente soll", "Nebenwirkungen", "meine Symptome", "diese Symptome",
+        "ist das Krebs", "Behandlung meiner", "Antibiotika nehmen",
+        "diagnose", "diagnosis", "dosage", "what medication should", "which medicine should",
+        "side effects", "my symptoms", "these symptoms", "treat my", "is it cancer",
+    ),
+    "investment_or_tax_advice": (
+        "Anlageberatung", "Aktien", "Aktie", "ETF", "ETFs", "Kryptowährung*", "Bitcoin",
+        "Erspartes anlegen", "Erspartes in", "Geld anlegen", "Steuerberatung",
+        "von der Steuer absetzen", "steuerlich absetzen", "steuerlich geltend",
+        "Steuererklärung", "Rendite",
+        "investment advice", "stocks", "shares", "crypto*", "bitcoin", "invest my savings",
+        "tax advice", "tax-deductible", "tax deductible", "deduct it from my taxes",
+        "tax return",
+    ),
+    "self_harm_methods": (
+        "wie kann ich mich umbringen", "wie bringe ich mich um", "mich umbringen kann",
+        "tödliche Dosis", "Überdosis nehmen", "schmerzlos sterben", "mir das Leben nehmen kann",
+        "Methoden für Suizid", "Suizidmethode*", "mich ritzen",
+        "how to kill myself", "how can I kill myself", "lethal dose", "painless way to die",
+        "suicide method*", "how to cut myself", "overdose on",
+    ),
+    "weapons_and_explosives": (
+        "Bombe bauen", "Bombe basteln", "Sprengstoff", "Rohrbombe", "Waffe bauen",
+        "Schusswaffe bauen", "Waffe drucken", "Molotow*", "Brandsatz",
+        "build a bomb", "make a bomb", "explosives", "pipe bomb", "make a gun",
+        "build a gun", "untraceable gun", "ghost gun", "molotov*",
+    ),
+    "malware_or_intrusion": (
+        "Malware", "Ransomware", "Keylogger", "Trojaner programmieren", "Virus programmieren",
+        "Passwort knacken", "Passwörter knacken", "Phishing-Mail schreiben",
+        "Phishing-Seite", "SQL-Injection", "DDoS", "Botnetz", "in ein fremdes Konto einloggen",
+        "fremdes Konto hacken", "hacken lernen",
+        "malware", "ransomware", "keylogger", "write a virus", "crack passwords",
+        "crack a password", "hack into", "phishing page", "write a phishing", "sql injection",
+        "ddos", "botnet",
+    ),
+}  # fmt: skip
+
+BUILTIN_REFUSALS: dict[str, dict[str, str]] = {
+    "self_harm_methods": {
+        "de": "Es tut mir sehr leid, dass es Ihnen so schlecht geht. Dabei kann ich nicht "
+        "helfen, aber die Telefonseelsorge ist kostenlos und rund um die Uhr für Sie da: "
+        "0800 111 0 111 oder 0800 111 0 222. Bei akuter Gefahr rufen Sie bitte den Notruf 112.",
+        "en": "I'm very sorry you are going through this. I can't help with that, but you can "
+        "talk to someone right now: in Germany the Telefonseelsorge, free and around the "
+        "clock, 0800 111 0 111 or 0800 111 0 222. In acute danger, call the emergency number "
+        "112.",
+    },
+}
+"""Refusals of built-in topics that need more than the general sentence."""
+
+_WORD = r"[\wäöüßÄÖÜ]"
+
+
+def compile_phrases(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str]:
+    """One case-insensitive pattern matching any of ``phrases`` at word boundaries.
+
+    >>> bool(compile_phrases(["verklag*"]).search("Ich will Sie verklagen."))
+    True
+    >>> bool(compile_phrases(["Aktie"]).search("Der Aktienkurs fällt."))
+    False
+    """
+    parts = []
+    for phrase in phrases:
+        words = phrase.strip()
+        tail = f"{_WORD}*" if words.endswith("*") else ""
+        body = r"\s+".join(re.escape(w) for w in words.rstrip("*").split())
+        parts.append(body + tail)
+    return re.compile(rf"(?<!{_WORD})(?:{'|'.join(parts)})(?!{_WORD})", re.IGNORECASE)
