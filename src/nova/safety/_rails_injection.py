@@ -87,8 +87,18 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
         1.0,
         _p(
             rf"\b(?:alle|sämtliche|deine|Ihre)\s+(?:{_PREV_DE}\s+)?{_RULES_DE}\s+"
-            rf"(?:\w+\s+){{0,3}}(?:ignorieren|vergessen|missachten|verwerfen|sind ungültig|"
-            rf"gelten nicht mehr|sind aufgehoben|außer Kraft)"
+            rf"(?:\w+\s+){{0,3}}(?:ignorieren|vergessen|missachten|verwerfen|ungültig|nichtig|"
+            rf"gelten nicht mehr|aufgehoben|außer Kraft)"
+        ),
+    ),
+    InjectionSignal(
+        "ignore_above",
+        1.0,
+        _p(
+            r"\b(?:ignore|disregard|forget)\s+(?:the|everything|all|what(?:'s| is))\s+"
+            r"(?:above|before|written above|said above)\b"
+            r"|\b(?:ignoriere|vergiss|missachte)\s+(?:das Obige|alles (?:oben|obige|davor|bisher "
+            r"Gesagte))"
         ),
     ),
     InjectionSignal(
@@ -101,7 +111,7 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
     ),
     InjectionSignal(
         "new_rules",
-        0.6,
+        1.0,
         _p(
             r"(?:^|\n)\s*(?:new|updated|real|actual|neue|aktualisierte|echte|tatsächliche)\s+"
             r"(?:instructions?|rules|system prompt|anweisungen|regeln|vorgaben)\s*:"
@@ -116,6 +126,9 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
             r"safety|Einschränkungen|Beschränkungen|Filter|Regeln|Zensur|Richtlinien|"
             r"Sicherheitsvorkehrungen)\b[^.!?\n]{0,40}\b(?:answer|respond|reply|antworte|"
             r"antworten|behave|act|verhalte|sprich|operate|agieren)"
+            r"|\b(?:answer|respond|reply|antworte|antworten Sie)\b[^.!?\n]{0,30}\b(?:without|"
+            r"with no|ohne)\s+(?:any\s+|jegliche\s+)?(?:restrictions|limits|filters?|rules|"
+            r"censorship|Einschränkungen|Beschränkungen|Filter|Regeln|Zensur)\b"
         ),
     ),
     InjectionSignal(
@@ -135,10 +148,23 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
         1.0,
         _p(
             r"\b(?:DAN|STAN|DUDE|AIM)\b[^\n]{0,40}(?:do anything now|jailbreak|mode|modus|"
-            r"persona|now|jetzt)|\bdo anything now\b|\bjailbreak(?:ed|s)?\b|"
-            r"\b(?:developer|god|sudo|admin|debug|unrestricted|evil)[- ]mode\b|"
-            r"\b(?:Entwickler|Gott|Admin|Debug)-?[Mm]odus\b"
+            r"persona|now|jetzt)|\bdo anything now\b|\bjailbreak(?:ed|s)?\b"
         ),
+    ),
+    InjectionSignal(
+        "mode_switch",
+        1.0,
+        _p(
+            r"\b(?:enable|activate|enter|switch to|turn on|you are in|aktiviere|aktivieren|"
+            r"schalte|wechsle in den|du bist im)\b[^.!?\n]{0,15}(?:(?:developer|god|sudo|admin|"
+            r"debug|unrestricted|evil|maintenance)[- ]mode|(?:Entwickler|Gott|Admin|Debug|"
+            r"Wartungs)-?[Mm]odus)"
+        ),
+    ),
+    InjectionSignal(
+        "mode_mention",
+        0.6,
+        _p(r"\b(?:developer|god|sudo|unrestricted|evil)[- ]mode\b|\b(?:Entwickler|Gott)-?modus\b"),
     ),
     InjectionSignal(
         "role_override_en",
@@ -201,7 +227,9 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
             r"<\|(?:im_start|im_end|system|user|assistant|begin_of_text|start_header_id|"
             r"end_header_id|eot_id|endoftext)\|>|\[/?INST\]|<</?SYS>>|</?s>\s*\[INST|"
             r"^\s*#{2,}\s*(?:system|instruction|assistant)\b\s*:?|"
-            r"^\s*(?:system|assistant|developer)\s*(?:prompt|message)?\s*:\s*\S"
+            r"^\s*(?:system|assistant|developer)\s*(?:prompt|message)?\s*:\s*\S|"
+            r"\[(?:assistant|system|AI|KI|LLM|bot|admin)[ _-]?(?:instructions?|anweisungen|prompt|"
+            r"note|hinweis|override|befehl)\]"
         ),
     ),
     # -- indirect injection inside documents, e-mails, web pages
@@ -236,8 +264,9 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
         _p(
             r"\b(?:forward|send|e-?mail|post|upload|leite|sende|schicke|übermittle|lade)\b"
             r"[^.!?\n]{0,30}\b(?:all|every|the full|alle|sämtliche|die kompletten|komplette)\s+"
-            r"(?:\w+\s+)?(?:data|customer data|records|conversations|Daten|Kundendaten|"
-            r"Datensätze|Gespräche|Konversationen|Chatverläufe|Kontodaten)"
+            r"(?:\w+\s+)?(?:data|customer data|records|conversations?|chat history|Daten|"
+            r"Kundendaten|Datensätze|Gespräche|Gespräch|Konversationen?|Unterhaltung|Chatverlauf|"
+            r"Chatverläufe|Kontodaten)"
         ),
     ),
     InjectionSignal(
@@ -247,8 +276,16 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
             r"\b(?:call|invoke|use|execute|rufe|nutze|verwende|führe)\b[^.!?\n]{0,20}"
             r"\b(?:the\s+|das\s+)?(?:tool|function|Funktion|Werkzeug)\b[^.!?\n]{0,30}"
             r"\b(?:with|mit)\b[^.!?\n]{0,30}(?:arguments?|Argument\w*|parameters?|Parameter\w*)"
-            r"|\bescalate_to_human\b[^.!?\n]{0,30}\b(?:nicht|never|don't|do not|niemals)"
-            r"|\b(?:nicht|never|don't|do not|niemals)\b[^.!?\n]{0,30}\bescalate_to_human"
+        ),
+    ),
+    InjectionSignal(
+        "suppress_escalation",
+        1.0,
+        _p(
+            r"\bescalate_to_human\b[^.!?\n]{0,30}\b(?:nicht|never|don't|do not|niemals|"
+            r"keinen Fall|no circumstances|any circumstances)"
+            r"|\b(?:nicht|never|don't|do not|niemals|keinen Fall)\b[^.!?\n]{0,30}"
+            r"\bescalate_to_human"
         ),
     ),
     InjectionSignal(

@@ -181,11 +181,12 @@ _STREET_WORD = "(?:" + "|".join(re.escape(x.capitalize()) for x in _SUFFIXES) + 
 _CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
 _TOWN = rf"{_CAP}(?:[ -](?:am|an der|im|in der|bei|ob der|{_CAP}|\({_CAP}\)))?(?:[ -]{_CAP})?"
 _PLZ_TOWN = rf"(?:D-?)?(?<!\d)(?!00)\d{{5}}(?!\d)\s+{_TOWN}"
+_PREP = r"(?:[Aa]m|[Aa]n der|[Ii]m|[Ii]n der|[Aa]uf der|[Aa]uf dem|[Zz]um|[Zz]ur|Unter den)"
 _ADDRESS = re.compile(
     rf"(?<![\wÄÖÜäöüß-])"
-    rf"(?:(?:{_CAP}|[Aa]m|[Aa]n der|[Ii]m|[Aa]uf der|[Zz]um|[Zz]ur)[ -])?"
-    rf"(?:{_CAP}(?:-{_CAP})*-?)?"
-    rf"(?:(?<=[a-zäöüß-]){_STREET_SUFFIX}|(?<![\wäöüß]){_STREET_WORD})"
+    rf"(?:(?:{_PREP} )?{_CAP}(?:-{_CAP})*"  # Am Mühlenweg, Karl-Marx-Straße
+    rf"(?:(?<=[a-zäöüß]){_STREET_SUFFIX}|-{_STREET_WORD})"
+    rf"|(?:(?:{_PREP}|{_CAP})[ -])?(?<![\wäöüß]){_STREET_WORD})"  # Berliner Straße, Am Ring
     r"\s?\d{1,4}(?:\s?[a-hA-H](?![\wäöüß]))?(?:\s?[-/]\s?\d{1,4})?"
     rf"(?:,?\s+{_PLZ_TOWN})?"
 )
@@ -275,6 +276,8 @@ def _phones(text: str) -> Iterator[PiiSpan]:
         raw = m.group(0)
         if re.search(r"[ /-]{2}", raw) or _label_before(text, m.start()):
             continue
+        if re.search(r"\d[ -]?$", text[max(0, m.start() - 2) : m.start()]):
+            continue  # the tail of a longer code (an IBAN with a typo, a reference)
         digits = re.sub(r"\D", "", raw)
         if raw.startswith("+"):
             nsn = digits[2:]
