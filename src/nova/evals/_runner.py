@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,10 +32,14 @@ from nova.providers import (
     Message,
     ProviderError,
     ResponseCache,
+    Timings,
     ToolSpec,
     create_provider,
 )
 from nova.store import GradeRecord, RequestRecord, RunStatus, RunStore
+
+if TYPE_CHECKING:
+    from nova.safety import Rails
 
 __all__ = [
     "ESCALATION_TOOL_SPEC",
@@ -88,6 +93,9 @@ class EvalSpec(BaseModel):
     """Seed of sampling, case selection and statistics."""
     concurrency: int | None = None
     """Most cases in flight overall (default: sum of the candidates' max_concurrency)."""
+    guardrails: bool = False
+    """Run the workspace rails (guardrails/rails.yaml): input rails before the model, output
+    rails after it; the customer-visible text is graded and every verdict is stored."""
 
 
 @dataclass
@@ -158,6 +166,7 @@ def _record(
     req: ChatRequest,
     resp: ChatResponse | None,
     err: ProviderError | None,
+    guardrails: dict[str, Any] | None = None,
 ) -> RequestRecord:
     body = req.model_dump(mode="json", exclude_none=True)
     if resp is None:
@@ -170,6 +179,7 @@ def _record(
             error_type=err.kind if err else "error",
             error_message=str(err) if err else None,
             sent_at=dt.datetime.now(dt.UTC),
+            response={"guardrails": guardrails} if guardrails else None,
         )
     t = resp.timings
     return RequestRecord(
@@ -182,6 +192,7 @@ def _record(
             "cached": resp.cached,
             "attempts": resp.attempts,
             "request_id": resp.request_id,
+            **({"guardrails": guardrails} if guardrails else {}),
         },
         text=resp.text,
         finish_reason=resp.finish_reason,
@@ -196,6 +207,40 @@ def _record(
         t_last_token_ns=t.t_last_token_ns,
         chunk_times_ns=t.chunk_times_ns or None,
     )
+
+
+async def _guarded_chat(
+    client: CandidateClient, req: ChatRequest, rails: Rails
+) -> tuple[ChatRequest, ChatResponse, dict[str, Any]]:
+    """Input rails, the model (unless blocked), output rails: what the customer would see.
+
+    Returns the request as sent (redacted), the response with the customer-visible text, and
+    the verdicts. A blocked input never reaches the model: its answer is the refusal."""
+    original = [m.model_dump(mode="json", exclude_none=True) for m in req.messages]
+    rin = await rails.acheck_input(original)
+    record: dict[str, Any] = {
+        "input": [v.model_dump(mode="json") for v in rin.verdicts],
+        "blocked": "input" if rin.blocked else None,
+    }
+    if rin.blocked:
+        now = time.perf_counter_ns()
+        resp = ChatResponse(
+            text=rin.refusal or "",
+            finish_reason="guardrail",
+            timings=Timings(t_send_ns=now, t_end_ns=now),
+        )
+        return req, resp, record
+    sent = req.model_copy(update={"messages": [Message(**m) for m in rin.messages or original]})
+    resp = await client.chat(sent)
+    rout = await rails.acheck_output(resp.text, original)
+    record["output"] = [v.model_dump(mode="json") for v in rout.verdicts]
+    visible = rout.refusal if rout.blocked else rout.text
+    if rout.blocked:
+        record["blocked"] = "output"
+    if visible != resp.text:
+        record["model_text"] = resp.text  # the run store keeps the evidence; logs never do
+        resp = resp.model_copy(update={"text": visible or ""})
+    return sent, resp, record
 
 
 def _error_grade(cid: str, case: Case, repeat: int, detail: str) -> GradeRecord:
@@ -270,7 +315,13 @@ async def run_eval(
             "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
             "(or run `nova init --force` for the starter sets)"
         )
-    system = _system_prompt(ws)
+    rails: Rails | None = None
+    if spec.guardrails:
+        from nova.safety import load_rails
+
+        rails = load_rails(ws.root, config=cfg)
+    system = rails.system_prompt() if rails is not None else _system_prompt(ws)
+    rails_file = ws.guardrails_dir / "rails.yaml"
     meta: dict[str, object] = {
         "spec": spec.model_dump(mode="json"),
         "datasets": {ds.name: {"sha256": ds.sha256, "cases": len(ds.cases)} for ds in datasets},
@@ -278,6 +329,13 @@ async def run_eval(
         "system_prompt_sha256": hashlib.sha256((system or "").encode()).hexdigest(),
         "models": {c: cfg.candidate(c).model for c in spec.candidates},
         "case_facts": {c.id: _facts(c) for c in cases},
+        "guardrails": {
+            "on": True,
+            "rails_sha256": hashlib.sha256(rails_file.read_bytes()).hexdigest(),
+            "rails": rails.names,
+        }
+        if rails is not None
+        else {"on": False},
         **(price_meta or {}),
     }
     # 2. the run (new or resumed)
@@ -378,8 +436,12 @@ async def run_eval(
                 await writer.add(rec, grades)
                 progress.errors += 1
                 return
+            guard: dict[str, Any] | None = None
             try:
-                resp = await client.chat(req)
+                if rails is not None:
+                    req, resp, guard = await _guarded_chat(client, req, rails)
+                else:
+                    resp = await client.chat(req)
             except ProviderError as exc:
                 err = exc
             label = f"{case.id}@{cid}#r{repeat}"
@@ -407,7 +469,9 @@ async def run_eval(
                 progress.errors += 1
                 grades = [_error_grade(cid, case, repeat, str(err))]
             del held[label]
-            await writer.add(_record(cid, case.id, repeat, req, resp, err), grades, judge_calls)
+            await writer.add(
+                _record(cid, case.id, repeat, req, resp, err, guard), grades, judge_calls
+            )
 
         async def worker() -> None:
             while True:
@@ -442,6 +506,8 @@ async def run_eval(
         finally:
             for client in clients.values():
                 await client.close()
+            if rails is not None:
+                await rails.aclose()
             store.finish_run(
                 run_id, status, meta={"not_measured": not_measured, "cache_hits": cache.hits}
             )

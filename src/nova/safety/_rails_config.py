@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,13 +262,39 @@ def load_rails_config(
     try:
         config = RailsConfig.model_validate(src.data)
     except ValidationError as exc:
-        problems.extend(pydantic_problems(exc, src, root=RailsConfig))
+        problems.extend(_tidy_union_problems(pydantic_problems(exc, src, root=RailsConfig)))
     if config is not None:
         problems.extend(_cross_checks(config, src, candidate_ids, rail_names))
     problems.sort(key=lambda p: (p.line or 0, p.path))
     if problems or config is None:
         raise ConfigError(problems, f"{file} is not valid")
     return LoadedRails(config, src)
+
+
+_UNION_BRANCH = re.compile(r"^(input\.deny_topics\[\d+\])\.(str|DenyTopic)(\..+)?$")
+
+
+def _tidy_union_problems(problems: list[Problem]) -> list[Problem]:
+    """``deny_topics`` items are text or a mapping: report the branch the user meant, with
+    the union's branch names taken out of the field path."""
+    out: list[Problem] = []
+    by_item: dict[str, list[tuple[Problem, str, str | None]]] = {}
+    for p in problems:
+        m = _UNION_BRANCH.match(p.path)
+        if m is None:
+            out.append(p)
+        else:
+            by_item.setdefault(m.group(1), []).append((p, m.group(2), m.group(3)))
+    for item, found in by_item.items():
+        fields = [(p, rest) for p, branch, rest in found if branch == "DenyTopic" and rest]
+        if fields:
+            out += [Problem(p.file, p.line, item + str(rest), p.message) for p, rest in fields]
+        else:
+            p = found[0][0]
+            out.append(
+                Problem(p.file, p.line, item, "write a built-in topic id or {id: …, phrases: […]}")
+            )
+    return out
 
 
 def _cross_checks(
