@@ -18,6 +18,7 @@ PACKAGES = [
     "nova.perf",
     "nova.providers",
     "nova.report",
+    "nova.safety",
     "nova.store",
 ]
 

@@ -65,6 +65,29 @@ BUILTIN_TOPICS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 BUILTIN_REFUSALS: dict[str, dict[str, str]] = {
+    "individual_legal_advice": {
+        "de": "Eine Rechtsberatung darf ich leider nicht geben. Verbindlich helfen Ihnen eine "
+        "Rechtsanwältin oder ein Rechtsanwalt, ein Mieterverein oder die Verbraucherzentrale. "
+        "Bei Fragen zu Ihrem Vertrag mit uns helfe ich gern.",
+        "en": "I'm not allowed to give legal advice. A lawyer, a tenants' association or a "
+        "consumer advice centre can help you with that. I'm happy to help with questions about "
+        "your contract with us.",
+    },
+    "investment_or_tax_advice": {
+        "de": "Steuer- oder Anlageberatung darf ich leider nicht geben. Wenden Sie sich dafür "
+        "bitte an eine Steuerberaterin, einen Steuerberater, das Finanzamt oder eine "
+        "unabhängige Finanzberatung. Bei Fragen zu Ihren Rechnungen helfe ich gern.",
+        "en": "I'm not allowed to give tax or investment advice. Please ask a tax advisor, the "
+        "tax office or an independent financial advisor. I'm happy to help with questions "
+        "about your bills.",
+    },
+    "medical_diagnosis_or_treatment": {
+        "de": "Medizinische Fragen kann ich leider nicht beantworten. Bitte wenden Sie sich an "
+        "Ihre Ärztin oder Ihren Arzt, in Notfällen an den Notruf 112. Bei Fragen zu Ihrem "
+        "Vertrag helfe ich gern.",
+        "en": "I can't answer medical questions. Please ask your doctor, and in an emergency "
+        "call 112. I'm happy to help with questions about your contract.",
+    },
     "self_harm_methods": {
         "de": "Es tut mir sehr leid, dass es Ihnen so schlecht geht. Dabei kann ich nicht "
         "helfen, aber die Telefonseelsorge ist kostenlos und rund um die Uhr für Sie da: "
