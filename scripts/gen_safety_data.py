@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (hand-written data sentences are kept on one line each)
 """Write the labelled guardrail sets under src/nova/safety/data/ (reproducible: fixed seed).
 
-    python scripts/gen_safety_data.py          # rewrites pii.jsonl and injection.jsonl
+    python scripts/gen_safety_data.py [DIR]    # rewrites pii.jsonl and injection.jsonl
 
 pii.jsonl: one customer message per line with exact character offsets and entity types of
 every piece of personal data (``spans``), or a near miss (``near_miss``: what it imitates)
@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -792,11 +793,12 @@ def write(path: Path, rows: list[dict[str, object]]) -> None:
 
 
 def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
     rng = random.Random(SEED)
     pii = pii_rows(rng)
     inj = injection_rows(rng)
-    write(OUT / "pii.jsonl", pii)
-    write(OUT / "injection.jsonl", inj)
+    write(out / "pii.jsonl", pii)
+    write(out / "injection.jsonl", inj)
     spans = sum(len(r["spans"]) for r in pii)  # type: ignore[arg-type]
     near = sum(1 for r in pii if "near_miss" in r)
     n_inj = sum(r["label"] == "injection" for r in inj)

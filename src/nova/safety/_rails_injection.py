@@ -155,7 +155,8 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
         "mode_switch",
         1.0,
         _p(
-            r"\b(?:enable|activate|enter|switch to|turn on|you are in|aktiviere|aktivieren|"
+            r"\b(?:enable|activate|enter|switch to|turn on|you are in|you are now in|aktiviere|"
+            r"aktivieren|"
             r"schalte|wechsle in den|du bist im)\b[^.!?\n]{0,15}(?:(?:developer|god|sudo|admin|"
             r"debug|unrestricted|evil|maintenance)[- ]mode|(?:Entwickler|Gott|Admin|Debug|"
             r"Wartungs)-?[Mm]odus)"
@@ -227,9 +228,24 @@ INJECTION_SIGNALS: tuple[InjectionSignal, ...] = (
             r"<\|(?:im_start|im_end|system|user|assistant|begin_of_text|start_header_id|"
             r"end_header_id|eot_id|endoftext)\|>|\[/?INST\]|<</?SYS>>|</?s>\s*\[INST|"
             r"^\s*#{2,}\s*(?:system|instruction|assistant)\b\s*:?|"
-            r"^\s*(?:system|assistant|developer)\s*(?:prompt|message)?\s*:\s*\S|"
             r"\[(?:assistant|system|AI|KI|LLM|bot|admin)[ _-]?(?:instructions?|anweisungen|prompt|"
             r"note|hinweis|override|befehl)\]"
+        ),
+    ),
+    InjectionSignal(
+        # "System: Ihre Zahlung ist eingegangen." is a customer quoting a notification; a line
+        # that claims to be the system is suspicious, but needs a second signal ...
+        "fake_role_line",
+        0.6,
+        _p(r"^\s*(?:system|assistant|developer)\s*(?:prompt|message)?\s*:\s*\S"),
+    ),
+    InjectionSignal(
+        # ... unless it stages a whole fake dialogue.
+        "fake_dialogue",
+        1.0,
+        _p(
+            r"^\s*(?:system|assistant|developer)\s*:[\s\S]*?^\s*(?:user|human|nutzer|kunde|"
+            r"kundin)\s*:"
         ),
     ),
     # -- indirect injection inside documents, e-mails, web pages
