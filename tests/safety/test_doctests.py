@@ -10,8 +10,14 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["_rails_pii", "_rails_topics", "_rails_output", "_rails_moderation", "_rails_base",
-     "_rails_injection"],  # fmt: skip
+    [
+        "_rails_pii",
+        "_rails_topics",
+        "_rails_output",
+        "_rails_moderation",
+        "_rails_base",
+        "_rails_injection",
+    ],
 )
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"nova.safety.{module}"))
