@@ -139,10 +139,24 @@ def test_output_pii_the_user_did_not_give_is_redacted(rails: Rails) -> None:
     answer = f"Wir buchen von {RAW_IBAN} ab; Herr Meier hat DE02120300000000202051."
     r = rails.check_output(answer, given)
     assert not r.blocked
-    assert r.text == f"Wir buchen von {RAW_IBAN} ab; Herr Meier hat [IBAN_1]."
+    assert r.text == f"Wir buchen von {RAW_IBAN} ab; Herr Meier hat [IBAN_2]."
     leak = next(v for v in r.verdicts if v.rail == "pii_leak")
     assert (leak.fired, leak.action, leak.detail) == (True, "redact", "not in the input: IBAN×1")
     assert "DE02" not in leak.detail
+
+
+def test_leak_placeholders_continue_the_input_numbering(rails: Rails) -> None:
+    given = user("Ich bin a@b.de.")
+    r = rails.check_output("Ihre Mail a@b.de, die Ihres Nachbarn c@d.de.", given)
+    assert r.text == "Ihre Mail a@b.de, die Ihres Nachbarn [EMAIL_2]."
+
+
+def test_pii_block_action_still_returns_redacted_messages(workspace: Path) -> None:
+    file = workspace / "guardrails" / "rails.yaml"
+    file.write_text(file.read_text("utf-8").replace("action: redact", "action: block", 1), "utf-8")
+    r = load_rails(workspace).check_input(user("Mail: a@b.de"))
+    assert r.blocked and r.messages == user("Mail: [EMAIL_1]")
+    assert r.verdicts[-1].action == "block"
 
 
 def test_numbers_from_the_system_prompt_are_not_a_leak(rails: Rails) -> None:

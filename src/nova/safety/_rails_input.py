@@ -107,7 +107,7 @@ class PiiRedactionRail(Rail):
                 continue
             spans = detect_pii(content, cfg.entities)
             found += [s.entity for s in spans]
-            if spans and cfg.action == "redact":
+            if spans and cfg.action != "allow":
                 out.append({**m, "content": redact_pii(content, spans, numbering)})
             else:
                 out.append(m)
@@ -117,5 +117,6 @@ class PiiRedactionRail(Rail):
             True,
             cfg.action,
             entity_counts(found),
-            messages=out if cfg.action == "redact" else None,
+            # Blocked messages come back redacted too: callers may log a blocked request.
+            messages=out if cfg.action != "allow" else None,
         )

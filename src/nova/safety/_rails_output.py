@@ -104,17 +104,23 @@ class PiiLeakRail(Rail):
         if not spans:
             return RailDecision(False, "allow", "")
         given = set(self.allowed)
+        # Placeholders continue the input's numbering, so [EMAIL_2] in an answer is never the
+        # customer's own [EMAIL_1].
+        numbering: dict[tuple[str, str], str] = {}
         for m in input_messages:
             content = message_text(m)
             if content:
-                given |= {s.normalized for s in detect_pii(content)}
+                found = detect_pii(content)
+                given |= {s.normalized for s in found}
+                if m.get("role") != "system":
+                    redact_pii(content, found, numbering)
         leaked = [s for s in spans if s.normalized not in given and s.value.lower() not in given]
         if not leaked:
             return RailDecision(False, "allow", f"only data from the conversation: "
                                 f"{entity_counts([s.entity for s in spans])}")  # fmt: skip
         detail = "not in the input: " + entity_counts([s.entity for s in leaked])
         if cfg.action == "redact":
-            return RailDecision(True, "redact", detail, text=redact_pii(text, leaked))
+            return RailDecision(True, "redact", detail, text=redact_pii(text, leaked, numbering))
         return RailDecision(True, cfg.action, detail)
 
 
