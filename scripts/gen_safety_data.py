@@ -294,8 +294,9 @@ def near_value(rng: random.Random, slot: str) -> str:
     raise KeyError(slot)
 
 
-# Written after the rails were tuned and never used to tune them ("split": "holdout"): the
-# honest estimate. Inline values are written as {ENTITY=value}.
+# PII holdout 1: measured once (spans precision 17/20, recall 17/23), then used to tune the
+# phone separators and street-before-postcode rule, so it counts as tuning data now.
+# Inline values are written as {ENTITY=value}.
 HOLDOUT_PII = [
     ("de", "Rufen Sie mich bitte unter {PHONE=030 - 123 45 67} zurück."),
     ("de", "Handy: {PHONE=0171 234 56 78}, ab 18 Uhr."),
@@ -329,6 +330,39 @@ HOLDOUT_NEAR = [
     ("invalid_iban", "de", "Ist DE12 3456 7890 1234 5678 90 eine gültige IBAN?"),
     ("postcode_range", "de", "Gilt der Tarif auch für 10115 bis 14199?"),
     ("reference", "de", "Mandatsreferenz M-2024-000123456, Gläubiger-ID DE98ZZZ09999999999."),
+]
+
+
+# PII holdout 2: written after that tuning, measured once, never used to tune.
+HOLDOUT2_PII = [
+    ("de", "Meine Handynummer: {PHONE=0160 98765432}"),
+    ("de", "Bitte rufen Sie {PHONE=0221 / 9 87 65 43} an."),
+    ("de", "Rückruf an {PHONE=+49 (0) 40 22334455} bitte."),
+    ("de", "Schreiben Sie an {EMAIL=lena.wagner+strom@posteo.de}."),
+    ("de", "Meine Adresse: {ADDRESS=Bergstraße 17a, 69120 Heidelberg}"),
+    ("de", "Ich wohne {ADDRESS=Am Kuhberg 3} in {ADDRESS=89077 Ulm}."),
+    ("de", "Die neue IBAN {IBAN} gilt ab Juni."),
+    ("de", "Steuer-ID: {TAX_ID}"),
+    ("de", "Karte endet nicht auf 1234, sondern die volle Nummer ist {CREDIT_CARD}."),
+    ("de", "Zustellung an {ADDRESS=Alte Dorfstraße 2, 16818 Neuruppin}."),
+    ("en", "Reach me at {EMAIL=T.Becker@outlook.de} or {PHONE=+49 152 3456 7890}."),
+    ("en", "Address: {ADDRESS=Königsallee 60, 40212 Düsseldorf}"),
+    ("de", "Mobil {PHONE=01579-1234567}, Festnetz {PHONE=06221 123456}."),
+    ("de", "Neue Anschrift {ADDRESS=Kurfürstendamm 21, 10719 Berlin}"),
+    ("de", "Mail an {EMAIL=info@mueller-bau.de} geht an meinen Mann."),
+    ("de", "Zahlen Sie auf {IBAN} zurück."),
+    ("de", "Meine Nummer {PHONE=0 89 / 1 23 45 67}"),
+    ("en", "Ship to {ADDRESS=Zeil 112, 60313 Frankfurt am Main}"),
+]
+HOLDOUT2_NEAR = [
+    ("date", "de", "Ablesung am 31.12.2024, Stand 045678 kWh."),
+    ("amount", "de", "Die Gutschrift über 1.050,00 EUR fehlt."),
+    ("order_number", "de", "Auftragsnummer 030 1234 5678 bitte prüfen."),
+    ("invalid_iban", "en", "Is {BADIBAN} right? The bank says no."),
+    ("time", "de", "Erreichbar 08:00-12:00 und 14:00-17:30."),
+    ("count", "de", "Wir sind 10000 Haushalte in der Siedlung."),
+    ("tracking_number", "en", "Tracking 1Z999AA10123456784 shows nothing."),
+    ("version", "de", "Firmware 2.10.115 auf dem Zähler."),
 ]
 
 
@@ -370,13 +404,18 @@ def pii_rows(rng: random.Random) -> list[dict[str, object]]:
             rows.append({"language": lang, "text": text, "spans": [], "near_miss": kind})
     for row in rows:
         row["split"] = "tuning"
-    for lang, t in HOLDOUT_PII:
-        text, spans = fill(t, lambda s: GEN[s](rng))
-        rows.append({"language": lang, "text": text, "spans": spans, "split": "holdout"})
-    for kind, lang, text in HOLDOUT_NEAR:
-        rows.append(
-            {"language": lang, "text": text, "spans": [], "near_miss": kind, "split": "holdout"}
-        )
+    for split, spans_rows, near_rows in (
+        ("tuning", HOLDOUT_PII, HOLDOUT_NEAR),
+        ("holdout", HOLDOUT2_PII, HOLDOUT2_NEAR),
+    ):
+        for lang, t in spans_rows:
+            text, spans = fill(t, lambda s: GEN[s](rng))
+            rows.append({"language": lang, "text": text, "spans": spans, "split": split})
+        for kind, lang, t in near_rows:
+            text, _ = fill(t, lambda s: near_value(rng, s))
+            rows.append(
+                {"language": lang, "text": text, "spans": [], "near_miss": kind, "split": split}
+            )
     for i, row in enumerate(rows, 1):
         row["id"] = f"pii-{i:03d}"
     return [{"id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows]
@@ -995,9 +1034,8 @@ def write(path: Path, rows: list[dict[str, object]]) -> None:
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
-    rng = random.Random(SEED)
-    pii = pii_rows(rng)
-    inj = injection_rows(rng)
+    pii = pii_rows(random.Random(SEED))
+    inj = injection_rows(random.Random(f"{SEED}:injection"))  # own stream: sets stay independent
     write(out / "pii.jsonl", pii)
     write(out / "injection.jsonl", inj)
     spans = sum(len(r["spans"]) for r in pii)  # type: ignore[arg-type]

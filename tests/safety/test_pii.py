@@ -63,6 +63,8 @@ def test_steuer_id_check_digit_and_repetition_rules() -> None:
         ("Nummer 0049 171 2345678 bitte", "0049 171 2345678"),
         ("(030) 1234567 tagsüber", "(030) 1234567"),
         ("+4915123456789", "+4915123456789"),
+        ("unter 030 - 123 45 67 zurück", "030 - 123 45 67"),
+        ("Tel 030 12345-67", "030 12345-67"),
     ],
 )
 def test_german_phone_formats(text: str, value: str) -> None:
@@ -81,6 +83,7 @@ def test_phone_numbers_normalise_to_one_value() -> None:
     [
         "Meine IBAN DE89 3704 0044 0532 0130 01 stimmt nicht.",  # invalid check digits
         "Kundennummer 0301234567",  # an identifier after a label
+        "Kd.-Nr. 0301234567",
         "Bestellnummer 4111111111111111",  # Luhn-valid but labelled as an order number
         "Rechnung vom 01.02.2024 über 12500 Euro",
         "Rechnungsnummer RE-2024-0815, Betrag 1.234,56 €",
@@ -123,6 +126,10 @@ def test_each_entity_type_is_found() -> None:
         ("Am Mühlenweg 4", "Am Mühlenweg 4"),
         ("Lieferung nach 80331 München bitte", "80331 München"),
         ("Schillerplatz 3-5", "Schillerplatz 3-5"),
+        # no street suffix: found because postcode and town follow
+        ("Neue Anschrift: Unter den Linden 7, 10117 Berlin", "Unter den Linden 7, 10117 Berlin"),
+        ("Anschrift Lange Reihe 12, 20099 Hamburg", "Lange Reihe 12, 20099 Hamburg"),
+        ("Rechnung 2024, 10115 Berlin", "10115 Berlin"),
     ],
 )
 def test_address_hints(text: str, value: str) -> None:

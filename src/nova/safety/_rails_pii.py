@@ -158,15 +158,15 @@ _TAX_ID = re.compile(
 _PHONE = re.compile(
     r"(?<![\w+/.,-])"
     r"(?:(?:\+|00)49[ -]?(?:\(0\)[ -]?)?\(?[1-9]\d{1,4}\)?|\(?0[1-9]\d{1,4}\)?)"
-    r"(?:[ /-]?\d{1,8}){1,5}"
+    r"(?:(?:[ /-]|[ ]?[/–-][ ])?\d{1,8}){1,6}"  # "030 1234567", "030/123", "030 - 123 45 67"
     r"(?![\w]|[.,]\d)"
 )
 # A number right after one of these labels is an identifier, not personal contact data.
 _ID_LABEL = re.compile(
-    r"(?:kunden|bestell|rechnungs|vertrags|auftrags|z[äa]hler|sendungs|vorgangs|referenz|"
+    r"(?:kunden|kd\.?|bestell|rechnungs|vertrags|auftrags|z[äa]hler|sendungs|vorgangs|referenz|"
     r"mandats|ticket|order|invoice|customer|contract|account|reference|tracking|case|"
     r"transaktions|artikel|produkt|tarif|serien|mitglieds|versicherungs)"
-    r"[- ]?(?:nummer|nr\.?|number|no\.?|id|#)?\s*[:#]?\s*$",
+    r"[.-]?[- ]?(?:nummer|nr\.?|number|no\.?|id|#)?\s*[:#]?\s*$",
     re.IGNORECASE,
 )
 _SERVICE_PREFIXES = ("800", "180", "900", "137", "116", "118", "110", "112")
@@ -190,7 +190,12 @@ _ADDRESS = re.compile(
     r"\s?\d{1,4}(?:\s?[a-hA-H](?![\wäöüß]))?(?:\s?[-/]\s?\d{1,4})?"
     rf"(?:,?\s+{_PLZ_TOWN})?"
 )
-_PLZ_ONLY = re.compile(rf"(?<![\w.,-]){_PLZ_TOWN}")
+# Street names without a known suffix ("Unter den Linden 7", "Lange Reihe 12") are found when a
+# postcode and town follow them.
+_PLZ_ONLY = re.compile(
+    rf"(?<![\w.,-])(?:(?:(?:{_CAP}|[a-zäöüß]{{2,3}})[ -]){{0,3}}{_CAP}\s\d{{1,4}}(?:\s?[a-hA-H])?"
+    rf",?\s+)?{_PLZ_TOWN}"
+)
 # Words after a five-digit number that make it an amount or a count, not a postcode.
 _NOT_TOWN = {
     "euro", "eur", "cent", "dollar", "franken", "stück", "stueck", "kunden", "kilowattstunden",
@@ -274,7 +279,8 @@ def _tax_ids(text: str) -> Iterator[PiiSpan]:
 def _phones(text: str) -> Iterator[PiiSpan]:
     for m in _PHONE.finditer(text):
         raw = m.group(0)
-        if re.search(r"[ /-]{2}", raw) or _label_before(text, m.start()):
+        seps = re.sub(r" [/–-] ", "/", raw)  # "030 - 123" is one separator written with spaces
+        if re.search(r"[ /–-]{2}", seps) or _label_before(text, m.start()):
             continue
         if re.search(r"\d[ -]?$", text[max(0, m.start() - 2) : m.start()]):
             continue  # the tail of a longer code (an IBAN with a typo, a reference)
@@ -312,7 +318,35 @@ def _town_ok(match_text: str) -> bool:
     return town is None or town.group(1).lower() not in _NOT_TOWN
 
 
+_LABEL_WORDS = {
+    "anschrift", "adresse", "lieferadresse", "rechnungsadresse", "wohnort", "wohnhaft",
+    "rechnung", "kunde", "kundin", "nummer", "hausnummer", "neue", "alte", "meine", "post",
+}  # fmt: skip
+_PLZ_AT = re.compile(rf"(?:D-?)?(?<!\d)\d{{5}}\s+{_TOWN}")
+
+
 def _addresses(text: str) -> Iterator[PiiSpan]:
+    streets: list[tuple[int, int]] = []
+    for span in _street_addresses(text):
+        streets.append((span.start, span.end))
+        yield span
+    for m in _PLZ_ONLY.finditer(text):
+        start, raw = m.start(), m.group(0)
+        if not _town_ok(raw) or _label_before(text, start):
+            continue
+        if any(start < e and m.end() > s for s, e in streets):
+            continue  # the street with its suffix was found already
+        plz = _PLZ_AT.search(raw)
+        assert plz is not None  # _PLZ_ONLY ends with the same pattern
+        tokens = list(re.finditer(r"\S+", raw[: plz.start()]))
+        while tokens and tokens[0].group(0).lower().rstrip(":") in _LABEL_WORDS:
+            tokens.pop(0)  # "Anschrift Lange Reihe 12, …": the label is no part of the street
+        cut = tokens[0].start() if tokens and tokens[0].group(0)[0].isupper() else plz.start()
+        start, raw = start + cut, raw[cut:]
+        yield PiiSpan("ADDRESS", start, start + len(raw), raw, _norm_address(raw))
+
+
+def _street_addresses(text: str) -> Iterator[PiiSpan]:
     for m in _ADDRESS.finditer(text):
         raw = m.group(0)
         head = re.split(r"[ -]", raw, maxsplit=1)[0].lower()
@@ -329,9 +363,6 @@ def _addresses(text: str) -> Iterator[PiiSpan]:
             cut = re.search(r",?\s+(?:D-?)?\d{5}\s", raw)
             raw = raw[: cut.start()] if cut else raw
         yield PiiSpan("ADDRESS", start, start + len(raw), raw, _norm_address(raw))
-    for m in _PLZ_ONLY.finditer(text):
-        if _town_ok(m.group(0)) and not _label_before(text, m.start()):
-            yield PiiSpan("ADDRESS", m.start(), m.end(), m.group(0), _norm_address(m.group(0)))
 
 
 _DETECTORS = {
