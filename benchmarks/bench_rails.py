@@ -33,11 +33,13 @@ from rich.table import Table
 
 from nova.config import init_workspace
 from nova.evals import wilson_interval
-from nova.safety import PII_ENTITIES, detect_pii, load_rails
-from nova.safety._rails_eval import (
-    Counts,
+from nova.safety import (
+    PII_ENTITIES,
+    AccuracyCounts,
+    detect_pii,
     injection_accuracy,
     labelled_set,
+    load_rails,
     near_miss_hits,
     pii_accuracy,
 )
@@ -54,7 +56,7 @@ def _ci(k: int, n: int) -> str:
     return f"{k / n:.1%} [{lo:.1%}–{hi:.1%}]"
 
 
-def _row(name: str, c: Counts) -> list[str]:
+def _row(name: str, c: AccuracyCounts) -> list[str]:
     return [
         name,
         str(c.tp + c.fn),
@@ -91,7 +93,7 @@ def accuracy_tables() -> None:
         c = injection_accuracy(inj)
         t.add_row(*_row("prompt_injection", c)[:1], split, *_row("", c)[1:])
         pii_msgs = [r for r in pii_rows if r["split"] == split]
-        m = Counts()
+        m = AccuracyCounts()
         for r in pii_msgs:
             fired, positive = bool(detect_pii(r["text"])), bool(r["spans"])
             m.tp += fired and positive

@@ -8,12 +8,15 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from nova.safety import PII_ENTITIES, iban_valid, luhn_valid, steuer_id_valid
-from nova.safety._rails_eval import (
+from nova.safety import (
+    PII_ENTITIES,
+    iban_valid,
     injection_accuracy,
     labelled_set,
+    luhn_valid,
     near_miss_hits,
     pii_accuracy,
+    steuer_id_valid,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,14 +3,18 @@ verdict stored with its request; ``off`` leaves the run as it was."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from nova.config import init_workspace
+from nova.config import Workspace, init_workspace, load_config
+from nova.errors import NovaError
+from nova.evals import EvalSpec, run_eval
 from nova.safety import make_canary
 from nova.store import RunStore
 
@@ -102,3 +106,20 @@ def test_guardrails_on_and_off(tmp_path: Path, run_cli: Callable[..., Any]) -> N
     assert recs["leak"].text == "Schreiben Sie an chef@firma-intern.de."
     assert "guardrails" not in (recs["inj"].response or {})
     assert recs["pii"].request["messages"][-1]["content"] == CASES[1][1]
+
+
+def test_runs_recorded_before_the_guardrails_field_can_be_resumed(tmp_path: Path) -> None:
+    root = _workspace(tmp_path / "ws")
+    loaded = load_config(root / "nova.yaml")
+    spec = EvalSpec(candidates=["echo"], datasets=["guard"])
+    old = spec.model_dump(mode="json")
+    del old["guardrails"]
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run = store.start_run("quality", meta={"spec": old})
+        run_id = asyncio.run(run_eval(Workspace(root), loaded, spec, store, resume=run.id))
+        assert run_id == run.id
+        assert len(list(store.iter_requests(run_id))) == len(CASES)
+        # Switching guardrails on is another setting: that resume is refused.
+        on = spec.model_copy(update={"guardrails": True})
+        with pytest.raises(NovaError, match="started with other settings"):
+            asyncio.run(run_eval(Workspace(root), loaded, on, store, resume=run.id))

@@ -349,7 +349,10 @@ async def run_eval(
         store.delete_failed(run_id, spec.candidates)
         done = store.done_keys(run_id)
         old_spec = run.meta.get("spec")
-        if old_spec and old_spec != spec.model_dump(mode="json"):
+        new_spec = spec.model_dump(mode="json")
+        if old_spec and "guardrails" not in old_spec and not spec.guardrails:
+            new_spec.pop("guardrails")  # runs recorded before the field existed had none
+        if old_spec and old_spec != new_spec:
             raise NovaError(
                 f"run {run_id} was started with other settings; resume it with "
                 "the same options (or start a new run)"

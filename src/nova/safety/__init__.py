@@ -20,6 +20,13 @@ from nova.safety._rails_config import (
     RailsConfig,
     load_rails_config,
 )
+from nova.safety._rails_eval import (
+    AccuracyCounts,
+    injection_accuracy,
+    labelled_set,
+    near_miss_hits,
+    pii_accuracy,
+)
 from nova.safety._rails_injection import INJECTION_SIGNALS, injection_signals
 from nova.safety._rails_moderation import (
     LLAMA_GUARD_3_CATEGORIES,
@@ -43,6 +50,7 @@ __all__ = [
     "INJECTION_SIGNALS",
     "LLAMA_GUARD_3_CATEGORIES",
     "PII_ENTITIES",
+    "AccuracyCounts",
     "DenyTopic",
     "LoadedRails",
     "ModerationConfig",
@@ -60,12 +68,16 @@ __all__ = [
     "detect_language",
     "detect_pii",
     "iban_valid",
+    "injection_accuracy",
     "injection_signals",
+    "labelled_set",
     "load_rails",
     "load_rails_config",
     "luhn_valid",
     "make_canary",
+    "near_miss_hits",
     "parse_llama_guard",
+    "pii_accuracy",
     "rail_names",
     "redact_pii",
     "register_rail",

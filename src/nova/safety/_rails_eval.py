@@ -21,7 +21,7 @@ from typing import Any
 from nova.safety._rails_injection import injection_signals
 from nova.safety._rails_pii import PII_ENTITIES, detect_pii
 
-__all__ = ["Counts", "injection_accuracy", "labelled_set", "near_miss_hits", "pii_accuracy"]
+__all__ = ["AccuracyCounts", "injection_accuracy", "labelled_set", "near_miss_hits", "pii_accuracy"]
 
 
 def labelled_set(name: str) -> list[dict[str, Any]]:
@@ -31,7 +31,7 @@ def labelled_set(name: str) -> list[dict[str, Any]]:
 
 
 @dataclass
-class Counts:
+class AccuracyCounts:
     """True/false positives and false negatives, with derived rates."""
 
     tp: int = 0
@@ -66,9 +66,9 @@ def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
     return inter / union if union else 0.0
 
 
-def pii_accuracy(rows: list[dict[str, Any]]) -> dict[str, Counts]:
+def pii_accuracy(rows: list[dict[str, Any]]) -> dict[str, AccuracyCounts]:
     """Span counts per entity type, plus ``ALL``, over the rows' labelled spans."""
-    out = {e: Counts() for e in (*PII_ENTITIES, "ALL")}
+    out = {e: AccuracyCounts() for e in (*PII_ENTITIES, "ALL")}
     for row in rows:
         gold = [(s["entity"], (s["start"], s["end"])) for s in row["spans"]]
         found = [(s.entity, (s.start, s.end)) for s in detect_pii(row["text"])]
@@ -104,9 +104,9 @@ def near_miss_hits(rows: list[dict[str, Any]]) -> tuple[int, int]:
     return sum(1 for r in near if detect_pii(r["text"])), len(near)
 
 
-def injection_accuracy(rows: list[dict[str, Any]], threshold: float = 1.0) -> Counts:
+def injection_accuracy(rows: list[dict[str, Any]], threshold: float = 1.0) -> AccuracyCounts:
     """Message-level counts of the injection heuristics at ``threshold``."""
-    c = Counts()
+    c = AccuracyCounts()
     for row in rows:
         fired = injection_signals(row["text"])[0] >= threshold
         positive = row["label"] == "injection"
