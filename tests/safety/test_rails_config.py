@@ -93,6 +93,23 @@ def test_missing_system_prompt_file_and_missing_rails_yaml(workspace: Path) -> N
         load_rails(workspace)
 
 
+def test_system_prompt_must_stay_inside_guardrails(workspace: Path) -> None:
+    _write(workspace, "version: 1\nsystem_prompt:\n  file: ../nova.yaml\n")
+    with pytest.raises(ConfigError) as info:
+        load_rails(workspace)
+    (p,) = info.value.problems
+    assert (p.line, p.path) == (3, "system_prompt.file") and "inside guardrails/" in p.message
+
+
+def test_schema_command_documents_every_field(run_cli: Run) -> None:
+    r = run_cli("guardrails", "schema")
+    assert r.code == 0
+    schema = json.loads(r.out)
+    assert schema["properties"]["version"]["description"] == "Schema version of this file (1)."
+    pii = schema["$defs"]["PiiRedactionConfig"]["properties"]
+    assert all(field.get("description") for field in pii.values())
+
+
 def test_duplicate_keys_and_yaml_syntax(workspace: Path) -> None:
     _write(workspace, "version: 1\noutput:\n  max_length: {chars: 5}\n  max_length: {chars: 6}\n")
     with pytest.raises(ConfigError) as info:

@@ -50,6 +50,19 @@ def guardrails_validate(app: AppContext) -> None:
     )
 
 
+@guardrails_group.command("schema")
+def guardrails_schema() -> None:
+    """Print the JSON Schema of guardrails/rails.yaml (field descriptions included).
+
+    \b
+    Example:
+      nova guardrails schema > rails.schema.json
+    """
+    from nova.safety import RailsConfig
+
+    print_json(RailsConfig.model_json_schema())
+
+
 @guardrails_group.command("check")
 @click.argument("text", required=False)
 @click.option(

@@ -332,7 +332,12 @@ def _cross_checks(
         )
     if cfg.system_prompt is not None:
         prompt = src.file.parent / cfg.system_prompt.file
-        if not prompt.is_file():
+        if not prompt.resolve().is_relative_to(src.file.parent.resolve()):
+            add(
+                ("system_prompt", "file"),
+                "the safety system prompt must be a file inside guardrails/",
+            )
+        elif not prompt.is_file():
             add(
                 ("system_prompt", "file"),
                 f"{prompt} not found: create it (nova init writes one) or set system_prompt: null",

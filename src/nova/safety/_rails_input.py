@@ -100,15 +100,27 @@ class PiiRedactionRail(Rail):
         numbering: dict[tuple[str, str], str] = {}
         found: list[str] = []
         out: ChatMessages = []
+        redact = cfg.action != "allow"
+
+        def scrub(text: str) -> str:
+            spans = detect_pii(text, cfg.entities)
+            found.extend(s.entity for s in spans)
+            return redact_pii(text, spans, numbering) if spans and redact else text
+
         for m in messages:
             content = m.get("content")
-            if m.get("role") == "system" or not isinstance(content, str):
+            if m.get("role") == "system":
                 out.append(m)
-                continue
-            spans = detect_pii(content, cfg.entities)
-            found += [s.entity for s in spans]
-            if spans and cfg.action != "allow":
-                out.append({**m, "content": redact_pii(content, spans, numbering)})
+            elif isinstance(content, str):
+                out.append({**m, "content": scrub(content)})
+            elif isinstance(content, list):  # multi-part content: redact every text part
+                parts = [
+                    {**p, "text": scrub(p["text"])}
+                    if isinstance(p, dict) and isinstance(p.get("text"), str)
+                    else p
+                    for p in content
+                ]
+                out.append({**m, "content": parts})
             else:
                 out.append(m)
         if not found:
