@@ -144,3 +144,15 @@ def test_openai_moderation_endpoint() -> None:
 async def _check(rails: Rails, text: str) -> Any:
     async with rails:
         return await rails.acheck_input(user(text))
+
+
+def test_concurrent_checks_share_one_rails_object() -> None:
+    texts = ["Bombe"] * 4 + ["Hallo"] * 4
+    with running_mock_server(MockServerSettings(script=SCRIPT)) as url:
+
+        async def go() -> list[Any]:
+            async with _rails(url) as rails:
+                return list(await asyncio.gather(*(rails.acheck_input(user(t)) for t in texts)))
+
+        results = asyncio.run(go())
+    assert [r.blocked for r in results] == [True] * 4 + [False] * 4

@@ -122,6 +122,7 @@ class ModerationRail(Rail):
         self._client: Any = None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
 
     @classmethod
     def from_config(cls, context: RailContext) -> Rail | None:
@@ -161,9 +162,14 @@ class ModerationRail(Rail):
 
     async def _ensure(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self._loop is not loop:  # connections belong to one event loop
             self._client = self._session = None
             self._loop = loop
+            self._lock = asyncio.Lock()
+        async with self._lock:  # concurrent first requests open one connection pool
+            await self._open()
+
+    async def _open(self) -> None:
         if self.cfg.format == "llama_guard_3" and self._client is None:
             from nova.providers import CandidateClient, create_provider
 
