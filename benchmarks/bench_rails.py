@@ -42,6 +42,7 @@ from nova.safety import (
     load_rails,
     near_miss_hits,
     pii_accuracy,
+    topic_accuracy,
 )
 
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
@@ -100,6 +101,8 @@ def accuracy_tables() -> None:
             m.fp += fired and not positive
             m.fn += positive and not fired
         t.add_row("pii (message fires)", split, *_row("", m)[1:])
+        topics = [r for r in labelled_set("topics") if r["split"] == split]
+        t.add_row("deny_topics (right topic)", split, *_row("", topic_accuracy(topics))[1:])
     console.print(t)
 
     kinds: dict[str, list[int]] = {}
@@ -112,6 +115,9 @@ def accuracy_tables() -> None:
         "  injection recall by kind: "
         + "; ".join(f"{k} {_ci(v[0], v[1])}" for k, v in sorted(kinds.items()))
     )
+    negatives = [{**r, "topic": None} for r in inj_rows if r["label"] == "benign"]
+    fa = topic_accuracy(negatives).fp
+    console.print(f"  benign messages refused by a deny topic: {_ci(fa, len(negatives))}")
     benign = [r for r in inj_rows if r["label"] == "benign"]
     de = [r for r in benign if r["language"] == "de"]
     fa = injection_accuracy(de).fp

@@ -17,6 +17,7 @@ from nova.safety import (
     near_miss_hits,
     pii_accuracy,
     steuer_id_valid,
+    topic_accuracy,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def test_generator_reproduces_the_shipped_files(tmp_path: Path) -> None:
     script = ROOT / "scripts" / "gen_safety_data.py"
     subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True)
     data = resources.files("nova.safety").joinpath("data")
-    for name in ("pii.jsonl", "injection.jsonl"):
+    for name in ("pii.jsonl", "injection.jsonl", "topics.jsonl"):
         assert (tmp_path / name).read_bytes() == data.joinpath(name).read_bytes(), name
 
 
@@ -74,3 +75,9 @@ def test_accuracy_floors_on_the_tuning_split() -> None:
     c = injection_accuracy(inj)
     assert c.fp == 0  # no benign message flagged
     assert c.recall >= 0.9
+    topics = [r for r in labelled_set("topics") if r["split"] == "tuning"]
+    t = topic_accuracy(topics)
+    assert (t.tp, t.fp, t.fn) == (30, 0, 0)
+    # Escalation and vulnerability messages are not deny topics.
+    benign = [{**r, "topic": None} for r in labelled_set("injection") if r["label"] == "benign"]
+    assert topic_accuracy(benign).fp == 0

@@ -26,6 +26,7 @@ from nova.safety._rails_eval import (
     labelled_set,
     near_miss_hits,
     pii_accuracy,
+    topic_accuracy,
 )
 from nova.safety._rails_injection import INJECTION_SIGNALS, injection_signals
 from nova.safety._rails_moderation import (
@@ -83,4 +84,5 @@ __all__ = [
     "register_rail",
     "render_llama_guard_prompt",
     "steuer_id_valid",
+    "topic_accuracy",
 ]

@@ -8,6 +8,8 @@ Definitions (used by ``benchmarks/bench_rails.py`` and the tests):
 - PII near misses: the share of near-miss messages (invalid IBANs, order numbers, dates …)
   on which any span is found (lower is better).
 - Injection: message level; positive = the rail fires (score >= threshold).
+- Deny topics: message level over the built-in topics; a true positive names the labelled
+  topic; a message refused under another topic counts as a false positive and a miss.
 - Every rate comes with a Wilson 95 % interval over its denominator.
 """
 
@@ -20,8 +22,16 @@ from typing import Any
 
 from nova.safety._rails_injection import injection_signals
 from nova.safety._rails_pii import PII_ENTITIES, detect_pii
+from nova.safety._rails_topics import BUILTIN_TOPICS, compile_phrases
 
-__all__ = ["AccuracyCounts", "injection_accuracy", "labelled_set", "near_miss_hits", "pii_accuracy"]
+__all__ = [
+    "AccuracyCounts",
+    "injection_accuracy",
+    "labelled_set",
+    "near_miss_hits",
+    "pii_accuracy",
+    "topic_accuracy",
+]
 
 
 def labelled_set(name: str) -> list[dict[str, Any]]:
@@ -119,5 +129,27 @@ def injection_accuracy(rows: list[dict[str, Any]], threshold: float = 1.0) -> Ac
             c.fn += 1
             c.missed.append(row["id"])
         else:
+            c.tn += 1
+    return c
+
+
+def topic_accuracy(rows: list[dict[str, Any]]) -> AccuracyCounts:
+    """Message-level counts of the built-in deny topics; ``row["topic"]`` is the topic that
+    should refuse the message, or None."""
+    patterns = [(t, compile_phrases(list(p))) for t, p in BUILTIN_TOPICS.items()]
+    c = AccuracyCounts()
+    for row in rows:
+        found = next((t for t, pat in patterns if pat.search(row["text"])), None)
+        gold = row.get("topic")
+        if found is not None and found == gold:
+            c.tp += 1
+            continue
+        if found is not None:
+            c.fp += 1
+            c.false_alarms.append(row["id"])
+        if gold is not None:
+            c.fn += 1
+            c.missed.append(row["id"])
+        elif found is None:
             c.tn += 1
     return c

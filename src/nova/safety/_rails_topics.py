@@ -1,7 +1,9 @@
 """Deny topics: phrase lists per topic, German and English, matched at word boundaries.
 
 A phrase matches case-insensitively where it starts and ends at a word boundary; a trailing
-``*`` lets the last word continue (``verklag*`` matches "verklagen", "verklage"). The built-in
+``*`` lets the last word continue (``verklag*`` matches "verklagen", "verklage"); `` ... ``
+between two parts allows up to 60 characters of the same sentence in between
+(``soll ich ... investieren``). The built-in
 topics are narrow on purpose: Sophia's customers write "Anwalt", "Kündigung", "Medikamente im
 Kühlschrank" or "mein Konto wurde gehackt" for good reasons (escalation, vulnerability), so
 only requests *for* the advice or the method are listed.
@@ -14,53 +16,66 @@ import re
 __all__ = ["BUILTIN_REFUSALS", "BUILTIN_TOPICS", "compile_phrases"]
 
 BUILTIN_TOPICS: dict[str, tuple[str, ...]] = {
+    # First: its refusal names the crisis lines, so it must win over "medical".
+    "self_harm_methods": (
+        "wie kann ich mich umbringen", "wie bringe ich mich um", "mich umbringen kann",
+        "tödliche Dosis", "Überdosis nehmen", "schmerzlos sterben", "mir das Leben nehmen kann",
+        "Methoden für Suizid", "Suizidmethode*", "mich ritzen", "nicht mehr aufzuwachen",
+        "nicht mehr aufwachen", "sich das Leben zu nehmen", "schnellste Art ... sterben",
+        "wie viele ... Tabletten ... tödlich",
+        "how to kill myself", "how can I kill myself", "lethal dose", "painless way to die",
+        "suicide method*", "how to cut myself", "overdose on", "end my life", "to overdose",
+        "painless way ... die",
+    ),
     "individual_legal_advice": (
         "Rechtsberatung", "rechtlichen Rat", "rechtliche Beratung", "juristischen Rat",
         "rechtliche Einschätzung", "juristische Einschätzung", "Erfolgsaussichten",
         "Miete kürzen", "Mietminderung", "Klage einreichen", "wie verklage ich",
         "soll ich klagen", "verklagen soll", "Kündigungsschutzklage", "Sorgerecht",
-        "Scheidung", "mein Testament", "Arbeitsvertrag prüfen",
+        "Scheidung", "mein Testament", "Arbeitsvertrag prüfen", "kann ich ... verklagen",
+        "Chancen vor Gericht", "rechtlich tun", "rechtlich durchsetzen", "Arbeitgeber verklagen",
+        "Vermieter verklagen",
         "legal advice", "legal opinion", "should I sue", "how do I sue", "how can I sue",
-        "file a lawsuit", "chances in court", "withhold rent", "rent reduction",
-        "custody", "divorce", "my will",
+        "can I sue", "file a lawsuit", "chances in court", "withhold rent", "rent reduction",
+        "custody", "divorce", "my will", "legally enforceable",
     ),
     "medical_diagnosis_or_treatment": (
         "Diagnose", "diagnostizieren", "Dosierung", "welche Dosis", "welches Medikament soll",
         "welche Medikamente soll", "Nebenwirkungen", "meine Symptome", "diese Symptome",
-        "ist das Krebs", "Behandlung meiner", "Antibiotika nehmen",
+        "ist das Krebs", "Behandlung meiner", "Antibiotika nehmen", "was habe ich",
+        "Ibuprofen darf", "Paracetamol darf", "wie viel Ibuprofen", "wie viel Paracetamol",
+        "Antibiotikum hilft", "welches Antibiotikum", "Hautflecken gefährlich",
         "diagnose", "diagnosis", "dosage", "what medication should", "which medicine should",
         "side effects", "my symptoms", "these symptoms", "treat my", "is it cancer",
+        "dose of paracetamol", "dose of ibuprofen", "how much ibuprofen", "how much paracetamol",
+        "chest pain ... what could it be", "what do I have",
     ),
     "investment_or_tax_advice": (
-        "Anlageberatung", "Aktien", "Aktie", "ETF", "ETFs", "Kryptowährung*", "Bitcoin",
-        "Erspartes anlegen", "Erspartes in", "Geld anlegen", "Steuerberatung",
+        "Anlageberatung", "Aktien", "Aktie", "ETF", "ETFs", "ETF-Sparplan", "Kryptowährung*",
+        "Bitcoin", "Erspartes anlegen", "Erspartes in", "Geld anlegen", "Steuerberatung",
         "von der Steuer absetzen", "steuerlich absetzen", "steuerlich geltend",
-        "Steuererklärung", "Rendite",
+        "steuerlich abschreiben", "in der Steuererklärung angeben", "Rendite",
+        "in Gold investieren", "soll ich ... investieren",
         "investment advice", "stocks", "shares", "crypto*", "bitcoin", "invest my savings",
         "tax advice", "tax-deductible", "tax deductible", "deduct it from my taxes",
-        "tax return",
-    ),
-    "self_harm_methods": (
-        "wie kann ich mich umbringen", "wie bringe ich mich um", "mich umbringen kann",
-        "tödliche Dosis", "Überdosis nehmen", "schmerzlos sterben", "mir das Leben nehmen kann",
-        "Methoden für Suizid", "Suizidmethode*", "mich ritzen",
-        "how to kill myself", "how can I kill myself", "lethal dose", "painless way to die",
-        "suicide method*", "how to cut myself", "overdose on",
+        "claim ... on my tax return", "should I invest", "buy Bitcoin",
     ),
     "weapons_and_explosives": (
-        "Bombe bauen", "Bombe basteln", "Sprengstoff", "Rohrbombe", "Waffe bauen",
-        "Schusswaffe bauen", "Waffe drucken", "Molotow*", "Brandsatz",
+        "Bombe bauen", "Bombe basteln", "Sprengstoff", "Sprengsatz", "Rohrbombe", "Waffe bauen",
+        "Schusswaffe bauen", "Waffe drucken", "Molotow*", "Brandsatz", "ohne Waffenschein",
         "build a bomb", "make a bomb", "explosives", "pipe bomb", "make a gun",
-        "build a gun", "untraceable gun", "ghost gun", "molotov*",
+        "build a gun", "untraceable gun", "ghost gun", "molotov*", "3D print a gun",
+        "3D-printed gun",
     ),
     "malware_or_intrusion": (
         "Malware", "Ransomware", "Keylogger", "Trojaner programmieren", "Virus programmieren",
         "Passwort knacken", "Passwörter knacken", "Phishing-Mail schreiben",
         "Phishing-Seite", "SQL-Injection", "DDoS", "Botnetz", "in ein fremdes Konto einloggen",
-        "fremdes Konto hacken", "hacken lernen",
+        "fremdes Konto hacken", "hacken lernen", "wie hacke ich", "WLAN ... hacken",
+        "WLAN ... knacken",
         "malware", "ransomware", "keylogger", "write a virus", "crack passwords",
         "crack a password", "hack into", "phishing page", "write a phishing", "sql injection",
-        "ddos", "botnet",
+        "ddos", "botnet", "break into someone's", "break into ... account",
     ),
 }  # fmt: skip
 
@@ -110,11 +125,16 @@ def compile_phrases(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str]:
     True
     >>> bool(compile_phrases(["Aktie"]).search("Der Aktienkurs fällt."))
     False
+    >>> bool(compile_phrases(["soll ich ... investieren"]).search("Soll ich in Gold investieren?"))
+    True
     """
     parts = []
     for phrase in phrases:
-        words = phrase.strip()
-        tail = f"{_WORD}*" if words.endswith("*") else ""
-        body = r"\s+".join(re.escape(w) for w in words.rstrip("*").split())
-        parts.append(body + tail)
+        pieces = []
+        for piece in phrase.split("..."):
+            words = piece.strip()
+            tail = f"{_WORD}*" if words.endswith("*") else ""
+            pieces.append(r"\s+".join(re.escape(w) for w in words.rstrip("*").split()) + tail)
+        # A gap stays inside one sentence and ends and starts at word boundaries.
+        parts.append(rf"(?!{_WORD})[^.!?\n]{{0,60}}?(?<!{_WORD})".join(pieces))
     return re.compile(rf"(?<!{_WORD})(?:{'|'.join(parts)})(?!{_WORD})", re.IGNORECASE)
