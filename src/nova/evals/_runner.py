@@ -211,17 +211,19 @@ def _record(
 
 async def _guarded_chat(
     client: CandidateClient, req: ChatRequest, rails: Rails
-) -> tuple[ChatRequest, ChatResponse, dict[str, Any]]:
+) -> tuple[ChatRequest, ChatResponse | None, dict[str, Any], ProviderError | None]:
     """Input rails, the model (unless blocked), output rails: what the customer would see.
 
-    Returns the request as sent (redacted), the response with the customer-visible text, and
-    the verdicts. A blocked input never reaches the model: its answer is the refusal."""
+    Returns the request with the input rails applied (redacted: this is what is stored), the
+    response with the customer-visible text (None when the model failed), the verdicts, and
+    the model's error. A blocked input never reaches the model: its answer is the refusal."""
     original = [m.model_dump(mode="json", exclude_none=True) for m in req.messages]
     rin = await rails.acheck_input(original)
     record: dict[str, Any] = {
         "input": [v.model_dump(mode="json") for v in rin.verdicts],
         "blocked": "input" if rin.blocked else None,
     }
+    sent = req.model_copy(update={"messages": [Message(**m) for m in rin.messages or original]})
     if rin.blocked:
         now = time.perf_counter_ns()
         resp = ChatResponse(
@@ -229,9 +231,11 @@ async def _guarded_chat(
             finish_reason="guardrail",
             timings=Timings(t_send_ns=now, t_end_ns=now),
         )
-        return req, resp, record
-    sent = req.model_copy(update={"messages": [Message(**m) for m in rin.messages or original]})
-    resp = await client.chat(sent)
+        return sent, resp, record, None
+    try:
+        resp = await client.chat(sent)
+    except ProviderError as exc:
+        return sent, None, record, exc
     rout = await rails.acheck_output(resp.text, original)
     record["output"] = [v.model_dump(mode="json") for v in rout.verdicts]
     visible = rout.refusal if rout.blocked else rout.text
@@ -240,7 +244,7 @@ async def _guarded_chat(
     if visible != resp.text:
         record["model_text"] = resp.text  # the run store keeps the evidence; logs never do
         resp = resp.model_copy(update={"text": visible or ""})
-    return sent, resp, record
+    return sent, resp, record, None
 
 
 def _error_grade(cid: str, case: Case, repeat: int, detail: str) -> GradeRecord:
@@ -440,13 +444,13 @@ async def run_eval(
                 progress.errors += 1
                 return
             guard: dict[str, Any] | None = None
-            try:
-                if rails is not None:
-                    req, resp, guard = await _guarded_chat(client, req, rails)
-                else:
+            if rails is not None:
+                req, resp, guard, err = await _guarded_chat(client, req, rails)
+            else:
+                try:
                     resp = await client.chat(req)
-            except ProviderError as exc:
-                err = exc
+                except ProviderError as exc:
+                    err = exc
             label = f"{case.id}@{cid}#r{repeat}"
             judge_calls = held[label] = []
             if resp is not None:
