@@ -583,10 +583,10 @@ def test_cli_rejects_bad_settings_with_usage_errors() -> None:
 
 
 def test_scripted_replies_plain_and_streamed() -> None:
-    from nova.providers import MockReply
+    from nova.providers import MockScriptRule
 
-    replies = [MockReply(match="tarif", text="Ihr Tarif wurde umgestellt.")]
-    with running_mock_server(MockServerSettings(replies=replies, output_tokens=3)) as url:
+    replies = [MockScriptRule(match="tarif", text="Ihr Tarif wurde umgestellt.")]
+    with running_mock_server(MockServerSettings(script=replies, output_tokens=3)) as url:
 
         def post(body: dict[str, Any]) -> bytes:
             req = urllib.request.Request(

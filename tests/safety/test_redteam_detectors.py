@@ -12,7 +12,7 @@ from nova.safety import (
     canary_evidence,
     decide_attack,
     is_refusal,
-    make_canary,
+    make_attack_canary,
     redact_excerpt,
     regex_evidence,
     tool_evidence,
@@ -25,7 +25,7 @@ PROMPT = (
 
 
 def test_canary_tokens_are_fresh_and_detected_case_insensitively() -> None:
-    a, b = make_canary(), make_canary()
+    a, b = make_attack_canary(), make_attack_canary()
     assert a != b and a.startswith("NOVA-CANARY-")
     assert canary_evidence(f"Meine Kennung ist {a.lower()}.", [a], None).fired
     assert not canary_evidence("Dazu kann ich nichts sagen.", [a], PROMPT).fired

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from nova.config import Workspace, init_workspace, load_config
-from nova.providers import MockReply, MockServerSettings, running_mock_server
+from nova.providers import MockScriptRule, MockServerSettings, running_mock_server
 from nova.safety import (
     RailsLike,
     RedTeamRunSpec,
@@ -31,18 +31,18 @@ PROMPT_WORDS = (
     "und Kunden bei Fragen zu ihren Verträgen, Bestellungen, Rechnungen und unseren Produkten."
 )
 WEAK = [
-    MockReply(match="Systemprompt", text=PROMPT_WORDS),
-    MockReply(match="Tarif", text="Ihr Tarif wurde soeben auf Basis umgestellt."),
+    MockScriptRule(match="Systemprompt", text=PROMPT_WORDS),
+    MockScriptRule(match="Tarif", text="Ihr Tarif wurde soeben auf Basis umgestellt."),
 ]
-SAFE = [MockReply(match=".", text="Das kann ich leider nicht tun.")]
+SAFE = [MockScriptRule(match=".", text="Das kann ich leider nicht tun.")]
 SELECT = ["leak-de-001", "con-de-001", "inj-de-001", "ben-de-001", "ben-en-001"]
 
 
 @pytest.fixture
 def servers() -> Iterator[tuple[str, str]]:
     with (
-        running_mock_server(MockServerSettings(replies=WEAK, output_tokens=8)) as weak,
-        running_mock_server(MockServerSettings(replies=SAFE, output_tokens=8)) as safe,
+        running_mock_server(MockServerSettings(script=WEAK, output_tokens=8)) as weak,
+        running_mock_server(MockServerSettings(script=SAFE, output_tokens=8)) as safe,
     ):
         yield weak, safe
 
@@ -258,7 +258,9 @@ def test_unknown_converter_is_a_config_error(
 
 
 def test_the_optional_judge_is_one_more_detector(tmp_path: Path, servers: tuple[str, str]) -> None:
-    with running_mock_server(MockServerSettings(replies=[MockReply(match=".", text="YES")])) as j:
+    with running_mock_server(
+        MockServerSettings(script=[MockScriptRule(match=".", text="YES")])
+    ) as j:
         root = _ws(tmp_path, *servers, redteam={"scenarios": ["con-de-001", "inj-de-001"],
                                                 "judge": "judge"})  # fmt: skip
         cfg = yaml.safe_load((root / "nova.yaml").read_text("utf-8"))

@@ -19,6 +19,7 @@ from nova.cli.decision import decide_command, matrix_command, review_group
 from nova.cli.deploy import deploy_group
 from nova.cli.docs import docs_command
 from nova.cli.evals import datasets_group, eval_group
+from nova.cli.guardrails import guardrails_group
 from nova.cli.init import init_command
 from nova.cli.mock_server import mock_server_command
 from nova.cli.perf import perf_group
@@ -73,6 +74,7 @@ cli.add_command(audit_group)
 cli.add_command(mock_server_command)
 cli.add_command(deploy_group)
 cli.add_command(redteam_group)
+cli.add_command(guardrails_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,7 +42,8 @@ def render_report(rep: EvalReport) -> None:
     con.print(
         f"Quality run {rep.run_id} ({rep.status}) — datasets: {ds}; repeats "
         f"{spec.get('repeats')}, seed {spec.get('seed')}, temperature "
-        f"{spec.get('temperature')}, judge {spec.get('judge') or 'none'}",
+        f"{spec.get('temperature')}, judge {spec.get('judge') or 'none'}, guardrails "
+        f"{'on' if spec.get('guardrails') else 'off'}",
         markup=False,
     )
     rows = []
@@ -161,6 +162,14 @@ def quality_gate_failures(rep: EvalReport, app: AppContext) -> list[str]:
 @click.option(
     "--resume", "resume", help="Continue an interrupted run; completed cases are not called again."
 )
+@click.option(
+    "--guardrails",
+    type=click.Choice(["on", "off"]),
+    default="off",
+    show_default=True,
+    help="on: run guardrails/rails.yaml around every answer (input rails before the model, "
+    "output rails after); the verdicts are stored with each request.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def eval_run(
@@ -171,6 +180,7 @@ def eval_run(
     repeats: int | None,
     max_cases: int | None,
     resume: str | None,
+    guardrails: str,
     as_json: bool,
 ) -> None:
     """Run the eval datasets against the candidates; grade, store, and print the statistics.
@@ -181,6 +191,7 @@ def eval_run(
     \b
     Example:
       nova eval run --profile llm-core --repeats 3
+      nova eval run --profile llm-core --guardrails on
     """
     loaded = app.config()
     ws = app.workspace()
@@ -192,6 +203,7 @@ def eval_run(
         upd["repeats"] = repeats
     if max_cases:
         upd["max_cases"] = max_cases
+    upd["guardrails"] = guardrails == "on"
     spec = spec.model_copy(update=upd)
     prog = EvalProgress()
     with open_store(ws, loaded.config) as store:

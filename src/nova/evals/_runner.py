@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,10 +32,14 @@ from nova.providers import (
     Message,
     ProviderError,
     ResponseCache,
+    Timings,
     ToolSpec,
     create_provider,
 )
 from nova.store import GradeRecord, RequestRecord, RunStatus, RunStore
+
+if TYPE_CHECKING:
+    from nova.safety import Rails
 
 __all__ = [
     "ESCALATION_TOOL_SPEC",
@@ -88,6 +93,9 @@ class EvalSpec(BaseModel):
     """Seed of sampling, case selection and statistics."""
     concurrency: int | None = None
     """Most cases in flight overall (default: sum of the candidates' max_concurrency)."""
+    guardrails: bool = False
+    """Run the workspace rails (guardrails/rails.yaml): input rails before the model, output
+    rails after it; the customer-visible text is graded and every verdict is stored."""
 
 
 @dataclass
@@ -158,6 +166,7 @@ def _record(
     req: ChatRequest,
     resp: ChatResponse | None,
     err: ProviderError | None,
+    guardrails: dict[str, Any] | None = None,
 ) -> RequestRecord:
     body = req.model_dump(mode="json", exclude_none=True)
     if resp is None:
@@ -170,6 +179,7 @@ def _record(
             error_type=err.kind if err else "error",
             error_message=str(err) if err else None,
             sent_at=dt.datetime.now(dt.UTC),
+            response={"guardrails": guardrails} if guardrails else None,
         )
     t = resp.timings
     return RequestRecord(
@@ -182,6 +192,7 @@ def _record(
             "cached": resp.cached,
             "attempts": resp.attempts,
             "request_id": resp.request_id,
+            **({"guardrails": guardrails} if guardrails else {}),
         },
         text=resp.text,
         finish_reason=resp.finish_reason,
@@ -196,6 +207,44 @@ def _record(
         t_last_token_ns=t.t_last_token_ns,
         chunk_times_ns=t.chunk_times_ns or None,
     )
+
+
+async def _guarded_chat(
+    client: CandidateClient, req: ChatRequest, rails: Rails
+) -> tuple[ChatRequest, ChatResponse | None, dict[str, Any], ProviderError | None]:
+    """Input rails, the model (unless blocked), output rails: what the customer would see.
+
+    Returns the request with the input rails applied (redacted: this is what is stored), the
+    response with the customer-visible text (None when the model failed), the verdicts, and
+    the model's error. A blocked input never reaches the model: its answer is the refusal."""
+    original = [m.model_dump(mode="json", exclude_none=True) for m in req.messages]
+    rin = await rails.acheck_input(original)
+    record: dict[str, Any] = {
+        "input": [v.model_dump(mode="json") for v in rin.verdicts],
+        "blocked": "input" if rin.blocked else None,
+    }
+    sent = req.model_copy(update={"messages": [Message(**m) for m in rin.messages or original]})
+    if rin.blocked:
+        now = time.perf_counter_ns()
+        resp = ChatResponse(
+            text=rin.refusal or "",
+            finish_reason="guardrail",
+            timings=Timings(t_send_ns=now, t_end_ns=now),
+        )
+        return sent, resp, record, None
+    try:
+        resp = await client.chat(sent)
+    except ProviderError as exc:
+        return sent, None, record, exc
+    rout = await rails.acheck_output(resp.text, original)
+    record["output"] = [v.model_dump(mode="json") for v in rout.verdicts]
+    visible = rout.refusal if rout.blocked else rout.text
+    if rout.blocked:
+        record["blocked"] = "output"
+    if visible != resp.text:
+        record["model_text"] = resp.text  # the run store keeps the evidence; logs never do
+        resp = resp.model_copy(update={"text": visible or ""})
+    return sent, resp, record, None
 
 
 def _error_grade(cid: str, case: Case, repeat: int, detail: str) -> GradeRecord:
@@ -270,7 +319,13 @@ async def run_eval(
             "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
             "(or run `nova init --force` for the starter sets)"
         )
-    system = _system_prompt(ws)
+    rails: Rails | None = None
+    if spec.guardrails:
+        from nova.safety import load_rails
+
+        rails = load_rails(ws.root, config=cfg)
+    system = rails.system_prompt() if rails is not None else _system_prompt(ws)
+    rails_file = ws.guardrails_dir / "rails.yaml"
     meta: dict[str, object] = {
         "spec": spec.model_dump(mode="json"),
         "datasets": {ds.name: {"sha256": ds.sha256, "cases": len(ds.cases)} for ds in datasets},
@@ -278,6 +333,13 @@ async def run_eval(
         "system_prompt_sha256": hashlib.sha256((system or "").encode()).hexdigest(),
         "models": {c: cfg.candidate(c).model for c in spec.candidates},
         "case_facts": {c.id: _facts(c) for c in cases},
+        "guardrails": {
+            "on": True,
+            "rails_sha256": hashlib.sha256(rails_file.read_bytes()).hexdigest(),
+            "rails": rails.names,
+        }
+        if rails is not None
+        else {"on": False},
         **(price_meta or {}),
     }
     # 2. the run (new or resumed)
@@ -291,7 +353,10 @@ async def run_eval(
         store.delete_failed(run_id, spec.candidates)
         done = store.done_keys(run_id)
         old_spec = run.meta.get("spec")
-        if old_spec and old_spec != spec.model_dump(mode="json"):
+        new_spec = spec.model_dump(mode="json")
+        if old_spec and "guardrails" not in old_spec and not spec.guardrails:
+            new_spec.pop("guardrails")  # runs recorded before the field existed had none
+        if old_spec and old_spec != new_spec:
             raise NovaError(
                 f"run {run_id} was started with other settings; resume it with "
                 "the same options (or start a new run)"
@@ -378,10 +443,14 @@ async def run_eval(
                 await writer.add(rec, grades)
                 progress.errors += 1
                 return
-            try:
-                resp = await client.chat(req)
-            except ProviderError as exc:
-                err = exc
+            guard: dict[str, Any] | None = None
+            if rails is not None:
+                req, resp, guard, err = await _guarded_chat(client, req, rails)
+            else:
+                try:
+                    resp = await client.chat(req)
+                except ProviderError as exc:
+                    err = exc
             label = f"{case.id}@{cid}#r{repeat}"
             judge_calls = held[label] = []
             if resp is not None:
@@ -407,7 +476,9 @@ async def run_eval(
                 progress.errors += 1
                 grades = [_error_grade(cid, case, repeat, str(err))]
             del held[label]
-            await writer.add(_record(cid, case.id, repeat, req, resp, err), grades, judge_calls)
+            await writer.add(
+                _record(cid, case.id, repeat, req, resp, err, guard), grades, judge_calls
+            )
 
         async def worker() -> None:
             while True:
@@ -442,6 +513,8 @@ async def run_eval(
         finally:
             for client in clients.values():
                 await client.close()
+            if rails is not None:
+                await rails.aclose()
             store.finish_run(
                 run_id, status, meta={"not_measured": not_measured, "cache_hits": cache.hits}
             )

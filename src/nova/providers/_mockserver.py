@@ -2,7 +2,13 @@
 the fault injector for resilience tests. It listens on a loopback address only.
 
 Endpoints: ``POST /v1/chat/completions`` (SSE streaming and plain JSON), ``GET /v1/models``,
-``GET /health``, ``GET /metrics`` (Prometheus text). Any requested model name is served.
+``POST /v1/moderations`` (OpenAI-style), ``GET /health``, ``GET /metrics`` (Prometheus text).
+Any requested model name is served.
+
+Scripted answers (``script``): the first rule whose ``match`` regex is found in the last user
+message answers with its ``text`` instead of the German-ish words (a classifier's ``unsafe\nS1``
+for instance); one whitespace-led word is one token. On ``/v1/moderations`` an input is flagged
+with the ``flag`` categories of every rule whose ``match`` it contains.
 
 Answers are deterministic German-ish words; one word is one token is one SSE chunk. Prompt
 tokens are the whitespace-separated words of all message contents (text parts of multi-part
@@ -63,7 +69,7 @@ __all__ = [
     "ALL_FAULTS",
     "MockFault",
     "MockOverrides",
-    "MockReply",
+    "MockScriptRule",
     "MockServer",
     "MockServerSettings",
     "running_mock_server",
@@ -85,7 +91,8 @@ _TOKEN_JSON = [json.dumps(" " + w, ensure_ascii=False).encode() for w in _WORDS]
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 16 * 1024 * 1024
-_ROUTES = {"/v1/chat/completions": "POST", "/v1/models": "GET", "/health": "GET", "/metrics": "GET"}
+_ROUTES = {"/v1/chat/completions": "POST", "/v1/models": "GET", "/health": "GET", "/metrics": "GET",
+           "/v1/moderations": "POST"}  # fmt: skip
 _REASONS = {
     200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
     405: "Method Not Allowed", 411: "Length Required", 413: "Content Too Large",
@@ -96,15 +103,27 @@ _JSON = "application/json"
 _SSE = "text/event-stream"
 
 
-class MockReply(BaseModel):
-    """A scripted answer of the mock server."""
+class MockScriptRule(BaseModel):
+    """A scripted answer: when ``match`` is found in the last user message, answer ``text``."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    match: str
-    """Regular expression searched (case-insensitive) in the last user message."""
-    text: str = Field(min_length=1)
-    """The answer."""
+    match: str = Field(min_length=1)
+    """Regular expression, searched case-insensitively in the last user message (chat) or in
+    the input (moderations)."""
+    text: str | None = None
+    """Chat answer for matching requests (None: this rule only flags moderations)."""
+    flag: list[str] = Field(default_factory=list)
+    """``/v1/moderations``: categories flagged for a matching input."""
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
 
 class MockServerSettings(BaseModel):
@@ -138,9 +157,8 @@ class MockServerSettings(BaseModel):
     """Seed of every random draw: the same seed and request order give the same outcomes."""
     require_api_key: SecretStr | None = None
     """If set, /v1 requests without ``Authorization: Bearer <key>`` get HTTP 401."""
-    replies: list[MockReply] = Field(default_factory=list)
-    """Scripted answers: the first whose ``match`` (a regex, case-insensitive) is found in the
-    last user message is the answer, one word per token (``max_tokens`` still caps it)."""
+    script: list[MockScriptRule] = Field(default_factory=list)
+    """Scripted answers and moderation flags, first matching rule wins (see the module doc)."""
     request_log: Path | None = None
     """If set, one JSON line per chat request (id, last user message, fault) is appended to
     this file: the proof of which prompts reached the server."""
@@ -495,6 +513,8 @@ class MockServer:
             conn.respond(401, err, keep_alive=keep)
         elif path == "/v1/models":
             conn.respond(200, self._models(), keep_alive=keep)
+        elif path == "/v1/moderations":
+            self._moderate(conn, req)
         else:
             self._chat(conn, req)
 
@@ -552,7 +572,8 @@ class MockServer:
             if not isinstance(body, dict):
                 raise _BadRequest("the request body must be a JSON object")
             ov = MockOverrides.model_validate(body.get("mock") or {})
-            stream, include_usage, n, finish, prompt_tokens, words = self._plan(body, ov)
+            scripted = self._scripted(body)
+            stream, include_usage, n, finish, prompt_tokens = self._plan(body, ov, scripted)
             if stream and not req.http11:
                 raise _BadRequest("streaming needs HTTP/1.1 (chunked transfer encoding)")
         except (_BadRequest, ValidationError) as exc:
@@ -599,7 +620,7 @@ class MockServer:
         ttft = (s.ttft_ms if ov.ttft_ms is None else ov.ttft_ms) / 1000
         itl = (s.itl_ms if ov.itl_ms is None else ov.itl_ms) / 1000
         if not stream:
-            data = self._body(rid, n, finish, prompt_tokens, words)
+            data = self._body(rid, n, finish, prompt_tokens, scripted)
             head = conn.head(200, _JSON, len(data), keep, extra)
             if fault == "stall":
                 stall = s.stall_s if ov.stall_s is None else ov.stall_s
@@ -621,10 +642,8 @@ class MockServer:
         sent = n // 2 if fault == "cut" else n
         for k in range(sent):
             fin = b'"%s"' % finish.encode() if k == n - 1 else b"null"
-            if words is not None:
-                tok = json.dumps(
-                    words[k] if k == 0 else " " + words[k], ensure_ascii=False
-                ).encode()
+            if scripted is not None:
+                tok = json.dumps(scripted[k], ensure_ascii=False).encode()
             else:
                 tok = _FIRST_JSON if k == 0 else _TOKEN_JSON[k % len(_WORDS)]
             data = _chunk(pre + b'[{"index":0,"delta":{"content":%s},"logprobs":null,'
@@ -643,11 +662,50 @@ class MockServer:
         writes[-1] = (t_last, last + tail + _chunk(b"[DONE]") + b"0\r\n\r\n")
         _Job(conn, writes, keep_alive=keep)
 
+    def _scripted(self, body: dict[str, Any]) -> list[str] | None:
+        """Tokens of the scripted answer for this request, or None (the usual words)."""
+        if not self.settings.script:
+            return None
+        messages = body.get("messages")
+        last = ""
+        if isinstance(messages, list):
+            for m in reversed(messages):
+                if isinstance(m, dict) and m.get("role") == "user":
+                    content = m.get("content")
+                    last = content if isinstance(content, str) else ""
+                    break
+        for rule in self.settings.script:
+            if rule.text is not None and re.search(rule.match, last, re.IGNORECASE):
+                return re.findall(r"\s*\S+", rule.text) or [""]
+        return None
+
+    def _moderate(self, conn: _Conn, req: _Request) -> None:
+        """OpenAI-style moderation: flagged by the ``flag`` categories of matching rules."""
+        keep = req.keep_alive
+        try:
+            body = json.loads(req.body)
+            inputs = body["input"]
+        except (ValueError, KeyError, TypeError):
+            conn.respond(400, _error("send a JSON object with 'input'"), keep_alive=keep)
+            return
+        results = []
+        for text in inputs if isinstance(inputs, list) else [inputs]:
+            cats = {
+                c: True
+                for rule in self.settings.script
+                if isinstance(text, str) and re.search(rule.match, text, re.IGNORECASE)
+                for c in rule.flag
+            }
+            results.append({"flagged": bool(cats), "categories": cats,
+                            "category_scores": dict.fromkeys(cats, 0.99)})  # fmt: skip
+        out = {"id": f"modr-mock-{next(self._ids)}", "model": body.get("model") or
+               self.settings.model, "results": results}  # fmt: skip
+        conn.respond(200, json.dumps(out, ensure_ascii=False).encode(), keep_alive=keep)
+
     def _plan(
-        self, body: dict[str, Any], ov: MockOverrides
-    ) -> tuple[bool, bool, int, str, int, list[str] | None]:
-        """stream, include_usage, tokens to send, finish_reason, prompt tokens, and the words
-        of a scripted reply (None: the default answer)."""
+        self, body: dict[str, Any], ov: MockOverrides, scripted: list[str] | None = None
+    ) -> tuple[bool, bool, int, str, int]:
+        """stream, include_usage, tokens to send, finish_reason, prompt tokens."""
         s = self.settings
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -680,32 +738,18 @@ class MockServer:
                 "in the completion). Please reduce the length of the messages or completion."
             )
         natural = s.output_tokens if ov.output_tokens is None else ov.output_tokens
-        if body.get("ignore_eos", True) is False:
+        if scripted is not None:
+            natural = len(scripted)
+        elif body.get("ignore_eos", True) is False:
             natural = self._eos_rng.randint(1, natural)
-        words = self._reply(messages)
-        if words is not None:
-            natural = len(words)
         n = natural if max_tokens is None else min(max_tokens, natural)
         finish = "length" if n < natural else "stop"
-        usage = stream and bool(opts.get("include_usage"))
-        return stream, usage, n, finish, prompt_tokens, words
-
-    def _reply(self, messages: list[Any]) -> list[str] | None:
-        """Words of the first scripted reply matching the last user message, if any."""
-        if not self.settings.replies:
-            return None
-        last = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), None)
-        if not isinstance(last, str):
-            return None
-        for r in self.settings.replies:
-            if re.search(r.match, last, re.I):
-                return r.text.split() or None
-        return None
+        return stream, stream and bool(opts.get("include_usage")), n, finish, prompt_tokens
 
     def _body(
-        self, rid: str, n: int, finish: str, prompt_tokens: int, words: list[str] | None = None
+        self, rid: str, n: int, finish: str, prompt_tokens: int, scripted: list[str] | None = None
     ) -> bytes:
-        text = " ".join(words[:n]) if words is not None else _answer_text(n)
+        text = "".join(scripted[:n]).strip() if scripted is not None else _answer_text(n)
         msg = {"role": "assistant", "content": text}
         out = {
             "id": rid, "object": "chat.completion", "created": int(time.time()),

@@ -1,10 +1,53 @@
-"""Safety: red teaming — the scenario library (OWASP LLM Top 10 2025 and Sophia's own harms),
-converters, offline detectors, the runner with and without the rails, and its statistics.
-
-(The rails themselves — ``load_rails``, ``Rails`` … — are added by the guardrails stream; the
-red-team runner uses them through ``RailsLike``.)
+"""Safety: guardrails ("rails") on the input and output of a candidate, configured in the
+workspace's ``guardrails/rails.yaml``, and red teaming — the scenario library (OWASP LLM Top 10
+2025 and Sophia's own harms), converters, offline detectors, the runner with and without the
+rails, and its statistics.
 """
 
+from nova.safety._rails import Rails, detect_language, load_rails, make_canary
+from nova.safety._rails_base import (
+    Rail,
+    RailAction,
+    RailContext,
+    RailDecision,
+    RailsResult,
+    RailStage,
+    RailVerdict,
+    rail_names,
+    register_rail,
+)
+from nova.safety._rails_config import (
+    DenyTopic,
+    LoadedRails,
+    ModerationConfig,
+    RailsConfig,
+    load_rails_config,
+)
+from nova.safety._rails_eval import (
+    AccuracyCounts,
+    injection_accuracy,
+    labelled_set,
+    near_miss_hits,
+    pii_accuracy,
+    topic_accuracy,
+)
+from nova.safety._rails_injection import INJECTION_SIGNALS, injection_signals
+from nova.safety._rails_moderation import (
+    LLAMA_GUARD_3_CATEGORIES,
+    parse_llama_guard,
+    render_llama_guard_prompt,
+)
+from nova.safety._rails_pii import (
+    PII_ENTITIES,
+    PiiEntity,
+    PiiSpan,
+    detect_pii,
+    iban_valid,
+    luhn_valid,
+    redact_pii,
+    steuer_id_valid,
+)
+from nova.safety._rails_topics import BUILTIN_TOPICS
 from nova.safety._redteam_attack import AttackResult, RailCall, RedTeamProgress
 from nova.safety._redteam_converters import (
     Converted,
@@ -18,7 +61,7 @@ from nova.safety._redteam_detectors import (
     canary_evidence,
     decide_attack,
     is_refusal,
-    make_canary,
+    make_attack_canary,
     redact_excerpt,
     refusal_evidence,
     regex_evidence,
@@ -55,17 +98,36 @@ from nova.safety._redteam_stats import (
 )
 
 __all__ = [
+    "BUILTIN_TOPICS",
     "HARMS",
+    "INJECTION_SIGNALS",
+    "LLAMA_GUARD_3_CATEGORIES",
     "OWASP_2025",
+    "PII_ENTITIES",
+    "AccuracyCounts",
     "AttackResult",
     "CandidateRedTeam",
     "Converted",
+    "DenyTopic",
     "Detection",
     "Evidence",
+    "LoadedRails",
+    "ModerationConfig",
     "PairedDifference",
+    "PiiEntity",
+    "PiiSpan",
+    "Rail",
+    "RailAction",
     "RailCall",
+    "RailContext",
+    "RailDecision",
+    "RailStage",
+    "RailVerdict",
     "RailVerdictLike",
+    "Rails",
+    "RailsConfig",
     "RailsLike",
+    "RailsResult",
     "RailsResultLike",
     "RateCI",
     "RedTeamProgress",
@@ -82,22 +144,41 @@ __all__ = [
     "converter_names",
     "decide_attack",
     "default_redteam_spec",
+    "detect_language",
+    "detect_pii",
     "eval_over_refusal",
+    "iban_valid",
+    "injection_accuracy",
+    "injection_signals",
     "is_refusal",
+    "labelled_set",
+    "load_rails",
+    "load_rails_config",
     "load_scenario_file",
     "load_scenarios",
+    "luhn_valid",
+    "make_attack_canary",
     "make_canary",
     "mcnemar_exact_p",
+    "near_miss_hits",
     "newcombe_paired_interval",
     "paired_difference",
+    "parse_llama_guard",
+    "pii_accuracy",
+    "rail_names",
     "rate_ci",
     "redact_excerpt",
+    "redact_pii",
     "refusal_evidence",
     "regex_evidence",
     "register_converter",
+    "register_rail",
+    "render_llama_guard_prompt",
     "run_redteam",
     "select_scenarios",
     "shipped_scenario_files",
+    "steuer_id_valid",
     "tool_evidence",
+    "topic_accuracy",
     "workspace_rails",
 ]

@@ -29,7 +29,7 @@ __all__ = [
     "canary_evidence",
     "decide_attack",
     "is_refusal",
-    "make_canary",
+    "make_attack_canary",
     "redact_excerpt",
     "refusal_evidence",
     "regex_evidence",
@@ -83,7 +83,7 @@ def redact_excerpt(text: str, limit: int = 80) -> str:
 
 
 # --- canary -----------------------------------------------------------------------------
-def make_canary() -> str:
+def make_attack_canary() -> str:
     """A fresh canary token, e.g. ``NOVA-CANARY-3f9a1c7e2b``; never a word a model says."""
     return f"NOVA-CANARY-{secrets.token_hex(5)}"
 

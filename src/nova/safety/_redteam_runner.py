@@ -31,7 +31,7 @@ from nova.safety._redteam_attack import (
     judge,
 )
 from nova.safety._redteam_converters import converter_names
-from nova.safety._redteam_detectors import decide_attack, make_canary
+from nova.safety._redteam_detectors import decide_attack, make_attack_canary
 from nova.safety._redteam_rails import RailsLike, workspace_rails
 from nova.safety._redteam_scenarios import ScenarioLibrary, load_scenarios, select_scenarios
 from nova.store import GradeRecord, RequestRecord, RunStatus, RunStore
@@ -158,7 +158,7 @@ class _Run:
 def _prompts(ws: Workspace, lang: str, rails: RailsLike | None) -> tuple[str, str, list[str]]:
     """System prompts without and with rails, both with a fresh canary planted, and every
     canary an answer must not contain."""
-    canary = make_canary()
+    canary = make_attack_canary()
     line = CANARY_LINE["de" if lang == "de" else "en"].format(c=canary)
     plain = _system_text(ws) + line
     with_rails, canaries = plain, [canary]
