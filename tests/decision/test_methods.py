@@ -366,3 +366,23 @@ def test_pareto_front() -> None:
     assert front.excluded == {"p5": ["cost", "latency"]}
     with pytest.raises(ValueError, match="higher"):
         pareto_front(points, {"quality": "up"})
+
+
+@pytest.mark.parametrize("method", ["weighted-sum", "topsis"])
+def test_cannot_win_stays_in_the_normalisation_but_never_ranks_first(method: Method) -> None:
+    # b is the weighted-sum winner at .5 quality weight in a 2-criteria setup below, but
+    # cannot win; the winner is the best of the rest under the *same* normalisation.
+    values = {"a": {"q": 0.9, "c": 6.0}, "b": {"q": 0.5, "c": 2.0}, "c": {"q": 0.7, "c": 1.0}}
+    criteria = [
+        CriterionSpec(id="q", weight=1, direction="higher"),
+        CriterionSpec(id="c", weight=1, direction="lower"),
+    ]
+    ranked = rank(["a", "b", "c"], values, criteria, method)
+    expected = next(x for x in ranked.order if x != "b")
+    s = sensitivity(values, criteria, samples=300, method=method, cannot_win={"b"})
+    assert s.p_first["b"] == 0.0 and s.mean_rank["b"] == 3.0
+    flips = min_weight_change_to_flip(values, criteria, method, cannot_win={"b"})
+    assert {f.winner for f in flips} == {expected}
+    assert all(f.new_winner != "b" for f in flips)
+    with pytest.raises(ValueError, match="cannot_win"):
+        sensitivity(values, criteria, cannot_win={"a", "b", "c"})

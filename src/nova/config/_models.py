@@ -247,6 +247,8 @@ class Profile(_Model):
     """SLOs for goodput."""
     conversation_tokens: tuple[int, int] = (800, 250)
     """Average (input, output) tokens of one conversation, for cost per 1,000 conversations."""
+    monthly_conversations: int = Field(default=100_000, ge=1)
+    """Expected conversations per month, for monthly cost (USD and EUR) in matrix and documents."""
 
 
 KpiMetric = Literal[
@@ -319,6 +321,9 @@ class Gate(_Model):
     """Value to compare against."""
     reason: str
     """Why the gate exists, shown when it fails."""
+    bound: Literal["point", "lower", "upper"] = "point"
+    """Value tested: ``point`` (as measured) or the ``lower``/``upper`` end of its 95% interval;
+    values without an interval are tested at the point (the matrix shows which was used)."""
 
 
 class Decision(_Model):

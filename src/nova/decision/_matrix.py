@@ -108,7 +108,8 @@ class MatrixResult(BaseModel):
     methods_disagree: bool
     """Whether the two methods name different winners."""
     sensitivity: Sensitivity | None
-    """Monte-Carlo weight perturbation (among measured candidates that pass the gates)."""
+    """Monte-Carlo weight perturbation over all candidates of the ranking; only measured
+    candidates that pass the gates can rank first."""
     flips: list[Flip]
     """Smallest single-weight change that flips the winner, per criterion."""
     pareto: ParetoFront | None
@@ -216,17 +217,21 @@ def build_matrix(
     }
     passing = [c for c in primary.order if c not in primary.failed_gates and c in with_runs]
     sens = flips = pareto = None
-    # Sensitivity and flips among the candidates that pass the gates (the others cannot win).
-    eligible = {c: values[c] for c in passing}
-    if len(eligible) > 1 and crit_specs:
+    # One matrix for everything: sensitivity and flips normalise over every candidate of the
+    # ranking; the ones that cannot be recommended stay in and only never rank first.
+    cannot_win = [c for c in cands if c not in passing]
+    if len(passing) > 1 and primary.weights:
         sens = sensitivity(
-            eligible,
+            values,
             crit_specs,
             samples=cfg.decision.sensitivity_samples,
             seed=seed,
             method=cfg.decision.method,
+            cannot_win=cannot_win,
         )
-        flips = min_weight_change_to_flip(eligible, crit_specs, method=cfg.decision.method)
+        flips = min_weight_change_to_flip(
+            values, crit_specs, method=cfg.decision.method, cannot_win=cannot_win
+        )
     if len(cands) > 1:
         pts = {
             cid: {

@@ -18,13 +18,24 @@ Definitions shared by every function below:
   where all measured values are equal TOPSIS cannot penalise it: that column has no spread).
 * **Order.** Best first: score descending, scores compared rounded to 12 decimals, ties broken
   by alternative name (ascending). *Winner* = first of that order.
+* **Cases.** ``CaseValues`` holds, for criteria measured as a mean over the cases of a quality
+  run (pass rate, win rate, escalation rates), the per-case values. A *paired bootstrap*
+  resample draws ``n`` case ids with replacement from the ``n`` distinct case ids (the same
+  ids for every alternative) and replaces each such criterion value by the mean of its
+  per-case values over the drawn ids (a case drawn twice counts twice; a cell none of whose
+  cases was drawn keeps its measured value). Gates are not re-evaluated per resample.
+* **Cannot win.** ``sensitivity`` and ``min_weight_change_to_flip`` take ``cannot_win``:
+  alternatives (e.g. those failing a hard gate) that stay in the matrix, and so in every
+  normalisation, exactly as in ``rank``, but are never the winner: the winner is the first
+  alternative of the order that is not in ``cannot_win``. Ranking, sensitivity and flips thus
+  see one matrix and name the same winner.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -35,11 +46,13 @@ __all__ = [
     "Flip",
     "GateResult",
     "GateSpec",
+    "MeasurementNoise",
     "ParetoFront",
     "Ranking",
     "Sensitivity",
     "apply_gates",
     "evaluate_gates",
+    "measurement_noise",
     "min_weight_change_to_flip",
     "pareto_front",
     "rank",
@@ -53,6 +66,11 @@ Method = Literal["weighted-sum", "topsis"]
 GateOp = Literal["==", "!=", ">=", "<=", ">", "<"]
 Values = Mapping[str, Mapping[str, float | None]]
 GateValue = float | bool | str
+Bound = Literal["point", "lower", "upper"]
+CaseValues = Mapping[str, Mapping[str, Mapping[str, float]]]
+"""Alternative -> criterion id -> case id -> per-case value whose mean is the criterion value."""
+Intervals = Mapping[str, Mapping[str, tuple[float | None, float | None]]]
+"""Alternative -> gate key -> (low, high) of the value's 95% interval."""
 
 _DIGITS = 12  # scores equal to 12 decimals tie; sub-1e-12 differences are float noise
 _GRID = 1000  # TOPSIS flip search: steps of 0.001 in the weight, then bisection
@@ -105,11 +123,21 @@ class GateSpec(_Frozen):
     """Why the gate exists, shown when it fails."""
     key: str | None = None
     """Key of the actual value in ``values_by_alt``; default the gate id."""
+    bound: Bound = "point"
+    """Which value is tested: the measured ``point``, or the ``lower``/``upper`` end of its 95%
+    interval (from ``evaluate_gates``' ``intervals``; the point value where there is none)."""
 
     @classmethod
     def from_config(cls, gate: _GateLike) -> GateSpec:
         """From a ``nova.config.Gate``; the value key is the gate's ``source``."""
-        return cls(id=gate.id, op=gate.op, value=gate.value, reason=gate.reason, key=gate.source)
+        return cls(
+            id=gate.id,
+            op=gate.op,
+            value=gate.value,
+            reason=gate.reason,
+            key=gate.source,
+            bound=getattr(gate, "bound", "point"),
+        )
 
 
 class GateResult(_Frozen):
@@ -123,6 +151,8 @@ class GateResult(_Frozen):
     """The value that was tested (None: not measured)."""
     reason: str
     """Why it passed, failed or is unknown, in words."""
+    bound: Bound = "point"
+    """Which value was tested: ``point``, or the ``lower``/``upper`` end of the 95% interval."""
 
 
 class Ranking(_Frozen):
@@ -167,6 +197,28 @@ class Sensitivity(_Frozen):
     """Alternative -> share of samples in which it ranks first (sums to 1)."""
     mean_rank: dict[str, float]
     """Alternative -> mean rank over the samples (1 = best)."""
+    cases: int = 0
+    """Distinct cases of the paired bootstrap drawn in every sample together with the
+    weights (0: only the weights were perturbed)."""
+
+
+class MeasurementNoise(_Frozen):
+    """How often the winner changes from measurement noise alone (weights fixed)."""
+
+    definition: str
+    """The resampling in words, with the number of cases and resamples and the seed."""
+    cases: int
+    """Distinct cases resampled (paired: the same case ids for every alternative)."""
+    resamples: int
+    """Bootstrap resamples."""
+    seed: int
+    """Seed of ``random.Random``."""
+    winner: str
+    """The winner on the measured values."""
+    winner_changed: float
+    """Share of resamples in which another alternative ranks first."""
+    p_first: dict[str, float]
+    """Alternative -> share of resamples in which it ranks first."""
 
 
 class Flip(_Frozen):
@@ -355,31 +407,46 @@ def _compare(actual: GateValue, op: GateOp, target: GateValue) -> bool | None:
     return None
 
 
-def _gate(gate: GateSpec, actual: GateValue | None) -> GateResult:
+def _gate(
+    gate: GateSpec, actual: GateValue | None, interval: tuple[float | None, float | None] | None
+) -> GateResult:
     if actual is None or (isinstance(actual, float) and math.isnan(actual)):
         return GateResult(gate=gate.id, passed=None, actual=None, reason="not measured")
+    bound: Bound = "point"
+    label = ""
+    if gate.bound != "point":
+        end = None if interval is None else interval[0 if gate.bound == "lower" else 1]
+        if end is not None:
+            actual, bound, label = end, gate.bound, f"{gate.bound} 95% bound "
+        else:
+            label = "point value (no interval) "
     need = f"{gate.op} {gate.value!r}"
     ok = _compare(actual, gate.op, gate.value)
     if ok is None:
-        why = f"cannot compare {actual!r} with {need}"
+        why = f"cannot compare {label}{actual!r} with {need}"
     elif ok:
-        why = f"{actual!r} {need}"
+        why = f"{label}{actual!r} {need}"
     else:
-        why = f"{gate.reason} (is {actual!r}, needs {need})".lstrip()
-    return GateResult(gate=gate.id, passed=ok, actual=actual, reason=why)
+        why = f"{gate.reason} (is {label}{actual!r}, needs {need})".lstrip()
+    return GateResult(gate=gate.id, passed=ok, actual=actual, reason=why, bound=bound)
 
 
 def evaluate_gates(
-    values_by_alt: Mapping[str, Mapping[str, GateValue | None]], gates: Sequence[GateSpec]
+    values_by_alt: Mapping[str, Mapping[str, GateValue | None]],
+    gates: Sequence[GateSpec],
+    intervals: Intervals | None = None,
 ) -> dict[str, list[GateResult]]:
     """Test every gate for every alternative: ``actual = values_by_alt[alt][gate.key or id]``.
 
     A missing value (absent, None, NaN) gives ``passed=None`` with reason "not measured";
     values that cannot be compared (a string with ``>=``, a string against a number) give
-    ``passed=None`` too. Numbers equal within ``rel 1e-9`` count as equal.
+    ``passed=None`` too. Numbers equal within ``rel 1e-9`` count as equal. A gate with
+    ``bound`` lower/upper tests that end of ``intervals[alt][key]`` instead of the point value
+    (and says so in ``reason``); without an interval it tests the point value and says that.
     """
+    iv = intervals or {}
     return {
-        alt: [_gate(g, vals.get(g.key or g.id)) for g in gates]
+        alt: [_gate(g, vals.get(g.key or g.id), iv.get(alt, {}).get(g.key or g.id)) for g in gates]
         for alt, vals in values_by_alt.items()
     }
 
@@ -406,6 +473,47 @@ def _dirichlet(rng: random.Random, alpha: Sequence[float]) -> list[float]:
     return [x / total for x in g] if total > 0 else [a / math.fsum(alpha) for a in alpha]
 
 
+def _first(order: Sequence[str], cannot_win: Collection[str]) -> str:
+    """The winner: the first alternative of ``order`` that may rank first."""
+    for a in order:
+        if a not in cannot_win:
+            return a
+    raise ValueError("every alternative is in cannot_win: nothing can rank first")
+
+
+class _Bootstrap:
+    """Paired bootstrap of the cases behind criterion values (see ``Cases`` above)."""
+
+    def __init__(self, values: Values, cases: CaseValues | None) -> None:
+        self.values = values
+        per = cases or {}
+        ids = sorted(
+            {k for by_crit in per.values() for by_case in by_crit.values() for k in by_case}
+        )
+        self.n = len(ids)
+        pos = {k: i for i, k in enumerate(ids)}
+        # Per cell: the values and a 1/0 "has a value" vector aligned with ``ids``, so a
+        # resample's mean is two sums over the drawn indices.
+        self.cells: list[tuple[str, str, list[float], list[float]]] = []
+        for alt, by_crit in per.items():
+            for crit, by_case in by_crit.items():
+                vals, has = [0.0] * self.n, [0.0] * self.n
+                for k, x in by_case.items():
+                    vals[pos[k]], has[pos[k]] = float(x), 1.0
+                self.cells.append((alt, crit, vals, has))
+
+    def draw(self, rng: random.Random) -> dict[str, dict[str, float | None]]:
+        out = {a: dict(v) for a, v in self.values.items()}
+        if not self.n:
+            return out
+        idx = rng.choices(range(self.n), k=self.n)  # one draw for every alternative: paired
+        for alt, crit, vals, has in self.cells:
+            den = math.fsum(map(has.__getitem__, idx))
+            if den and alt in out:
+                out[alt][crit] = math.fsum(map(vals.__getitem__, idx)) / den
+        return out
+
+
 def sensitivity(
     values: Values,
     criteria: Sequence[CriterionSpec],
@@ -414,40 +522,95 @@ def sensitivity(
     concentration: float = 50.0,
     seed: int = 0,
     method: Method = "weighted-sum",
+    cannot_win: Collection[str] = (),
+    cases: CaseValues | None = None,
 ) -> Sensitivity:
-    """Monte-Carlo stability of the ranking under perturbed weights.
+    """Monte-Carlo stability of the ranking under perturbed weights (and measurements).
 
-    Alternatives are the keys of ``values``; pass only those that passed the gates if gate
-    failures should count. ``samples`` times, draw weights from ``Dirichlet(α = c·w)`` where
-    ``w`` are the normalised chosen weights and ``c = concentration`` (mean ``w``; variance of
-    ``w_j`` is ``w_j(1 − w_j)/(c + 1)``; criteria with weight 0 stay 0), re-rank with
-    ``method``, and count first places and ranks. Draws come from ``random.Random(seed)``.
+    Alternatives are the keys of ``values``: all of them, so the normalisation is the one of
+    ``rank``; those in ``cannot_win`` (failed gates) are ranked but never first, and in each
+    sample placed after the others (as ``apply_gates`` does). ``samples`` times, draw weights
+    from ``Dirichlet(α = c·w)`` where ``w`` are the normalised chosen weights and
+    ``c = concentration`` (mean ``w``; variance of ``w_j`` is ``w_j(1 − w_j)/(c + 1)``;
+    criteria with weight 0 stay 0), and, when ``cases`` are given, one paired bootstrap
+    resample of the cases; re-rank with ``method`` (normalising the resampled values again)
+    and count first places and ranks. Draws come from ``random.Random(seed)``.
     """
     if samples < 1 or concentration <= 0:
         raise ValueError(f"need samples >= 1 and concentration > 0, got {samples}, {concentration}")
     m = _matrix(list(values), values, criteria)
+    _first(m.alts, cannot_win)
+    boot = _Bootstrap(values, cases)
     score = _scorer(m, method)
     rng = random.Random(seed)
     first = dict.fromkeys(m.alts, 0)
     rank_sum = dict.fromkeys(m.alts, 0)
     for _ in range(samples):
-        order = _order(m.alts, score(_dirichlet(rng, [concentration * w for w in m.weights])))
+        w = _dirichlet(rng, [concentration * w for w in m.weights])
+        if boot.n:
+            score = _scorer(_matrix(m.alts, boot.draw(rng), m.crits), method)
+        order = _order(m.alts, score(w))
+        order = sorted(order, key=lambda a: a in cannot_win)  # stable: failing ones last
         first[order[0]] += 1
         for pos, a in enumerate(order, 1):
             rank_sum[a] += pos
+    what = f"Dirichlet(α = {concentration:g}·w)"
+    if boot.n:
+        what += f" × paired bootstrap of {boot.n} cases"
     return Sensitivity(
         method=method,
-        definition=f"Dirichlet(α = {concentration:g}·w), {samples} samples, seed {seed}",
+        definition=f"{what}, {samples} samples, seed {seed}",
         weights={c.id: w for c, w in zip(m.crits, m.weights, strict=True)},
         p_first={a: n / samples for a, n in first.items()},
         mean_rank={a: s / samples for a, s in rank_sum.items()},
+        cases=boot.n,
+    )
+
+
+def measurement_noise(
+    values: Values,
+    criteria: Sequence[CriterionSpec],
+    cases: CaseValues,
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    method: Method = "weighted-sum",
+    cannot_win: Collection[str] = (),
+) -> MeasurementNoise:
+    """How often the winner changes from measurement noise alone.
+
+    The weights stay as chosen; ``resamples`` times, draw one paired bootstrap resample of
+    the cases (``random.Random(seed)``), re-rank every alternative of ``values`` with
+    ``method`` and note the winner (first alternative not in ``cannot_win``).
+    ``winner_changed`` = share of resamples whose winner differs from the winner on the
+    measured values. Without any case values: ``ValueError``.
+    """
+    boot = _Bootstrap(values, cases)
+    if resamples < 1 or not boot.n:
+        raise ValueError(f"need resamples >= 1 and case values, got {resamples}, {boot.n} cases")
+    m = _matrix(list(values), values, criteria)
+    winner = _first(_order(m.alts, _scorer(m, method)(m.weights)), cannot_win)
+    rng = random.Random(seed)
+    first = dict.fromkeys(m.alts, 0)
+    for _ in range(resamples):
+        sample = _matrix(m.alts, boot.draw(rng), m.crits)
+        first[_first(_order(m.alts, _scorer(sample, method)(m.weights)), cannot_win)] += 1
+    return MeasurementNoise(
+        definition=f"paired bootstrap of {boot.n} cases (the same case ids for every "
+        f"candidate), weights fixed, {resamples} resamples, seed {seed}",
+        cases=boot.n,
+        resamples=resamples,
+        seed=seed,
+        winner=winner,
+        winner_changed=1.0 - first[winner] / resamples,
+        p_first={a: n / resamples for a, n in first.items()},
     )
 
 
 _Crossing = tuple[float, str]  # (new weight, new winner)
 
 
-def _linear_flip(m: _Matrix, k: int, win: int) -> list[_Crossing]:
+def _linear_flip(m: _Matrix, k: int, win: int, cannot_win: Collection[str]) -> list[_Crossing]:
     """Exact crossings for the weighted sum: ``score_i(t) = a_i + b_i t`` with
     ``a_i = Σ_{j≠k} w_j n_ij / (1 − w_k)`` and ``b_i = n_ik − a_i``; the first crossing of the
     winner's line in each direction, won by the steepest line through it."""
@@ -460,7 +623,7 @@ def _linear_flip(m: _Matrix, k: int, win: int) -> list[_Crossing]:
         hits = []
         for i, alt in enumerate(m.alts):
             slope = sign * (b[i] - b[win])
-            if i != win and slope > 1e-12:
+            if i != win and alt not in cannot_win and slope > 1e-12:
                 t = (a[win] - a[i]) / (b[i] - b[win])
                 t = max(t, wk) if sign > 0 else min(t, wk)  # float noise around a tie at w_k
                 edge = 1.0 if sign > 0 else 0.0  # a tie at the very end cannot be passed
@@ -472,7 +635,9 @@ def _linear_flip(m: _Matrix, k: int, win: int) -> list[_Crossing]:
     return out
 
 
-def _search_flip(m: _Matrix, k: int, win: int, method: Method) -> list[_Crossing]:
+def _search_flip(
+    m: _Matrix, k: int, win: int, method: Method, cannot_win: Collection[str]
+) -> list[_Crossing]:
     """Grid of ``_GRID`` steps from ``w_k`` towards 1 and towards 0, then bisection (to 1e-12)
     of the first step where another alternative scores strictly higher; a flip that starts and
     ends within one step is missed."""
@@ -481,7 +646,7 @@ def _search_flip(m: _Matrix, k: int, win: int, method: Method) -> list[_Crossing
     def leader(t: float) -> str | None:
         w = [t if j == k else (1.0 - t) * x / (1.0 - wk) for j, x in enumerate(m.weights)]
         s = [round(x, _DIGITS) for x in score(w)]
-        top = _order(m.alts, s)[0]
+        top = _first(_order(m.alts, s), cannot_win)
         return top if s[m.alts.index(top)] > s[win] else None
 
     out: list[_Crossing] = []
@@ -500,7 +665,11 @@ def _search_flip(m: _Matrix, k: int, win: int, method: Method) -> list[_Crossing
 
 
 def min_weight_change_to_flip(
-    values: Values, criteria: Sequence[CriterionSpec], method: Method = "weighted-sum"
+    values: Values,
+    criteria: Sequence[CriterionSpec],
+    method: Method = "weighted-sum",
+    *,
+    cannot_win: Collection[str] = (),
 ) -> list[Flip]:
     """For each criterion, the smallest change of its weight alone that changes the winner.
 
@@ -510,10 +679,11 @@ def min_weight_change_to_flip(
     ``new_weight`` is the boundary of the nearest such region (up or down; the smaller
     ``|delta|`` wins, ties go to the increase). Weighted sum: exact (scores are linear in
     ``t``). TOPSIS: grid of 0.001 steps plus bisection. A criterion that carries all weight
-    (``w_k = 1``, renormalising gives it 1 again) or was dropped never flips.
+    (``w_k = 1``, renormalising gives it 1 again) or was dropped never flips. Alternatives in
+    ``cannot_win`` stay in the normalisation but neither win now nor take over.
     """
     m = _matrix(list(values), values, criteria)
-    winner = _order(m.alts, _scorer(m, method)(m.weights))[0]
+    winner = _first(_order(m.alts, _scorer(m, method)(m.weights)), cannot_win)
     win = m.alts.index(winner)
     kept = [c.id for c in m.crits]
     out = []
@@ -523,7 +693,11 @@ def min_weight_change_to_flip(
         hits: list[_Crossing] = []
         if k is not None and wk < 1.0 - 1e-12:
             ws = method == "weighted-sum"
-            hits = _linear_flip(m, k, win) if ws else _search_flip(m, k, win, method)
+            hits = (
+                _linear_flip(m, k, win, cannot_win)
+                if ws
+                else _search_flip(m, k, win, method, cannot_win)
+            )
         t, alt = min(hits, key=lambda h: (abs(h[0] - wk), -h[0])) if hits else (None, None)
         note = "dropped: no values" if k is None else "no weight in [0, 1] flips it"
         out.append(
