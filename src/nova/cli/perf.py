@@ -104,6 +104,7 @@ def render_perf(results: list[CandidatePerf], run_id: str) -> None:
             r.operating_point or "—",
             _f(r.cost.usd_per_mtok_output, ",.3f") if r.cost else "—",
             _f(r.cost.usd_per_1k_conversations, ",.3f") if r.cost else "—",
+            _f(r.cost.eur_per_1k_conversations, ",.3f") if r.cost else "—",
             r.cost.basis if r.cost else (r.error or ""),
         ]
         for r in results
@@ -114,10 +115,14 @@ def render_perf(results: list[CandidatePerf], run_id: str) -> None:
             "Operating point",
             "USD / 1M output tokens",
             "USD / 1,000 conversations",
+            "EUR / 1,000 conversations",
             "Basis",
         ],
         cost_rows,
         title="Cost",
+        caption="EUR at "
+        + next((r.cost.fx for r in results if r.cost and r.cost.fx), "no exchange rate")
+        + "; a STALE price sheet is older than NOVA_CATALOG_MAX_AGE_DAYS.",
     )
     con = out_console()
     sat = [f"{r.candidate} saturated at {r.saturated_at}" for r in results if r.saturated_at]

@@ -336,7 +336,8 @@ class Decision(_Model):
     gates: list[Gate] = Field(default_factory=list)
     """Hard gates."""
     sensitivity_samples: int = Field(default=2000, ge=100)
-    """Monte-Carlo samples of perturbed weights."""
+    """Monte-Carlo samples of perturbed weights (each with a paired bootstrap of the cases), and
+    bootstrap resamples of the measurement-noise check."""
 
     @model_validator(mode="after")
     def _weights(self) -> Decision:

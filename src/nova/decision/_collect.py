@@ -204,8 +204,6 @@ def _add_quality(
         elif cq.candidate == rep.baseline:
             ce.metrics["win_rate"] = Measurement(
                 value=0.5,
-                low=0.5,
-                high=0.5,
                 unit="%",
                 source=src,
                 detail="the baseline: 0.5 by definition (against itself every case is a tie)",

@@ -23,11 +23,13 @@ from nova.decision._methods import (
     Flip,
     GateResult,
     GateSpec,
+    MeasurementNoise,
     ParetoFront,
     Ranking,
     Sensitivity,
     apply_gates,
     evaluate_gates,
+    measurement_noise,
     min_weight_change_to_flip,
     pareto_front,
     rank,
@@ -110,6 +112,9 @@ class MatrixResult(BaseModel):
     sensitivity: Sensitivity | None
     """Monte-Carlo weight perturbation over all candidates of the ranking; only measured
     candidates that pass the gates can rank first."""
+    noise: MeasurementNoise | None = None
+    """How often the winner changes from measurement noise alone (paired bootstrap of the
+    quality run's cases, weights fixed); None without per-case evidence."""
     flips: list[Flip]
     """Smallest single-weight change that flips the winner, per criterion."""
     pareto: ParetoFront | None
@@ -187,24 +192,42 @@ def build_matrix(
     crit_specs = [CriterionSpec.from_config(c) for c in cfg.decision.criteria]
     cells: dict[str, dict[str, Cell]] = {}
     values: dict[str, dict[str, float | None]] = {}
+    cases: dict[str, dict[str, dict[str, float]]] = {}
     for cid in cands:
         ce = evidence.candidates[cid]
-        cells[cid], values[cid] = {}, {}
+        cells[cid], values[cid], cases[cid] = {}, {}, {}
         for c in cfg.decision.criteria:
             m = ce.get(source_key(c.source, cfg))
             values[cid][c.id] = _num(m)
+            if m.cases and _num(m) is not None:
+                cases[cid][c.id] = m.cases
             cells[cid][c.id] = Cell(
                 display=m.fmt(), value=_num(m), source=m.source, detail=m.detail
             )
     gate_specs = [
-        GateSpec(id=g.id, op=g.op, value=g.value, reason=g.reason, key=source_key(g.source, cfg))
+        GateSpec(
+            id=g.id,
+            op=g.op,
+            value=g.value,
+            reason=g.reason,
+            key=source_key(g.source, cfg),
+            bound=g.bound,
+        )
         for g in cfg.decision.gates
     ]
     gate_values = {
         cid: {g.key or g.id: evidence.candidates[cid].get(g.key or g.id).value for g in gate_specs}
         for cid in cands
     }
-    gates = evaluate_gates(gate_values, gate_specs)
+    intervals = {
+        cid: {
+            k: (m.low, m.high)
+            for g in gate_specs
+            if (m := evidence.candidates[cid].get(k := g.key or g.id)).low is not None
+        }
+        for cid in cands
+    }
+    gates = evaluate_gates(gate_values, gate_specs, intervals)
     ws = apply_gates(_rank_or_empty(cands, values, crit_specs, "weighted-sum"), gates)
     tp = apply_gates(_rank_or_empty(cands, values, crit_specs, "topsis"), gates)
     primary = ws if cfg.decision.method == "weighted-sum" else tp
@@ -216,10 +239,11 @@ def build_matrix(
         if any(m.source.startswith("run:") for m in evidence.candidates[c].metrics.values())
     }
     passing = [c for c in primary.order if c not in primary.failed_gates and c in with_runs]
-    sens = flips = pareto = None
-    # One matrix for everything: sensitivity and flips normalise over every candidate of the
-    # ranking; the ones that cannot be recommended stay in and only never rank first.
+    sens = flips = pareto = noise = None
+    # One matrix for everything: sensitivity, noise and flips normalise over every candidate
+    # of the ranking; the ones that cannot be recommended stay in and only never rank first.
     cannot_win = [c for c in cands if c not in passing]
+    with_cases = {cid: by for cid, by in cases.items() if by}
     if len(passing) > 1 and primary.weights:
         sens = sensitivity(
             values,
@@ -228,7 +252,18 @@ def build_matrix(
             seed=seed,
             method=cfg.decision.method,
             cannot_win=cannot_win,
+            cases=with_cases,
         )
+        if with_cases:
+            noise = measurement_noise(
+                values,
+                crit_specs,
+                with_cases,
+                resamples=cfg.decision.sensitivity_samples,
+                seed=seed,
+                method=cfg.decision.method,
+                cannot_win=cannot_win,
+            )
         flips = min_weight_change_to_flip(
             values, crit_specs, method=cfg.decision.method, cannot_win=cannot_win
         )
@@ -266,6 +301,7 @@ def build_matrix(
         winner=passing[0] if passing else None,
         methods_disagree=ws.order[:1] != tp.order[:1],
         sensitivity=sens,
+        noise=noise,
         flips=flips or [],
         pareto=pareto,
         evidence=evidence,
@@ -279,7 +315,7 @@ def matrix_sha(result: MatrixResult) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-_L = {
+_L: dict[str, dict[str, Any]] = {
     "de": {
         "title": "LLM-Auswahlmatrix",
         "generated": "Erzeugt von nova",
@@ -294,6 +330,18 @@ _L = {
         "passed": "erfüllt",
         "unknown": "nicht gemessen",
         "sens": "Sensitivität",
+        "noise": "Messrauschen allein (Gewichte fest): der Gewinner {w} wechselt in {p} der "
+        "Stichproben ({d}).",
+        "gatelist": "Pflichtkriterien und geprüfter Wert",
+        "test": "Prüfung",
+        "bound": "Wert",
+        "bounds": {"point": "Messwert", "lower": "untere 95%-Grenze", "upper": "obere 95%-Grenze"},
+        "costs": "Kosten",
+        "volume": "Volumen: {n} Gespräche pro Monat; EUR zum Referenzkurs {fx}.",
+        "nofx": "kein Wechselkurs im Katalog: keine EUR-Beträge",
+        "costhead": "| Kandidat | USD / 1.000 Gespräche | EUR / 1.000 Gespräche | USD / Monat | "
+        "EUR / Monat | Preisliste |",
+        "stale": "VERALTET",
         "pfirst": "Wahrscheinlichkeit Platz 1",
         "flip": "Kleinste Gewichtsänderung, die den Gewinner ändert",
         "pareto": "Pareto-Front (Qualität, Kosten, Latenz)",
@@ -329,6 +377,18 @@ _L = {
         "passed": "passed",
         "unknown": "not measured",
         "sens": "Sensitivity",
+        "noise": "Measurement noise alone (weights fixed): the winner {w} changes in {p} of the "
+        "resamples ({d}).",
+        "gatelist": "Hard gates and the value tested",
+        "test": "Test",
+        "bound": "Value tested",
+        "bounds": {"point": "point value", "lower": "lower 95% bound", "upper": "upper 95% bound"},
+        "costs": "Costs",
+        "volume": "Volume: {n} conversations per month; EUR at the reference rate {fx}.",
+        "nofx": "no exchange rate in the catalog: no EUR figures",
+        "costhead": "| Candidate | USD / 1,000 conversations | EUR / 1,000 conversations | "
+        "USD / month | EUR / month | Price sheet |",
+        "stale": "STALE",
         "pfirst": "Probability of rank 1",
         "flip": "Smallest weight change that changes the winner",
         "pareto": "Pareto front (quality, cost, latency)",
@@ -362,6 +422,49 @@ def _link(source: str) -> str:
     if kind == "catalog":
         return f"catalog `{ref}`"
     return source
+
+
+def _gate_section(r: MatrixResult, t: dict[str, Any]) -> list[str]:
+    """The gates as configured, and per candidate the value each one tested (point or bound)."""
+    if not r.gate_specs:
+        return []
+    out = ["", f"## {t['gatelist']}", "", f"| Gate | Source | {t['test']} | {t['bound']} |"]
+    out.append("|---|---|---|---|")
+    for g in r.gate_specs:
+        bound = t["bounds"][g.get("bound", "point")]
+        out.append(f"| {g['id']} | `{g['source']}` | {g['op']} {g['value']!r} | {bound} |")
+    out.append("")
+    for cid in r.order:
+        for res in r.gates.get(cid, []):
+            out.append(f"- {cid} / {res.gate} ({t['bounds'][res.bound]}): {res.reason}")
+    return out
+
+
+def _cost_section(r: MatrixResult, t: dict[str, Any]) -> list[str]:
+    """Costs in USD and EUR, per 1,000 conversations and per month, stale sheets flagged."""
+    ev = r.evidence
+    costs = {cid: ev.costs[cid] for cid in r.order if cid in ev.costs}
+    if not costs:
+        return []
+    fx = ev.extra.get("exchange_rate")
+    vol = int(ev.extra.get("monthly_conversations", 0))
+    out = ["", f"## {t['costs']}", ""]
+    out += [t["volume"].format(n=f"{vol:,}", fx=fx) if fx else t["nofx"], ""]
+    out += [t["costhead"], "|---|---|---|---|---|---|"]
+
+    def money(x: float | None) -> str:
+        return "—" if x is None else f"{x:,.2f}"
+
+    for cid, c in costs.items():
+        sheet = f"`{c.sheet}` ({c.sheet_date})" if c.sheet else "—"
+        if c.sheet_stale:
+            sheet += f" ⚠ {t['stale']}"
+        out.append(
+            f"| {cid} | {money(c.usd_per_1k_conversations)} | "
+            f"{money(c.eur_per_1k_conversations)} | {money(c.usd_per_month)} | "
+            f"{money(c.eur_per_month)} | {sheet} |"
+        )
+    return out
 
 
 def render_markdown(r: MatrixResult, sha: str) -> str:
@@ -405,6 +508,9 @@ def render_markdown(r: MatrixResult, sha: str) -> str:
         for k in crit_ids:
             cell = r.cells[cid][k]
             mark = " ⚠" if k in r.weighted_sum.missing.get(cid, []) else ""
+            cost = ev.costs.get(cid)
+            if cell.source.startswith("price-sheet:") and cost is not None and cost.sheet_stale:
+                mark += f" ⚠ {t['stale']}"
             cells.append(f"{cell.display}{mark}")
         failed = r.weighted_sum.failed_gates.get(cid, [])
         unknown = r.weighted_sum.unknown_gates.get(cid, [])
@@ -423,6 +529,8 @@ def render_markdown(r: MatrixResult, sha: str) -> str:
             + f" | {r.weighted_sum.scores[cid]:.3f} | {r.topsis.scores[cid]:.3f} | "
             f"{gate} |"
         )
+    out += _gate_section(r, t)
+    out += _cost_section(r, t)
     if r.sensitivity is not None:
         s = r.sensitivity
         out += [
@@ -436,6 +544,9 @@ def render_markdown(r: MatrixResult, sha: str) -> str:
         ]
         for cid in sorted(s.p_first, key=lambda k: -s.p_first[k]):
             out.append(f"| {cid} | {s.p_first[cid]:.1%} | {s.mean_rank[cid]:.2f} |")
+    if r.noise is not None:
+        n = r.noise
+        out += ["", t["noise"].format(w=n.winner, p=f"{n.winner_changed:.1%}", d=n.definition)]
     if r.flips:
         out += ["", f"### {t['flip']}", ""]
         for f in r.flips:

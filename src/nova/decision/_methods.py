@@ -508,9 +508,9 @@ class _Bootstrap:
             return out
         idx = rng.choices(range(self.n), k=self.n)  # one draw for every alternative: paired
         for alt, crit, vals, has in self.cells:
-            den = math.fsum(map(has.__getitem__, idx))
+            den = sum(map(has.__getitem__, idx))
             if den and alt in out:
-                out[alt][crit] = math.fsum(map(vals.__getitem__, idx)) / den
+                out[alt][crit] = sum(map(vals.__getitem__, idx)) / den
         return out
 
 

@@ -173,7 +173,7 @@ def in_eur_and_per_month(
     update: dict[str, object] = {"monthly_conversations": monthly_conversations}
     basis = est.basis
     sheet = catalog.price_sheets.get(est.sheet) if est.sheet else None
-    if sheet is not None and sheet.stale(today, max_age_days):
+    if sheet is not None and sheet.stale(today, max_age_days) and "STALE" not in basis:
         update["sheet_stale"] = True
         basis += (
             f"; STALE price sheet: {sheet.id} was retrieved {sheet.retrieved}, "
