@@ -9,11 +9,7 @@ from rich.text import Text
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console, print_json, print_table
-from nova.decision import build_matrix, collect_evidence, matrix_sha, write_matrix
 from nova.errors import NovaError
-from nova.governance._decide import check_decision, decide, load_matrix
-from nova.governance._review import record_review, request_review, review_status
-from nova.store import open_store
 
 __all__ = ["decide_command", "matrix_command", "review_group"]
 
@@ -49,6 +45,9 @@ def matrix_command(
     Example:
       nova matrix --quality-run 20261127-0412
     """
+    from nova.decision import build_matrix, collect_evidence, write_matrix
+    from nova.store import open_store
+
     loaded = app.config()
     ws = app.workspace()
     with open_store(ws, loaded.config) as store:
@@ -128,6 +127,9 @@ def review_group() -> None:
 
 
 def _current_sha(app: AppContext) -> str:
+    from nova.decision import matrix_sha
+    from nova.governance._decide import load_matrix
+
     m = load_matrix(app.workspace())
     if m is None:
         raise NovaError(
@@ -148,6 +150,9 @@ def review_request(app: AppContext, candidate: str, by: str | None, note: str) -
     Example:
       nova review request --candidate llama31-70b-vllm --by "Anna (Product)"
     """
+    from nova.governance._review import request_review
+    from nova.store import open_store
+
     cfg = app.config().config
     if candidate not in {c.id for c in cfg.candidates}:
         _unknown(app, candidate)
@@ -167,6 +172,9 @@ def _unknown(app: AppContext, candidate: str) -> None:
 
 
 def _act(app: AppContext, decision: str, candidate: str, role: str, by: str, comment: str) -> None:
+    from nova.governance._review import record_review
+    from nova.store import open_store
+
     cfg = app.config().config
     if candidate not in {c.id for c in cfg.candidates}:
         _unknown(app, candidate)
@@ -234,6 +242,11 @@ def review_status_command(app: AppContext, candidate: str | None, as_json: bool)
     Example:
       nova review status --candidate llama31-70b-vllm
     """
+    from nova.decision import matrix_sha
+    from nova.governance._decide import load_matrix
+    from nova.governance._review import review_status
+    from nova.store import open_store
+
     cfg = app.config().config
     m = load_matrix(app.workspace())
     sha = matrix_sha(m) if m else None
@@ -280,6 +293,9 @@ def decide_command(app: AppContext, candidate: str, by: str | None, check: bool)
     Example:
       nova decide --candidate llama31-70b-vllm --by "Anna (Product)"
     """
+    from nova.governance._decide import check_decision, decide
+    from nova.store import open_store
+
     ws = app.workspace()
     cfg = app.config().config
     with open_store(ws, cfg) as store:
