@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from nova.errors import NovaError
+from nova.errors import NovaError, UnknownCandidateError
 
 __all__ = [
     "PROVIDER_KINDS",
@@ -404,11 +404,11 @@ class NovaConfig(_Model):
     """Run store location."""
 
     def candidate(self, candidate_id: str) -> Candidate:
-        """The candidate with this id; KeyError when absent."""
+        """The candidate with this id; ``UnknownCandidateError`` (also a KeyError) when absent."""
         for c in self.candidates:
             if c.id == candidate_id:
                 return c
-        raise KeyError(candidate_id)
+        raise UnknownCandidateError(candidate_id, [c.id for c in self.candidates])
 
     def profile_candidates(
         self, profile: str | None, override: list[str] | None = None

@@ -80,10 +80,7 @@ def check_decision(
 ) -> tuple[list[str], MatrixResult | None, list[ReviewState]]:
     """Everything that is missing for a decision on ``candidate`` (empty: ready)."""
     missing: list[str] = []
-    try:
-        cfg.candidate(candidate)
-    except KeyError:
-        raise NovaError(f"no candidate {candidate!r} in nova.yaml") from None
+    cfg.candidate(candidate)  # UnknownCandidateError (exit 2) names the known ids
     m = load_matrix(ws)
     sha = matrix_sha(m) if m else None
     if m is None:
