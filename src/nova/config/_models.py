@@ -353,6 +353,8 @@ class Reviewer(_Model):
     """Review role."""
     name: str | None = None
     """Person or team expected to review (informational)."""
+    allowed_signers: list[str] = Field(default_factory=list)
+    """SSH public keys (``ssh-ed25519 AAAA… name``) whose signatures count for this role."""
 
 
 class Governance(_Model):
@@ -372,6 +374,8 @@ class Governance(_Model):
     """Require a DSFA (GDPR Art. 35 DPIA) before choosing a managed cloud candidate."""
     tasks_csv: str = "Agenten_Aufgaben_Uebersicht.csv"
     """The team's task list that nova updates after approval."""
+    require_signed_reviews: bool = False
+    """Refuse approvals without an SSH signature by an allowed signer of the role."""
 
 
 class StoreSettings(_Model):

@@ -21,7 +21,7 @@ from nova._io import atomic_write_bytes
 from nova.config import NovaConfig, Workspace
 from nova.decision import MatrixResult, dsfa_done, matrix_sha
 from nova.errors import GateFailedError, NovaError
-from nova.governance._review import ReviewState, review_status
+from nova.governance._review import ReviewState, SignaturePolicy, review_status
 from nova.governance._tasks_csv import TaskTable
 from nova.store import RunStore
 
@@ -94,7 +94,7 @@ def check_decision(
             elif g.passed is None:
                 missing.append(f"hard gate {g.gate} not measured: {g.reason}")
     roles: list[str] = [r.role for r in cfg.governance.reviewers]
-    states = review_status(store, candidate, roles, sha)
+    states = review_status(store, candidate, roles, sha, SignaturePolicy.from_config(cfg))
     for s in states:
         if s.status != "approved":
             what = {
@@ -102,6 +102,7 @@ def check_decision(
                 "requested": "review requested, not given",
                 "rejected": f"rejected by {s.by}",
                 "stale": f"approved by {s.by} for an earlier matrix version",
+                "unsigned": f"approved by {s.by}, but {s.note}",
             }[s.status]
             missing.append(
                 f"approval of {s.role}: {what} — `nova review approve --candidate "
