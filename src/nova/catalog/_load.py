@@ -12,8 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from nova.catalog._models import CatalogModel, ExchangeRate, ModelPrice, PriceSheet
-from nova.config._loader import pydantic_problems
-from nova.config._yaml import load_yaml
+from nova.config import load_yaml, pydantic_problems
 from nova.errors import CatalogError, ConfigError, Problem
 
 __all__ = ["Catalog", "load_catalog"]

@@ -1,7 +1,7 @@
 """nova.yaml: models, loading with file:line errors, workspace paths and ``nova init``."""
 
 from nova.config._init import InitResult, init_workspace
-from nova.config._loader import LoadedConfig, config_hash, load_config
+from nova.config._loader import LoadedConfig, config_hash, load_config, pydantic_problems
 from nova.config._models import (
     Candidate,
     Criterion,
@@ -20,6 +20,7 @@ from nova.config._models import (
     StoreSettings,
 )
 from nova.config._workspace import CONFIG_FILE, Workspace, find_workspace
+from nova.config._yaml import LoadedYaml, load_yaml
 
 __all__ = [
     "CONFIG_FILE",
@@ -31,6 +32,7 @@ __all__ = [
     "InitResult",
     "Kpi",
     "LoadedConfig",
+    "LoadedYaml",
     "NovaConfig",
     "PerformanceSpec",
     "Profile",
@@ -45,4 +47,6 @@ __all__ = [
     "find_workspace",
     "init_workspace",
     "load_config",
+    "load_yaml",
+    "pydantic_problems",
 ]
