@@ -66,6 +66,8 @@ def test_matrix_costs_per_month_in_usd_and_eur_and_stale_sheet_flagged(
     # (2026-11-27) is not, for any test date until late 2027.
     monkeypatch.setenv("NOVA_CATALOG_MAX_AGE_DAYS", "365")
     ws = _workspace(tmp_path, monthly=40_000)
+    shown = run_cli("--workspace", str(ws), "matrix")
+    assert "STALE price sheet(s) used: aws-bedrock-2026-11 — re-check" in shown.out
     r = run_cli("--workspace", str(ws), "matrix", "--json")
     assert r.code == 0, r.err
     m = json.loads(r.out)

@@ -93,6 +93,8 @@ def test_p_rank1_resamples_the_cases_and_the_matrix_states_the_noise(
 ) -> None:
     ws = _workspace(tmp_path)
     m = _matrix(ws, run_cli)
+    shown = run_cli("--workspace", str(ws), "matrix")
+    assert "Measurement noise alone: the winner good changes in" in shown.out
     n_cases = len(m["evidence"]["candidates"]["good"]["metrics"]["pass_rate"]["cases"])
     sens = m["sensitivity"]
     assert sens["cases"] == n_cases == 12

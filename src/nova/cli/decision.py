@@ -100,6 +100,20 @@ def matrix_command(
         + ". Details and evidence: the .md file.",
     )
     con = out_console()
+    if result.noise is not None:
+        n = result.noise
+        con.print(
+            f"Measurement noise alone: the winner {n.winner} changes in "
+            f"{n.winner_changed:.1%} of {n.definition}",
+            markup=False,
+        )
+    stale = sorted({c.sheet for c in result.evidence.costs.values() if c.sheet_stale and c.sheet})
+    if stale:
+        con.print(
+            f"STALE price sheet(s) used: {', '.join(stale)} — re-check the prices "
+            "(NOVA_CATALOG_MAX_AGE_DAYS sets the limit)",
+            markup=False,
+        )
     if result.methods_disagree:
         con.print(
             f"Weighted sum and TOPSIS disagree: {result.weighted_sum.winner} vs "
