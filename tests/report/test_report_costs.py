@@ -37,3 +37,26 @@ def test_report_costs_in_eur_and_stale_sheet_flagged() -> None:
     )
     assert "| 3.20 | 3.07 |" in cost_a and "STALE price sheet: demo" in cost_a
     assert f"EUR at {FX}" in cost_a
+
+
+def test_report_states_the_measurement_noise_next_to_the_sensitivity() -> None:
+    from nova.decision import build_matrix
+    from tests.report.test_report import config, evidence
+
+    ev = evidence()
+    # 20 cases per candidate whose means are the pass rates .85, .78 (c fails a gate).
+    for cid, passed in (("a", 17), ("b", 15), ("c", 13)):
+        m = ev.candidates[cid].metrics["pass_rate"]
+        cases = {f"k{i:02d}": 1.0 if i < passed else 0.0 for i in range(20)}
+        ev.candidates[cid].metrics["pass_rate"] = m.model_copy(
+            update={"value": passed / 20, "cases": cases}
+        )
+    matrix = build_matrix(config(), ev)
+    assert matrix.noise is not None and matrix.sensitivity is not None
+    _, md, _ = render_report(inputs(matrix=matrix))
+    n = matrix.noise
+    assert (
+        f"Measurement noise alone (weights fixed): the winner {n.winner} changes in "
+        f"{n.winner_changed:.1%} of the resamples (paired bootstrap of 20 cases" in md
+    )
+    assert "Dirichlet(α = 50·w) × paired bootstrap of 20 cases, 2000 samples, seed 0" in md

@@ -120,6 +120,9 @@ result | Result | Ergebnis
 actual | Value | Wert
 reason | Reason | Begründung
 sens | Sensitivity | Sensitivität
+noise | Measurement noise alone (weights fixed): the winner {w} changes in {p} of the \
+resamples ({d}). | \
+  Messrauschen allein (Gewichte fest): der Gewinner {w} wechselt in {p} der Stichproben ({d}).
 p_first | P(rank 1) | P(Platz 1)
 mean_rank | Mean rank | Mittlerer Rang
 flips | Smallest weight change that changes the winner | \
@@ -403,7 +406,11 @@ def _decision(m: MatrixResult, f: _Fmt, t: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {"winner": m.winner or t["no_winner"], "method": m.method}
     out["disagree"] = disagree
     out |= {"criteria": crit, "matrix": matrix, "gates": gates if gates.rows else None}
-    out |= {"sens": sens, "sens_def": m.sensitivity.definition if m.sensitivity else ""}
+    sens_def = m.sensitivity.definition if m.sensitivity else ""
+    if n := m.noise:
+        noise = t["noise"].format(w=n.winner, p=f.pct(n.winner_changed), d=n.definition)
+        sens_def = f"{sens_def}. {noise}" if sens_def else noise
+    out |= {"sens": sens, "sens_def": sens_def}
     return out | {"flips": flips if flips.rows else None, "pareto": pareto}
 
 
