@@ -14,14 +14,13 @@ from nova.decision._methods import (
     Method,
     apply_gates,
     evaluate_gates,
-    measurement_noise,
     min_weight_change_to_flip,
     pareto_front,
     rank,
-    sensitivity,
     topsis,
     weighted_sum,
 )
+from nova.decision._sensitivity import measurement_noise, sensitivity
 
 # The 3 × 3 example used throughout.
 #
