@@ -144,6 +144,8 @@ def test_a_gate_on_the_lower_bound_fails_where_the_point_value_passes(
         )
         label = {"point": "point value", "lower": "lower 95% bound"}[bound]
         assert f"| quality-floor | `kpi:pass-rate` | >= {floor!r} | {label} |" in text
+        if bound == "lower":
+            assert "- good / quality-floor (lower 95% bound): Quality floor. (is lower" in text
     assert results["point"]["passed"] is True and results["point"]["bound"] == "point"
     assert results["lower"]["passed"] is False and results["lower"]["bound"] == "lower"
     assert results["lower"]["actual"] == pytest.approx(pr["low"])

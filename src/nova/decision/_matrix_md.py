@@ -119,7 +119,8 @@ def _link(source: str) -> str:
 
 
 def _gate_section(r: MatrixResult, t: dict[str, Any]) -> list[str]:
-    """The gates as configured, and per candidate the value each one tested (point or bound)."""
+    """The gates as configured with the value they test, and per candidate the value each
+    interval gate tested (the bound, or the point where a value has no interval)."""
     if not r.gate_specs:
         return []
     out = ["", f"## {t['gatelist']}", "", f"| Gate | Source | {t['test']} | {t['bound']} |"]
@@ -127,11 +128,15 @@ def _gate_section(r: MatrixResult, t: dict[str, Any]) -> list[str]:
     for g in r.gate_specs:
         bound = t["bounds"][g.get("bound", "point")]
         out.append(f"| {g['id']} | `{g['source']}` | {g['op']} {g['value']!r} | {bound} |")
-    out.append("")
-    for cid in r.order:
-        for res in r.gates.get(cid, []):
-            out.append(f"- {cid} / {res.gate} ({t['bounds'][res.bound]}): {res.reason}")
-    return out
+    # The value each interval gate tested, per candidate (point gates: see the ranking).
+    on_bounds = {g["id"] for g in r.gate_specs if g.get("bound", "point") != "point"}
+    lines = [
+        f"- {cid} / {res.gate} ({t['bounds'][res.bound]}): {res.reason}"
+        for cid in r.order
+        for res in r.gates.get(cid, [])
+        if res.gate in on_bounds
+    ]
+    return out + (["", *lines] if lines else [])
 
 
 def _cost_section(r: MatrixResult, t: dict[str, Any]) -> list[str]:
