@@ -75,6 +75,9 @@ def test_signed_approval_is_required_verified_and_rechecked(tmp_path: Path, run_
     w = ["--workspace", str(ws)]
     assert run_cli(*w, "matrix").code == 0
 
+    r = run_cli(*w, "review", "payload", "--candidate", "lama", "--role", "legal")
+    assert r.code == 2 and "no candidate 'lama' in nova.yaml (known: llama)" in r.err
+
     # Unsigned approvals are refused while signatures are required; nothing is recorded.
     r = _approve(run_cli, w, "legal")
     assert r.code == 1 and "require_signed_reviews is true" in r.err

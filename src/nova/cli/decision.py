@@ -11,7 +11,7 @@ from rich.text import Text
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console, print_json, print_table
-from nova.errors import NovaError
+from nova.errors import NovaError, UnknownCandidateError
 
 __all__ = ["decide_command", "matrix_command", "review_group"]
 
@@ -183,8 +183,7 @@ def review_request(app: AppContext, candidate: str, by: str | None, note: str) -
 
 
 def _unknown(app: AppContext, candidate: str) -> None:
-    known = ", ".join(c.id for c in app.config().config.candidates)
-    raise NovaError(f"no candidate {candidate!r} in nova.yaml (known: {known})")
+    raise UnknownCandidateError(candidate, [c.id for c in app.config().config.candidates])
 
 
 def _check_role(app: AppContext, candidate: str, role: str) -> None:
