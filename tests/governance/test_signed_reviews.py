@@ -136,3 +136,32 @@ def test_without_the_requirement_unsigned_approvals_still_count(
     _workspace(tmp_path, [], required=True)
     status = run_cli(*w, "review", "status", "--candidate", "llama", "--json")
     assert '"status": "unsigned"' in status.out
+
+
+def test_the_decision_record_names_the_signing_keys(tmp_path: Path, run_cli: Run) -> None:
+    lena, lena_pub = _key(tmp_path, "lena")
+    tom, tom_pub = _key(tmp_path, "tom")
+    ws = _workspace(tmp_path, [lena_pub])
+    cfg = yaml.safe_load((ws / "nova.yaml").read_text("utf-8"))
+    cfg["governance"]["reviewers"][1]["allowed_signers"] = [tom_pub]
+    cfg["decision"]["gates"] = []
+    (ws / "nova.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), "utf-8")
+    w = ["--workspace", str(ws)]
+    assert run_cli(*w, "matrix").code == 0
+    assert run_cli(*w, "docs").code == 0
+    fingerprints = {}
+    for role, key, who in (("legal", lena, "Lena"), ("security", tom, "Tom")):
+        payload = run_cli(*w, "review", "payload", "--candidate", "llama", "--role", role).out
+        sig = _sign(key, payload, tmp_path)
+        r = run_cli(
+            *w, "review", "approve", "--candidate", "llama", "--role", role, "--by", who,
+            "--signature", str(sig),
+        )  # fmt: skip
+        assert r.code == 0, r.err
+        fingerprints[role] = r.out.split("signed by ")[1].split(")")[0]
+    r = run_cli(*w, "decide", "--candidate", "llama", "--by", "Anna")
+    assert r.code == 0, r.err + r.out
+    kickoff = (ws / "docs" / "MODEL_OPERATIONS_KICKOFF.md").read_text("utf-8")
+    for role in ("legal", "security"):
+        assert f"SSH-signed: {fingerprints[role]}" in kickoff
+    assert fingerprints["legal"] != fingerprints["security"]

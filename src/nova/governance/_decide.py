@@ -201,7 +201,9 @@ def _record(
         f"- **{'Exit-Strategie' if de else 'Exit strategy'}:** docs/governance/exit_strategy.md",
         f"- **{'Freigaben' if de else 'Approvals'}:** "
         + "; ".join(
-            f"{s.role}: {s.by} ({s.at:%Y-%m-%d %H:%M} UTC, audit #{s.audit_seq})"
+            f"{s.role}: {s.by} ({s.at:%Y-%m-%d %H:%M} UTC, audit #{s.audit_seq}"
+            + (f", {'SSH-signiert' if de else 'SSH-signed'}: {s.signer}" if s.signer else "")
+            + ")"
             + (
                 f" — „{s.comment}“"
                 if s.comment and de
