@@ -7,7 +7,24 @@
     ├── CatalogError              shipped or user catalog data is invalid or an id is unknown
     ├── StoreError                the run store cannot be opened, migrated or written
     ├── MissingDependencyError    an optional extra is not installed; names the pip command
-    └── GateFailedError           a quality gate or decision precondition failed (exit 3)
+    ├── GateFailedError           a quality gate or decision precondition failed (exit 3)
+    ├── UnknownCandidateError     a candidate id is not in nova.yaml (exit 2; also a KeyError)
+    ├── SignatureError            a signed review does not verify against the allowed signers
+    ├── NotReadyError             an object was used before it was ready (e.g. a server's URL
+    │                             before start())
+    └── ProviderError             a request to a candidate failed; carries candidate, status,
+        │                         request id; ``retryable`` says whether a retry can help
+        ├── AuthError             401/403: key missing, wrong or without permission
+        ├── ModelNotFoundError    the server does not serve the model
+        ├── ContextLengthError    prompt + max_tokens exceed the context window
+        ├── BadRequestError       400/422 for another reason
+        ├── RateLimitError        429 (retryable; ``retry_after``)
+        ├── ServerError           5xx (retryable)
+        ├── UnreachableError      no connection (retryable)
+        ├── TimeoutError_         connect, first-token or total timeout (retryable; ``phase``)
+        └── StreamCutError        the stream ended early (retryable; ``partial_text``)
+
+The ``ProviderError`` subclasses live in ``nova.providers`` (import them from there).
 
 Every message says what is wrong and what to do next.
 """
@@ -27,9 +44,13 @@ __all__ = [
     "ConfigError",
     "GateFailedError",
     "MissingDependencyError",
+    "NotReadyError",
     "NovaError",
     "Problem",
+    "ProviderError",
+    "SignatureError",
     "StoreError",
+    "UnknownCandidateError",
     "WorkspaceError",
 ]
 
@@ -105,3 +126,55 @@ class GateFailedError(NovaError):
     """A quality gate or a precondition of a decision was not met."""
 
     exit_code = EXIT_GATE_FAILED
+
+
+class UnknownCandidateError(NovaError, KeyError):
+    """A candidate id is not in nova.yaml. Also a ``KeyError``, for code that looks ids up."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, candidate: str, known: list[str]) -> None:
+        self.candidate = candidate
+        super().__init__(
+            f"no candidate {candidate!r} in nova.yaml (known: {', '.join(known) or 'none'}): "
+            "check the id, or add the candidate under `candidates:`"
+        )
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0])
+
+
+class SignatureError(NovaError):
+    """A signed review does not verify, or signatures are required and missing."""
+
+
+class NotReadyError(NovaError):
+    """An object was used before it was ready; the message says what to call first."""
+
+
+class ProviderError(NovaError):
+    """A request to a candidate failed. ``retryable`` says whether trying again can help.
+
+    The subclasses (``AuthError``, ``RateLimitError``, …) are in ``nova.providers``.
+    """
+
+    retryable = False
+    kind = "error"
+
+    def __init__(
+        self,
+        candidate: str,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        partial_text: str | None = None,
+    ) -> None:
+        self.candidate = candidate
+        self.status = status
+        self.request_id = request_id
+        self.partial_text = partial_text
+        where = f"candidate {candidate}"
+        if request_id:
+            where += f", request {request_id}"
+        super().__init__(f"{where}: {message}")

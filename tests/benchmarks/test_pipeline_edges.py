@@ -75,7 +75,7 @@ def test_no_reachable_candidate_borrows_no_old_run_and_recommends_nothing(
 def test_ctrl_c_names_the_run_to_resume(
     tmp_path: Path, monkeypatch: object, run_cli: object
 ) -> None:
-    import nova.cli.benchmarks as cli_mod
+    import nova.benchmarks as pipeline  # the CLI command imports it when it runs
 
     ws = _ws(tmp_path, "http://127.0.0.1:9/v1")
 
@@ -84,7 +84,7 @@ def test_ctrl_c_names_the_run_to_resume(
             on_started("20261127-000000-abcdef")  # type: ignore[operator]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_mod, "run_benchmarks", interrupted)  # type: ignore[attr-defined]
+    monkeypatch.setattr(pipeline, "run_benchmarks", interrupted)  # type: ignore[attr-defined]
     r = run_cli("--workspace", str(ws.root), "benchmarks", "--profile", "llm-core")  # type: ignore[operator]
     assert r.code == 130
     assert "--resume 20261127-000000-abcdef" in r.err

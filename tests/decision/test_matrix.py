@@ -59,8 +59,8 @@ def config(
     )
 
 
-def evidence() -> Evidence:
-    vals = {"a": (0.9, 6.0), "b": (0.8, 2.0), "c": (0.7, 1.0)}
+def evidence(vals: dict[str, tuple[float, float]] | None = None) -> Evidence:
+    vals = vals or {"a": (0.9, 6.0), "b": (0.8, 2.0), "c": (0.7, 1.0)}
     ev = Evidence(
         generated_at=dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
         nova_version="t",
@@ -105,9 +105,45 @@ def test_a_failed_gate_ranks_last_with_its_reason_and_cannot_win() -> None:
         }
     ]
     r = build_matrix(config(0.5, 0.5, gate), evidence())
-    assert r.order[-1] == "b" and r.winner in ("a", "c")
+    # Scores as above (a .5, b .65, c .5); b fails the gate, a and c tie -> a by name.
+    assert r.order[-1] == "b" and r.winner == "a"
     assert any("commercial" in f for f in r.weighted_sum.failed_gates["b"])
-    assert r.sensitivity is not None and "b" not in r.sensitivity.p_first
+    assert r.sensitivity is not None and r.sensitivity.p_first["b"] == 0.0
+
+
+COMMERCIAL = [
+    {
+        "id": "commercial",
+        "source": "catalog:license.commercial_use",
+        "op": "==",
+        "value": True,
+        "reason": "commercial product",
+    }
+]
+
+
+def test_ranking_sensitivity_and_flips_share_one_matrix_with_a_gated_candidate() -> None:
+    # The example: a (quality .9, cost 6), b (.5, 2; fails the gate), c (.7, 1).
+    # Min-max over all three: quality a 1, b 0, c .5; cost (lower better, 1..6) a 0, b .8, c 1.
+    # Weights .5/.5: a .5, b .4, c .75 -> c. (Normalising over a and c only would tie them at
+    # .5 and name a: the old flips did that.)
+    # Flips (quality t, cost 1 − t): a = t, c = 1 − t/2 -> a = c at t = 2/3 (Δ +1/6);
+    # cost t: a = 1 − t, c = .5 + t/2 -> equal at t = 1/3 (Δ −1/6). b (.8·cost) never leads c.
+    r = build_matrix(
+        config(0.5, 0.5, COMMERCIAL),
+        evidence({"a": (0.9, 6.0), "b": (0.5, 2.0), "c": (0.7, 1.0)}),
+    )
+    assert r.weighted_sum.scores == pytest.approx({"a": 0.5, "b": 0.4, "c": 0.75})
+    assert r.winner == "c" and r.order == ["c", "a", "b"]
+    flips = {f.criterion: f for f in r.flips}
+    assert {f.winner for f in r.flips} == {"c"}
+    assert flips["quality"].new_weight == pytest.approx(2 / 3)
+    assert flips["cost"].new_weight == pytest.approx(1 / 3)
+    assert {f.new_winner for f in r.flips} == {"a"}
+    assert r.sensitivity is not None
+    assert max(r.sensitivity.p_first, key=lambda k: r.sensitivity.p_first[k]) == "c"
+    assert r.sensitivity.p_first["b"] == 0.0
+    assert r.sensitivity.mean_rank["b"] == 3.0
 
 
 def test_matrix_files_link_evidence_and_keep_history(tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from nova.decision._methods import (
     min_weight_change_to_flip,
     pareto_front,
     rank,
-    sensitivity,
     topsis,
     weighted_sum,
 )
+from nova.decision._sensitivity import measurement_noise, sensitivity
 
 # The 3 × 3 example used throughout.
 #
@@ -366,3 +366,63 @@ def test_pareto_front() -> None:
     assert front.excluded == {"p5": ["cost", "latency"]}
     with pytest.raises(ValueError, match="higher"):
         pareto_front(points, {"quality": "up"})
+
+
+@pytest.mark.parametrize("method", ["weighted-sum", "topsis"])
+def test_cannot_win_stays_in_the_normalisation_but_never_ranks_first(method: Method) -> None:
+    # b is the weighted-sum winner at .5 quality weight in a 2-criteria setup below, but
+    # cannot win; the winner is the best of the rest under the *same* normalisation.
+    values = {"a": {"q": 0.9, "c": 6.0}, "b": {"q": 0.5, "c": 2.0}, "c": {"q": 0.7, "c": 1.0}}
+    criteria = [
+        CriterionSpec(id="q", weight=1, direction="higher"),
+        CriterionSpec(id="c", weight=1, direction="lower"),
+    ]
+    ranked = rank(["a", "b", "c"], values, criteria, method)
+    expected = next(x for x in ranked.order if x != "b")
+    s = sensitivity(values, criteria, samples=300, method=method, cannot_win={"b"})
+    assert s.p_first["b"] == 0.0 and s.mean_rank["b"] == 3.0
+    flips = min_weight_change_to_flip(values, criteria, method, cannot_win={"b"})
+    assert {f.winner for f in flips} == {expected}
+    assert all(f.new_winner != "b" for f in flips)
+    with pytest.raises(ValueError, match="cannot_win"):
+        sensitivity(values, criteria, cannot_win={"a", "b", "c"})
+
+
+def test_measurement_noise_matches_the_binomial_probability() -> None:
+    # One criterion; x passes 3 of 4 cases (.75), w is .5 on every case. A paired bootstrap
+    # resample draws 4 case ids with replacement: x's mean is k/4 with k ~ Binomial(4, .75).
+    # x ranks first when k/4 > .5; at k = 2 the two tie and w wins by name.
+    #   P(winner changes) = P(k <= 2) = 1 − 4·.75³·.25 − .75⁴ = 1 − .421875 − .316406 = .261719
+    # 5,000 resamples: standard error sqrt(.26·.74/5000) = .0062; tolerance .025 (4 SE).
+    values = {"x": {"q": 0.75}, "w": {"q": 0.5}}
+    cases = {
+        "x": {"q": {"c1": 1.0, "c2": 1.0, "c3": 1.0, "c4": 0.0}},
+        "w": {"q": {f"c{i}": 0.5 for i in range(1, 5)}},
+    }
+    crit = [CriterionSpec(id="q", weight=1, direction="higher")]
+    n = measurement_noise(values, crit, cases, resamples=5000, seed=3)
+    assert n.winner == "x" and n.cases == 4 and n.resamples == 5000 and n.seed == 3
+    assert n.winner_changed == pytest.approx(0.261719, abs=0.025)
+    assert n.p_first["w"] == pytest.approx(n.winner_changed)
+    assert n == measurement_noise(values, crit, cases, resamples=5000, seed=3)  # seeded
+    assert n.definition == (
+        "paired bootstrap of 4 cases (the same case ids for every candidate), weights fixed, "
+        "5000 resamples, seed 3"
+    )
+    # The same resampling enters P(rank 1) together with the weights (one criterion: the
+    # weights cannot matter, so only the cases move it).
+    s = sensitivity(values, crit, samples=5000, seed=3, cases=cases)
+    assert s.cases == 4 and "paired bootstrap of 4 cases" in s.definition
+    assert s.p_first["w"] == pytest.approx(0.261719, abs=0.025)
+    assert sensitivity(values, crit, samples=500).p_first == {"x": 1.0, "w": 0.0}
+
+
+def test_paired_bootstrap_uses_the_same_cases_for_every_alternative() -> None:
+    # x and y have identical per-case values: paired resamples keep them equal in every
+    # sample, so x (first by name) always wins; unpaired draws would split the wins.
+    per_case = {"c1": 1.0, "c2": 0.0, "c3": 1.0, "c4": 0.0, "c5": 1.0}
+    values = {"x": {"q": 0.6}, "y": {"q": 0.6}}
+    cases = {"x": {"q": per_case}, "y": {"q": dict(per_case)}}
+    crit = [CriterionSpec(id="q", weight=1, direction="higher")]
+    n = measurement_noise(values, crit, cases, resamples=2000, seed=1)
+    assert n.winner_changed == 0.0 and n.p_first == {"x": 1.0, "y": 0.0}

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from nova.catalog._models import CatalogModel, ModelPrice, PriceSheet
-from nova.config._loader import pydantic_problems
-from nova.config._yaml import load_yaml
+from nova.catalog._models import CatalogModel, ExchangeRate, ModelPrice, PriceSheet
+from nova.config import load_yaml, pydantic_problems
 from nova.errors import CatalogError, ConfigError, Problem
 
 __all__ = ["Catalog", "load_catalog"]
@@ -26,6 +25,11 @@ class Catalog:
     models: dict[str, CatalogModel] = field(default_factory=dict)
     price_sheets: dict[str, PriceSheet] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
+    exchange_rates: dict[str, ExchangeRate] = field(default_factory=dict)
+
+    def exchange_rate(self) -> ExchangeRate | None:
+        """The USD/EUR reference rate with the latest ``rate_date`` (None: the catalog has none)."""
+        return max(self.exchange_rates.values(), key=lambda r: (r.rate_date, r.id), default=None)
 
     def model(self, model_id: str) -> CatalogModel:
         """The model with this id, or CatalogError naming the known ids."""
@@ -120,7 +124,8 @@ def _parse(
 
 
 def load_catalog(workspace_catalog: Path | None = None) -> Catalog:
-    """The shipped catalog; files in ``workspace_catalog/{models,prices}`` add or replace records.
+    """The shipped catalog; files in ``workspace_catalog/{models,prices,fx}`` add or replace
+    records (``fx``: USD/EUR reference rates).
 
     Raises ConfigError listing every invalid file (shipped data is tested, so in practice
     only workspace overrides can fail).
@@ -130,11 +135,13 @@ def load_catalog(workspace_catalog: Path | None = None) -> Catalog:
     sources: list[tuple[str, Traversable | Path]] = [
         ("models", _data_dir("models")),
         ("prices", _data_dir("prices")),
+        ("fx", _data_dir("fx")),
     ]
     if workspace_catalog is not None:
         sources += [
             ("models", workspace_catalog / "models"),
             ("prices", workspace_catalog / "prices"),
+            ("fx", workspace_catalog / "fx"),
         ]
     for kind, folder in sources:
         for name, text in _yaml_files(folder):
@@ -142,6 +149,11 @@ def load_catalog(workspace_catalog: Path | None = None) -> Catalog:
                 obj = _parse(name, text, CatalogModel, problems)
                 if isinstance(obj, CatalogModel):
                     cat.models[obj.id] = obj
+                    cat.origin[obj.id] = name
+            elif kind == "fx":
+                obj = _parse(name, text, ExchangeRate, problems)
+                if isinstance(obj, ExchangeRate):
+                    cat.exchange_rates[obj.id] = obj
                     cat.origin[obj.id] = name
             else:
                 obj = _parse(name, text, PriceSheet, problems)

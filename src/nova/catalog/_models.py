@@ -15,6 +15,7 @@ __all__ = [
     "Architecture",
     "CatalogModel",
     "ContextWindow",
+    "ExchangeRate",
     "GpuPrice",
     "Hosting",
     "License",
@@ -42,6 +43,14 @@ class Sourced(_Strict):
     """Public URL where the fact can be checked."""
     retrieved: date
     """Day the fact was read at ``source`` (ISO date)."""
+
+    def age_days(self, today: date) -> int:
+        """Days since ``retrieved``."""
+        return (today - self.retrieved).days
+
+    def stale(self, today: date, max_age_days: int) -> bool:
+        """Whether the fact is older than ``max_age_days`` (``NOVA_CATALOG_MAX_AGE_DAYS``)."""
+        return self.age_days(today) > max_age_days
 
 
 class License(Sourced):
@@ -224,3 +233,31 @@ class PriceSheet(Sourced):
     """GPU-hour prices (kind = gpu-hours)."""
     note: str | None = None
     """Caveats (region, tier, older table values)."""
+
+
+class ExchangeRate(Sourced):
+    """A dated reference exchange rate between the US dollar and the euro."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    """Rate id, e.g. ``ecb-usd-2025-02-28``."""
+    publisher: str
+    """Who publishes the rate, e.g. ``European Central Bank``."""
+    usd_per_eur: float = Field(gt=0)
+    """US dollars per euro, as the ECB quotes it (1 EUR = ``usd_per_eur`` USD)."""
+    rate_date: date
+    """Day the reference rate applies to."""
+    note: str | None = None
+    """Caveats (reference rate, not a transaction rate)."""
+
+    def stale(self, today: date, max_age_days: int) -> bool:
+        """Whether the rate's own ``rate_date`` is older than ``max_age_days``."""
+        return (today - self.rate_date).days > max_age_days
+
+    def to_eur(self, usd: float) -> float:
+        """USD amount in EUR at this rate."""
+        return usd / self.usd_per_eur
+
+    def label(self) -> str:
+        """``1 EUR = 1.0411 USD (European Central Bank reference rate of 2025-02-28)``."""
+        rate = f"1 EUR = {self.usd_per_eur:.4f} USD"
+        return f"{rate} ({self.publisher} reference rate of {self.rate_date})"

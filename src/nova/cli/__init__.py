@@ -26,7 +26,6 @@ from nova.cli.perf import perf_group
 from nova.cli.redteam import redteam_group
 from nova.cli.runs import runs_group
 from nova.errors import EXIT_INTERRUPTED, EXIT_KNOWN_ERROR, ConfigError, NovaError
-from nova.settings import get_settings
 
 __all__ = ["cli", "main"]
 
@@ -77,9 +76,15 @@ cli.add_command(redteam_group)
 cli.add_command(guardrails_group)
 
 
+def _debug() -> bool:
+    """NOVA_DEBUG, read only when an error needs it (pydantic-settings costs ~0.1 s to import)."""
+    from nova.settings import get_settings
+
+    return get_settings().debug
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map errors to one line and an exit code."""
-    debug = get_settings().debug
     try:
         cli.main(args=argv, prog_name="nova", standalone_mode=False)
     except click.exceptions.Abort:
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except NovaError as exc:
-        if debug:
+        if _debug():
             raise
         con = err_console()
         if isinstance(exc, ConfigError):
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        if debug:
+        if _debug():
             raise
         err_console().print(
             f"error: unexpected {type(exc).__name__}: {redact(str(exc))} "

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from nova.catalog import Catalog, load_catalog
-from nova.config import LoadedConfig, Workspace, find_workspace, load_config
 from nova.errors import WorkspaceError
-from nova.settings import get_settings
+
+if TYPE_CHECKING:  # imported where used: `nova --help` stays fast (benchmarks/bench_cli_startup.py)
+    from nova.catalog import Catalog
+    from nova.config import LoadedConfig, Workspace
 
 __all__ = ["AppContext", "pass_app"]
 
@@ -27,6 +29,9 @@ class AppContext:
     def workspace(self) -> Workspace:
         """The workspace from --workspace, NOVA_WORKSPACE, or the current folder upwards."""
         if self._workspace is None:
+            from nova.config import find_workspace
+            from nova.settings import get_settings
+
             explicit = self.workspace_option or get_settings().workspace
             self._workspace = find_workspace(explicit=explicit)
         return self._workspace
@@ -34,6 +39,8 @@ class AppContext:
     def catalog(self, with_workspace: bool = True) -> Catalog:
         """Shipped catalog plus the workspace's overrides when a workspace is found."""
         if self._catalog is None:
+            from nova.catalog import load_catalog
+
             ws_dir = None
             if with_workspace:
                 try:
@@ -46,6 +53,8 @@ class AppContext:
     def config(self) -> LoadedConfig:
         """nova.yaml, validated including references to the catalog."""
         if self._config is None:
+            from nova.config import load_config
+
             cat = self.catalog()
             self._config = load_config(
                 self.workspace().config_file,

@@ -6,7 +6,6 @@ import click
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
-from nova.store import open_store
 
 __all__ = ["audit_group"]
 
@@ -26,6 +25,8 @@ def audit_log(app: AppContext, as_json: bool) -> None:
     Example:
       nova audit log --json
     """
+    from nova.store import open_store
+
     with open_store(app.workspace(), app.config().config) as store:
         entries = store.audit_entries()
     if as_json:
@@ -52,6 +53,8 @@ def audit_verify(app: AppContext) -> None:
     Example:
       nova audit verify
     """
+    from nova.store import open_store
+
     with open_store(app.workspace(), app.config().config) as store:
         entries = store.audit_entries()
         issues = store.verify_audit()

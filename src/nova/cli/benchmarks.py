@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from nova.benchmarks import StageUpdate, run_benchmarks, write_run_report
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
 from nova.errors import EXIT_INTERRUPTED
-from nova.providers._llamacpp import offline_fallback_reason
-from nova.store import open_store
+
+if TYPE_CHECKING:
+    from nova.benchmarks import StageUpdate
 
 __all__ = ["benchmarks_command", "report_command"]
 
@@ -41,6 +40,9 @@ def benchmarks_command(
     Example:
       python -m nova benchmarks --profile llm-core
     """
+    from nova.providers._llamacpp import offline_fallback_reason
+    from nova.store import open_store
+
     loaded = app.config()
     ws = app.workspace()
     cfg = loaded.config
@@ -166,6 +168,10 @@ def _run(
     update: Any,
     warnings: list[str],
 ) -> Any:
+    import asyncio
+
+    from nova.benchmarks import run_benchmarks
+
     started: list[str] = [resume] if resume else []
     try:
         return asyncio.run(
@@ -205,6 +211,9 @@ def report_command(app: AppContext, run_id: str) -> None:
     Example:
       nova report 20261127-0412
     """
+    from nova.benchmarks import write_run_report
+    from nova.store import open_store
+
     loaded = app.config()
     ws = app.workspace()
     with open_store(ws, loaded.config) as store:

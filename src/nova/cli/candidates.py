@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.text import Text
 
-from nova.catalog import CandidateSummary, CatalogModel, summarize_candidate
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console, print_json, print_table
 from nova.errors import CatalogError
-from nova.providers import ping_candidates
-from nova.providers._ping import PING_PROMPT
-from nova.settings import get_settings
+
+if TYPE_CHECKING:
+    from nova.catalog import CandidateSummary, CatalogModel
 
 __all__ = ["candidates_group", "catalog_group"]
 
@@ -24,6 +23,9 @@ def _yes_no(v: bool | None) -> str:
 
 
 def _summaries(app: AppContext) -> list[CandidateSummary]:
+    from nova.catalog import summarize_candidate
+    from nova.settings import get_settings
+
     loaded = app.config()
     cat = app.catalog()
     max_age = get_settings().catalog_max_age_days
@@ -339,6 +341,9 @@ def candidates_ping(
     Example:
       nova candidates ping llama31-70b-vllm gpt4o-azure
     """
+    from nova.providers import ping_candidates
+    from nova.providers._ping import PING_PROMPT
+
     cfg = app.config().config
     try:
         chosen = [cfg.candidate(c) for c in candidate_ids] if candidate_ids else cfg.candidates

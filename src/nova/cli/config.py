@@ -8,7 +8,6 @@ import click
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json
-from nova.config import NovaConfig
 from nova.errors import ConfigError, Problem
 
 __all__ = ["config_group"]
@@ -110,6 +109,8 @@ def schema_command() -> None:
     Example:
       nova config schema > nova.schema.json
     """
+    from nova.config import NovaConfig
+
     schema = NovaConfig.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "nova.yaml"

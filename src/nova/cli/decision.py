@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
+from pathlib import Path
 
 import click
 from rich.text import Text
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console, print_json, print_table
-from nova.decision import build_matrix, collect_evidence, matrix_sha, write_matrix
-from nova.errors import NovaError
-from nova.governance._decide import check_decision, decide, load_matrix
-from nova.governance._review import record_review, request_review, review_status
-from nova.store import open_store
+from nova.errors import NovaError, UnknownCandidateError
 
 __all__ = ["decide_command", "matrix_command", "review_group"]
 
@@ -51,6 +49,9 @@ def matrix_command(
     Example:
       nova matrix --quality-run 20261127-0412
     """
+    from nova.decision import build_matrix, collect_evidence, write_matrix
+    from nova.store import open_store
+
     loaded = app.config()
     ws = app.workspace()
     with open_store(ws, loaded.config) as store:
@@ -107,6 +108,20 @@ def matrix_command(
         + ". Details and evidence: the .md file.",
     )
     con = out_console()
+    if result.noise is not None:
+        n = result.noise
+        con.print(
+            f"Measurement noise alone: the winner {n.winner} changes in "
+            f"{n.winner_changed:.1%} of {n.definition}",
+            markup=False,
+        )
+    stale = sorted({c.sheet for c in result.evidence.costs.values() if c.sheet_stale and c.sheet})
+    if stale:
+        con.print(
+            f"STALE price sheet(s) used: {', '.join(stale)} — re-check the prices "
+            "(NOVA_CATALOG_MAX_AGE_DAYS sets the limit)",
+            markup=False,
+        )
     if result.methods_disagree:
         con.print(
             f"Weighted sum and TOPSIS disagree: {result.weighted_sum.winner} vs "
@@ -136,6 +151,9 @@ def review_group() -> None:
 
 
 def _current_sha(app: AppContext) -> str:
+    from nova.decision import matrix_sha
+    from nova.governance import load_matrix
+
     m = load_matrix(app.workspace())
     if m is None:
         raise NovaError(
@@ -156,6 +174,9 @@ def review_request(app: AppContext, candidate: str, by: str | None, note: str) -
     Example:
       nova review request --candidate llama31-70b-vllm --by "Anna (Product)"
     """
+    from nova.governance import request_review
+    from nova.store import open_store
+
     cfg = app.config().config
     if candidate not in {c.id for c in cfg.candidates}:
         _unknown(app, candidate)
@@ -170,11 +191,10 @@ def review_request(app: AppContext, candidate: str, by: str | None, note: str) -
 
 
 def _unknown(app: AppContext, candidate: str) -> None:
-    known = ", ".join(c.id for c in app.config().config.candidates)
-    raise NovaError(f"no candidate {candidate!r} in nova.yaml (known: {known})")
+    raise UnknownCandidateError(candidate, [c.id for c in app.config().config.candidates])
 
 
-def _act(app: AppContext, decision: str, candidate: str, role: str, by: str, comment: str) -> None:
+def _check_role(app: AppContext, candidate: str, role: str) -> None:
     cfg = app.config().config
     if candidate not in {c.id for c in cfg.candidates}:
         _unknown(app, candidate)
@@ -184,6 +204,24 @@ def _act(app: AppContext, decision: str, candidate: str, role: str, by: str, com
             f"role {role!r} is not a required reviewer (nova.yaml "
             f"governance.reviewers: {', '.join(roles)})"
         )
+
+
+def _act(
+    app: AppContext,
+    decision: str,
+    candidate: str,
+    role: str,
+    by: str,
+    comment: str,
+    signature: Path | None = None,
+    signed_on: dt.date | None = None,
+) -> None:
+    from nova.governance import SignaturePolicy, record_review
+    from nova.store import open_store
+
+    cfg = app.config().config
+    _check_role(app, candidate, role)
+    sig = signature.read_text(encoding="utf-8") if signature is not None else None
     with open_store(app.workspace(), cfg) as store:
         e = record_review(
             store,
@@ -193,10 +231,27 @@ def _act(app: AppContext, decision: str, candidate: str, role: str, by: str, com
             by=by,
             comment=comment,
             matrix_sha=_current_sha(app),
+            policy=SignaturePolicy.from_config(cfg),
+            signature=sig,
+            signed_on=signed_on,
         )
+    signed = f"; signed by {e.payload['signer']}" if "signer" in e.payload else ""
     out_console().print(
-        f"{role} {decision}d {candidate} ({by}; audit #{e.seq}, hash {e.hash[:12]})", markup=False
+        f"{role} {decision}d {candidate} ({by}; audit #{e.seq}, hash {e.hash[:12]}{signed})",
+        markup=False,
     )
+
+
+_SIGNATURE = click.option(
+    "--signature",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SSH signature of `nova review payload` (ssh-keygen -Y sign -n nova-review).",
+)
+_SIGNED_ON = click.option(
+    "--signed-on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Date in the signed payload (default: today, UTC).",
+)
 
 
 @review_group.command("approve")
@@ -204,15 +259,34 @@ def _act(app: AppContext, decision: str, candidate: str, role: str, by: str, com
 @click.option("--role", required=True, help="Your review role (product, legal, security, …).")
 @click.option("--by", required=True, help="Your name.")
 @click.option("--comment", default="", help="Comment for the record.")
+@_SIGNATURE
+@_SIGNED_ON
 @pass_app
-def review_approve(app: AppContext, candidate: str, role: str, by: str, comment: str) -> None:
+def review_approve(
+    app: AppContext,
+    candidate: str,
+    role: str,
+    by: str,
+    comment: str,
+    signature: Path | None,
+    signed_on: dt.datetime | None,
+) -> None:
     """Approve a candidate for the current matrix version.
+
+    With governance.require_signed_reviews: true, an approval needs --signature: the SSH
+    signature of the text `nova review payload` prints, by a key of the role's
+    allowed_signers in nova.yaml (verified offline with ssh-keygen -Y verify).
 
     \b
     Example:
       nova review approve --candidate llama31-70b-vllm --role legal --by "Lena Weber"
+      nova review payload --candidate llama31-70b-vllm --role legal > payload.txt
+      ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n nova-review payload.txt
+      nova review approve --candidate llama31-70b-vllm --role legal --by "Lena Weber" \\
+        --signature payload.txt.sig
     """
-    _act(app, "approve", candidate, role, by, comment)
+    day = signed_on.date() if signed_on else None
+    _act(app, "approve", candidate, role, by, comment, signature, day)
 
 
 @review_group.command("reject")
@@ -220,15 +294,106 @@ def review_approve(app: AppContext, candidate: str, role: str, by: str, comment:
 @click.option("--role", required=True, help="Your review role.")
 @click.option("--by", required=True, help="Your name.")
 @click.option("--comment", required=True, help="Why (goes on the record).")
+@_SIGNATURE
+@_SIGNED_ON
 @pass_app
-def review_reject(app: AppContext, candidate: str, role: str, by: str, comment: str) -> None:
+def review_reject(
+    app: AppContext,
+    candidate: str,
+    role: str,
+    by: str,
+    comment: str,
+    signature: Path | None,
+    signed_on: dt.datetime | None,
+) -> None:
     """Reject a candidate (a later approval by the same role replaces it).
 
     \b
     Example:
       nova review reject --candidate gpt4o-azure --role security --by Tom --comment "EU?"
     """
-    _act(app, "reject", candidate, role, by, comment)
+    day = signed_on.date() if signed_on else None
+    _act(app, "reject", candidate, role, by, comment, signature, day)
+
+
+@review_group.command("payload")
+@click.option("--candidate", required=True, help="Candidate.")
+@click.option("--role", required=True, help="Your review role.")
+@click.option(
+    "--decision", type=click.Choice(["approve", "reject"]), default="approve", show_default=True
+)
+@_SIGNED_ON
+@pass_app
+def review_payload_command(
+    app: AppContext, candidate: str, role: str, decision: str, signed_on: dt.datetime | None
+) -> None:
+    """Print the exact text to sign for a review of the current matrix version.
+
+    \b
+    Example:
+      nova review payload --candidate llama31-70b-vllm --role legal > payload.txt
+      ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n nova-review payload.txt
+    """
+    from nova.governance import review_payload
+
+    _check_role(app, candidate, role)
+    day = signed_on.date() if signed_on else dt.datetime.now(dt.UTC).date()
+    text = review_payload(
+        workspace=app.config().config.name,
+        candidate=candidate,
+        role=role,
+        decision=decision,
+        matrix_sha=_current_sha(app),
+        signed_on=day,
+    )
+    click.echo(text, nl=False)
+
+
+@review_group.command("verify")
+@pass_app
+def review_verify_command(app: AppContext) -> None:
+    """Verify every signed review in the audit log again, offline (ssh-keygen -Y verify),
+    against the allowed signers nova.yaml lists now. Exit code 1 when one does not verify.
+
+    \b
+    Example:
+      nova review verify
+    """
+    from nova.governance import SignaturePolicy
+    from nova.store import open_store
+
+    cfg = app.config().config
+    policy = SignaturePolicy.from_config(cfg)
+    rows, bad = [], 0
+    with open_store(app.workspace(), cfg) as store:
+        entries = [
+            e
+            for e in store.audit_entries()
+            if e.action in ("review.approve", "review.reject") and "signature" in e.payload
+        ]
+    for e in entries:
+        try:
+            signed = policy.verify(
+                candidate=str(e.subject),
+                role=str(e.payload.get("role")),
+                decision=e.action.removeprefix("review."),
+                matrix_sha=str(e.payload.get("matrix_sha256")),
+                signature=str(e.payload["signature"]),
+                signed_on=dt.date.fromisoformat(str(e.payload.get("signed_on"))),
+            )
+            result = f"good: {signed.signer}"
+        except (NovaError, ValueError) as exc:
+            result, bad = f"BAD: {exc}", bad + 1
+        rows.append([e.seq, e.subject or "", e.payload.get("role", ""), e.actor, result])
+    print_table(
+        ["Audit #", "Candidate", "Role", "By", "Signature"],
+        rows,
+        title=f"Signed reviews: {len(rows)}, not verifying: {bad}",
+        caption="Verified with ssh-keygen -Y verify, namespace nova-review, against "
+        "governance.reviewers[].allowed_signers of nova.yaml.",
+    )
+    if bad:
+        raise NovaError(f"{bad} signed review(s) do not verify: see the table above")
 
 
 @review_group.command("status")
@@ -242,6 +407,10 @@ def review_status_command(app: AppContext, candidate: str | None, as_json: bool)
     Example:
       nova review status --candidate llama31-70b-vllm
     """
+    from nova.decision import matrix_sha
+    from nova.governance import SignaturePolicy, load_matrix, review_status
+    from nova.store import open_store
+
     cfg = app.config().config
     m = load_matrix(app.workspace())
     sha = matrix_sha(m) if m else None
@@ -251,13 +420,14 @@ def review_status_command(app: AppContext, candidate: str | None, as_json: bool)
         else (m.candidates if m else [c.id for c in cfg.candidates if c.role != "judge"])
     )
     roles = [r.role for r in cfg.governance.reviewers]
+    policy = SignaturePolicy.from_config(cfg)
     with open_store(app.workspace(), cfg) as store:
-        states = [s for c in cands for s in review_status(store, c, roles, sha)]
+        states = [s for c in cands for s in review_status(store, c, roles, sha, policy)]
     if as_json:
         print_json([s.model_dump(mode="json") for s in states])
         return
     print_table(
-        ["Candidate", "Role", "Status", "By", "At (UTC)", "Comment"],
+        ["Candidate", "Role", "Status", "By", "At (UTC)", "Signed by", "Comment"],
         [
             [
                 s.candidate,
@@ -265,11 +435,13 @@ def review_status_command(app: AppContext, candidate: str | None, as_json: bool)
                 s.status,
                 s.by or "",
                 f"{s.at:%Y-%m-%d %H:%M}" if s.at else "",
-                s.comment or "",
+                s.signer or "",
+                s.note or s.comment or "",
             ]
             for s in states
         ],
-        caption="stale = approved for an earlier matrix version",
+        caption="stale = approved for an earlier matrix version; unsigned = an approval "
+        "without a valid SSH signature where governance.require_signed_reviews is true",
     )
 
 
@@ -288,6 +460,9 @@ def decide_command(app: AppContext, candidate: str, by: str | None, check: bool)
     Example:
       nova decide --candidate llama31-70b-vllm --by "Anna (Product)"
     """
+    from nova.governance import check_decision, decide
+    from nova.store import open_store
+
     ws = app.workspace()
     cfg = app.config().config
     with open_store(ws, cfg) as store:

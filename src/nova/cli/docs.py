@@ -8,9 +8,6 @@ import click
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console
-from nova.decision import collect_evidence
-from nova.governance import render_governance_docs
-from nova.store import open_store
 
 __all__ = ["docs_command"]
 
@@ -42,6 +39,10 @@ def docs_command(
     Example:
       nova docs --language de
     """
+    from nova.decision import collect_evidence
+    from nova.governance import render_governance_docs
+    from nova.store import open_store
+
     loaded = app.config()
     ws = app.workspace()
     with open_store(ws, loaded.config) as store:

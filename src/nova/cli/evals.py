@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -13,10 +14,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
 from nova.errors import ConfigError, GateFailedError, Problem
-from nova.evals import EvalReport, build_report, default_spec, load_dataset, run_eval
-from nova.evals import Progress as EvalProgress
-from nova.evals._runner import dataset_files
-from nova.store import open_store
+
+if TYPE_CHECKING:
+    from nova.evals import EvalReport
+    from nova.evals import Progress as EvalProgress
 
 __all__ = ["datasets_group", "eval_group", "quality_gate_failures", "render_report"]
 
@@ -193,6 +194,10 @@ def eval_run(
       nova eval run --profile llm-core --repeats 3
       nova eval run --profile llm-core --guardrails on
     """
+    from nova.evals import Progress as EvalProgress
+    from nova.evals import build_report, default_spec, run_eval
+    from nova.store import open_store
+
     loaded = app.config()
     ws = app.workspace()
     spec = default_spec(loaded, profile, candidates.split(",") if candidates else None)
@@ -260,6 +265,9 @@ def eval_show(app: AppContext, run_id: str, as_json: bool) -> None:
     Example:
       nova eval show 20261127-0412
     """
+    from nova.evals import build_report
+    from nova.store import open_store
+
     loaded = app.config()
     with open_store(app.workspace(), loaded.config) as store:
         rep = build_report(store, run_id, loaded.config, app.catalog())
@@ -280,6 +288,9 @@ def eval_compare(app: AppContext, run_id: str, as_json: bool) -> None:
     Example:
       nova eval compare 20261127-0412 --json
     """
+    from nova.evals import build_report
+    from nova.store import open_store
+
     loaded = app.config()
     with open_store(app.workspace(), loaded.config) as store:
         rep = build_report(store, run_id, loaded.config, app.catalog())
@@ -337,6 +348,9 @@ def datasets_validate(app: AppContext, files: tuple[Path, ...]) -> None:
     Example:
       nova datasets validate datasets/compliance.jsonl
     """
+    from nova.evals import load_dataset
+    from nova.evals._runner import dataset_files
+
     paths = list(files) or dataset_files(app.workspace())
     problems: list[Problem] = []
     total = 0
@@ -362,6 +376,9 @@ def datasets_stats(app: AppContext, as_json: bool) -> None:
     Example:
       nova datasets stats
     """
+    from nova.evals import load_dataset
+    from nova.evals._runner import dataset_files
+
     data = []
     for p in dataset_files(app.workspace()):
         ds = load_dataset(p)

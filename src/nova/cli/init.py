@@ -8,7 +8,6 @@ from typing import Literal
 import click
 
 from nova.cli._render import out_console
-from nova.config import init_workspace
 
 __all__ = ["init_command"]
 
@@ -39,6 +38,8 @@ def init_command(directory: Path, force: bool, language: str, name: str, demo: b
     Example:
       nova init sophia-workspace && cd sophia-workspace && nova config validate
     """
+    from nova.config import init_workspace
+
     lang: Literal["de", "en"] = "de" if language == "de" else "en"
     result = init_workspace(directory, language=lang, force=force, name=name, demo=demo)
     con = out_console()

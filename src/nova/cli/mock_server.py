@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from pydantic import SecretStr, ValidationError
 
-from nova.providers._mockserver import ALL_FAULTS, MockServer, MockServerSettings
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 __all__ = ["mock_server_command"]
 
-_DEFAULTS = MockServerSettings()
+
+class _LazyDefaults(click.Command):
+    """Takes the options' defaults from ``MockServerSettings`` when the command is used, so
+    that importing the CLI (``nova --help``) does not import the mock server."""
+
+    _filled = False
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not self._filled:
+            from nova.providers._mockserver import ALL_FAULTS, MockServerSettings
+
+            defaults = MockServerSettings()
+            for p in self.params:
+                if p.name in MockServerSettings.model_fields and p.name != "fault_mix":
+                    p.default = getattr(defaults, p.name)
+                if isinstance(p, click.Option) and p.name == "fault_mix":
+                    p.help = f"Faults that failures draw from [default: {','.join(ALL_FAULTS)}]."
+            self._filled = True
+        return super().get_params(ctx)
 
 
 def _fault_mix(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    from nova.providers._mockserver import ALL_FAULTS
+
     if value is None:
         return None
     faults = [f.strip() for f in value.split(",") if f.strip()]
@@ -28,48 +49,42 @@ def _fault_mix(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return faults
 
 
-@click.command("mock-server")
-@click.option("--host", default=_DEFAULTS.host, show_default=True, help="Loopback address.")
+@click.command("mock-server", cls=_LazyDefaults)
+@click.option("--host", show_default=True, help="Loopback address.")
 @click.option(
     "--port",
     type=int,
-    default=_DEFAULTS.port,
     show_default=True,
     help="TCP port; 0 picks a free one.",
 )
-@click.option("--model", default=_DEFAULTS.model, show_default=True, help="Model id it reports.")
+@click.option("--model", show_default=True, help="Model id it reports.")
 @click.option(
     "--ttft-ms",
     type=float,
-    default=_DEFAULTS.ttft_ms,
     show_default=True,
     help="Time to the first token.",
 )
 @click.option(
     "--itl-ms",
     type=float,
-    default=_DEFAULTS.itl_ms,
     show_default=True,
     help="Time between tokens (one token per chunk).",
 )
 @click.option(
     "--output-tokens",
     type=int,
-    default=_DEFAULTS.output_tokens,
     show_default=True,
     help="Tokens per answer; a request's max_tokens caps it.",
 )
 @click.option(
     "--max-model-len",
     type=int,
-    default=_DEFAULTS.max_model_len,
     show_default=True,
     help="Context window (prompt + max_tokens above it: HTTP 400).",
 )
 @click.option(
     "--error-rate",
     type=float,
-    default=_DEFAULTS.error_rate,
     show_default=True,
     help="Fraction of requests that fail (0..1).",
 )
@@ -77,26 +92,23 @@ def _fault_mix(ctx: click.Context, param: click.Parameter, value: str | None) ->
     "--fault-mix",
     callback=_fault_mix,
     metavar="FAULT,…",
-    help=f"Faults that failures draw from [default: {','.join(ALL_FAULTS)}].",
+    help="Faults that failures draw from.",
 )
 @click.option(
     "--seed",
     type=int,
-    default=_DEFAULTS.seed,
     show_default=True,
     help="Seed of the random draws (same seed, same outcomes).",
 )
 @click.option(
     "--stall-s",
     type=float,
-    default=_DEFAULTS.stall_s,
     show_default=True,
     help="How long a stall sends nothing before closing.",
 )
 @click.option(
     "--retry-after-s",
     type=int,
-    default=_DEFAULTS.retry_after_s,
     show_default=True,
     help="Retry-After seconds of an http_429.",
 )
@@ -135,6 +147,10 @@ def mock_server_command(
       nova mock-server --port 8123 --ttft-ms 50 --itl-ms 10 --output-tokens 64
       nova mock-server --error-rate 0.1 --fault-mix http_429,cut --seed 7
     """
+    from pydantic import SecretStr, ValidationError
+
+    from nova.providers._mockserver import MockServer, MockServerSettings
+
     key: SecretStr | None = None
     if require_api_key_env:
         value = os.environ.get(require_api_key_env)

@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
-from nova.config import Candidate, Slo
 from nova.errors import NovaError, WorkspaceError
-from nova.perf import (
-    DEFINITIONS,
-    CandidatePerf,
-    LevelMetrics,
-    PerfSpec,
-    run_perf,
-    spec_fields_from_profile,
-)
-from nova.perf._chart import latency_throughput_chart
-from nova.store import RunStore, open_store
+
+if TYPE_CHECKING:
+    from nova.config import Candidate, Slo
+    from nova.perf import CandidatePerf, LevelMetrics
 
 __all__ = ["perf_group", "render_perf"]
 
@@ -40,6 +33,8 @@ def _ints(s: str) -> list[int]:
 
 
 def _slo(s: str) -> Slo:
+    from nova.config import Slo
+
     vals: dict[str, float] = {}
     for part in s.replace(",", " ").split():
         key, _, v = part.partition(":")
@@ -104,6 +99,7 @@ def render_perf(results: list[CandidatePerf], run_id: str) -> None:
             r.operating_point or "—",
             _f(r.cost.usd_per_mtok_output, ",.3f") if r.cost else "—",
             _f(r.cost.usd_per_1k_conversations, ",.3f") if r.cost else "—",
+            _f(r.cost.eur_per_1k_conversations, ",.3f") if r.cost else "—",
             r.cost.basis if r.cost else (r.error or ""),
         ]
         for r in results
@@ -114,10 +110,14 @@ def render_perf(results: list[CandidatePerf], run_id: str) -> None:
             "Operating point",
             "USD / 1M output tokens",
             "USD / 1,000 conversations",
+            "EUR / 1,000 conversations",
             "Basis",
         ],
         cost_rows,
         title="Cost",
+        caption="EUR at "
+        + next((r.cost.fx for r in results if r.cost and r.cost.fx), "no exchange rate")
+        + "; a STALE price sheet is older than NOVA_CATALOG_MAX_AGE_DAYS.",
     )
     con = out_console()
     sat = [f"{r.candidate} saturated at {r.saturated_at}" for r in results if r.saturated_at]
@@ -193,6 +193,11 @@ def perf_run(
       nova perf run --candidates llama31-70b-vllm --concurrency 1,4,16,64
       nova perf run --base-url http://127.0.0.1:8000/v1 --model m --rate 2,5 --arrival poisson
     """
+    from nova.config import Candidate
+    from nova.perf import PerfSpec, run_perf, spec_fields_from_profile
+    from nova.perf._chart import latency_throughput_chart
+    from nova.store import RunStore, open_store
+
     spec_data: dict[str, Any] = {}
     cands: list[Candidate] | None = None
     loaded = None
@@ -288,6 +293,9 @@ def perf_run(
 
 
 def _load(app: AppContext, run_id: str) -> tuple[str, list[CandidatePerf]]:
+    from nova.perf import CandidatePerf
+    from nova.store import open_store
+
     loaded = app.config()
     with open_store(app.workspace(), loaded.config) as store:
         run = store.get_run(run_id)
@@ -308,6 +316,8 @@ def perf_show(app: AppContext, run_id: str, as_json: bool, definitions: bool) ->
     Example:
       nova perf show 20261127-0412 --definitions
     """
+    from nova.perf import DEFINITIONS
+
     rid, results = _load(app, run_id)
     if as_json:
         print_json({"run_id": rid, "results": [r.model_dump(mode="json") for r in results]})
@@ -333,6 +343,8 @@ def perf_chart(app: AppContext, run_id: str, out: Path) -> None:
     Example:
       nova perf chart 20261127-0412 --out reports/latency.svg
     """
+    from nova.perf._chart import latency_throughput_chart
+
     rid, results = _load(app, run_id)
     latency_throughput_chart(results, out, title=f"Performance run {rid}")
     out_console().print(f"wrote {out}", markup=False)

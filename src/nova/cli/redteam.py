@@ -10,7 +10,6 @@ import click
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
 from nova.errors import GateFailedError, NovaError
-from nova.store import open_store
 
 __all__ = ["redteam_failures", "redteam_group", "render_redteam"]
 
@@ -179,6 +178,8 @@ def redteam_run(
     if max_scenarios:
         spec = spec.model_copy(update={"max_scenarios": max_scenarios})
     prog = RedTeamProgress()
+    from nova.store import open_store
+
     with open_store(ws, loaded.config) as store:
         run_id = asyncio.run(run_redteam(ws, loaded, spec, store, progress=prog))
         rep = build_redteam_report(store, run_id)
@@ -210,6 +211,8 @@ def redteam_show(app: AppContext, run_id: str, as_json: bool) -> None:
     from nova.safety import build_redteam_report
 
     loaded = app.config()
+    from nova.store import open_store
+
     with open_store(app.workspace(), loaded.config) as store:
         run = store.get_run(run_id)
         if run.kind != "redteam":

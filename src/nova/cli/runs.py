@@ -6,7 +6,6 @@ import click
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console, print_json, print_table
-from nova.store import open_store
 
 __all__ = ["runs_group"]
 
@@ -28,6 +27,8 @@ def runs_list(app: AppContext, kind: str | None, limit: int, as_json: bool) -> N
     Example:
       nova runs list --kind performance
     """
+    from nova.store import open_store
+
     ws = app.workspace()
     with open_store(ws, app.config().config) as store:
         runs = store.list_runs(kind=kind, limit=limit)
@@ -67,6 +68,8 @@ def runs_show(app: AppContext, run_id: str, as_json: bool) -> None:
     Example:
       nova runs show 20261127-0321
     """
+    from nova.store import open_store
+
     ws = app.workspace()
     with open_store(ws, app.config().config) as store:
         run = store.get_run(run_id)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from nova.errors import NovaError
+from nova.errors import NovaError, UnknownCandidateError
 
 __all__ = [
     "PROVIDER_KINDS",
@@ -261,6 +261,8 @@ class Profile(_Model):
     """SLOs for goodput."""
     conversation_tokens: tuple[int, int] = (800, 250)
     """Average (input, output) tokens of one conversation, for cost per 1,000 conversations."""
+    monthly_conversations: int = Field(default=100_000, ge=1)
+    """Expected conversations per month, for monthly cost (USD and EUR) in matrix and documents."""
 
 
 KpiMetric = Literal[
@@ -334,6 +336,9 @@ class Gate(_Model):
     """Value to compare against."""
     reason: str
     """Why the gate exists, shown when it fails."""
+    bound: Literal["point", "lower", "upper"] = "point"
+    """Value tested: ``point`` (as measured) or the ``lower``/``upper`` end of its 95% interval;
+    values without an interval are tested at the point (the matrix shows which was used)."""
 
 
 class Decision(_Model):
@@ -346,7 +351,8 @@ class Decision(_Model):
     gates: list[Gate] = Field(default_factory=list)
     """Hard gates."""
     sensitivity_samples: int = Field(default=2000, ge=100)
-    """Monte-Carlo samples of perturbed weights."""
+    """Monte-Carlo samples of perturbed weights (each with a paired bootstrap of the cases), and
+    bootstrap resamples of the measurement-noise check."""
 
     @model_validator(mode="after")
     def _weights(self) -> Decision:
@@ -362,6 +368,8 @@ class Reviewer(_Model):
     """Review role."""
     name: str | None = None
     """Person or team expected to review (informational)."""
+    allowed_signers: list[str] = Field(default_factory=list)
+    """SSH public keys (``ssh-ed25519 AAAA… name``) whose signatures count for this role."""
 
 
 class Governance(_Model):
@@ -381,6 +389,8 @@ class Governance(_Model):
     """Require a DSFA (GDPR Art. 35 DPIA) before choosing a managed cloud candidate."""
     tasks_csv: str = "Agenten_Aufgaben_Uebersicht.csv"
     """The team's task list that nova updates after approval."""
+    require_signed_reviews: bool = False
+    """Refuse approvals without an SSH signature by an allowed signer of the role."""
 
 
 class StoreSettings(_Model):
@@ -413,11 +423,11 @@ class NovaConfig(_Model):
     """Run store location."""
 
     def candidate(self, candidate_id: str) -> Candidate:
-        """The candidate with this id; KeyError when absent."""
+        """The candidate with this id; ``UnknownCandidateError`` (also a KeyError) when absent."""
         for c in self.candidates:
             if c.id == candidate_id:
                 return c
-        raise KeyError(candidate_id)
+        raise UnknownCandidateError(candidate_id, [c.id for c in self.candidates])
 
     def profile_candidates(
         self, profile: str | None, override: list[str] | None = None

@@ -13,10 +13,10 @@ from nova.decision._matrix import (
     MatrixResult,
     build_matrix,
     matrix_sha,
-    render_markdown,
     source_key,
     write_matrix,
 )
+from nova.decision._matrix_md import render_markdown
 from nova.decision._methods import (
     CriterionSpec,
     Flip,
@@ -24,15 +24,19 @@ from nova.decision._methods import (
     GateSpec,
     ParetoFront,
     Ranking,
-    Sensitivity,
     apply_gates,
     evaluate_gates,
     min_weight_change_to_flip,
     pareto_front,
     rank,
-    sensitivity,
     topsis,
     weighted_sum,
+)
+from nova.decision._sensitivity import (
+    MeasurementNoise,
+    Sensitivity,
+    measurement_noise,
+    sensitivity,
 )
 
 __all__ = [
@@ -45,6 +49,7 @@ __all__ = [
     "GateSpec",
     "MatrixResult",
     "Measurement",
+    "MeasurementNoise",
     "ParetoFront",
     "Ranking",
     "RunRef",
@@ -57,6 +62,7 @@ __all__ = [
     "kpi_metric_key",
     "latest_run",
     "matrix_sha",
+    "measurement_noise",
     "min_weight_change_to_flip",
     "pareto_front",
     "rank",

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nova.perf import CostEstimate
+
 __all__ = ["METRIC_NAMES", "CandidateEvidence", "Evidence", "Measurement", "RunRef"]
 
 METRIC_NAMES: dict[str, str] = {
@@ -33,7 +35,8 @@ METRIC_NAMES: dict[str, str] = {
     "requests_per_s": "Requests per second",
     "goodput": "Requests per second meeting all SLOs",
     "error_rate": "Failed requests (share)",
-    "cost_per_1k_conversations": "USD per 1,000 conversations of the profile's length",
+    "cost_per_1k_conversations": "USD per 1,000 conversations of the profile's length "
+    "(EUR at the catalog's dated reference rate in the detail)",
     "cost_per_mtok_output": "USD per 1M output tokens",
     "context_window": "Context window (tokens)",
     "license.commercial_use": "License allows commercial use",
@@ -77,6 +80,9 @@ class Measurement(BaseModel):
     """``run:<id>``, ``catalog:<model id>``, ``price-sheet:<id>`` or ``not measured``."""
     detail: str = ""
     """How it was computed, or the catalog source URL and date."""
+    cases: dict[str, float] | None = None
+    """Case id -> per-case value, where ``value`` is their mean (rates of a quality run): the
+    matrix resamples them (paired bootstrap) for P(rank 1) and the measurement noise."""
 
     @property
     def measured(self) -> bool:
@@ -135,5 +141,8 @@ class Evidence(BaseModel):
     """Candidate id -> evidence."""
     runs: dict[str, RunRef] = Field(default_factory=dict)
     """Run id -> reference."""
+    costs: dict[str, CostEstimate] = Field(default_factory=dict)
+    """Candidate id -> cost in USD and EUR, per 1,000 conversations and per month, with the
+    price sheet (flagged when stale) and the exchange rate with its date."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Anything else worth recording (price-sheet dates, profile)."""

@@ -18,6 +18,7 @@ from nova._io import atomic_write_text
 from nova.config import NovaConfig, Workspace
 from nova.decision._collect import kpi_metric_key
 from nova.decision._evidence import Evidence, Measurement
+from nova.decision._matrix_md import render_markdown
 from nova.decision._methods import (
     CriterionSpec,
     Flip,
@@ -25,12 +26,16 @@ from nova.decision._methods import (
     GateSpec,
     ParetoFront,
     Ranking,
-    Sensitivity,
     apply_gates,
     evaluate_gates,
     min_weight_change_to_flip,
     pareto_front,
     rank,
+)
+from nova.decision._sensitivity import (
+    MeasurementNoise,
+    Sensitivity,
+    measurement_noise,
     sensitivity,
 )
 
@@ -38,7 +43,6 @@ __all__ = [
     "MatrixResult",
     "build_matrix",
     "matrix_sha",
-    "render_markdown",
     "source_key",
     "write_matrix",
 ]
@@ -108,7 +112,11 @@ class MatrixResult(BaseModel):
     methods_disagree: bool
     """Whether the two methods name different winners."""
     sensitivity: Sensitivity | None
-    """Monte-Carlo weight perturbation (among measured candidates that pass the gates)."""
+    """Monte-Carlo weight perturbation over all candidates of the ranking; only measured
+    candidates that pass the gates can rank first."""
+    noise: MeasurementNoise | None = None
+    """How often the winner changes from measurement noise alone (paired bootstrap of the
+    quality run's cases, weights fixed); None without per-case evidence."""
     flips: list[Flip]
     """Smallest single-weight change that flips the winner, per criterion."""
     pareto: ParetoFront | None
@@ -186,24 +194,42 @@ def build_matrix(
     crit_specs = [CriterionSpec.from_config(c) for c in cfg.decision.criteria]
     cells: dict[str, dict[str, Cell]] = {}
     values: dict[str, dict[str, float | None]] = {}
+    cases: dict[str, dict[str, dict[str, float]]] = {}
     for cid in cands:
         ce = evidence.candidates[cid]
-        cells[cid], values[cid] = {}, {}
+        cells[cid], values[cid], cases[cid] = {}, {}, {}
         for c in cfg.decision.criteria:
             m = ce.get(source_key(c.source, cfg))
             values[cid][c.id] = _num(m)
+            if m.cases and _num(m) is not None:
+                cases[cid][c.id] = m.cases
             cells[cid][c.id] = Cell(
                 display=m.fmt(), value=_num(m), source=m.source, detail=m.detail
             )
     gate_specs = [
-        GateSpec(id=g.id, op=g.op, value=g.value, reason=g.reason, key=source_key(g.source, cfg))
+        GateSpec(
+            id=g.id,
+            op=g.op,
+            value=g.value,
+            reason=g.reason,
+            key=source_key(g.source, cfg),
+            bound=g.bound,
+        )
         for g in cfg.decision.gates
     ]
     gate_values = {
         cid: {g.key or g.id: evidence.candidates[cid].get(g.key or g.id).value for g in gate_specs}
         for cid in cands
     }
-    gates = evaluate_gates(gate_values, gate_specs)
+    intervals = {
+        cid: {
+            k: (m.low, m.high)
+            for g in gate_specs
+            if (m := evidence.candidates[cid].get(k := g.key or g.id)).low is not None
+        }
+        for cid in cands
+    }
+    gates = evaluate_gates(gate_values, gate_specs, intervals)
     ws = apply_gates(_rank_or_empty(cands, values, crit_specs, "weighted-sum"), gates)
     tp = apply_gates(_rank_or_empty(cands, values, crit_specs, "topsis"), gates)
     primary = ws if cfg.decision.method == "weighted-sum" else tp
@@ -215,18 +241,34 @@ def build_matrix(
         if any(m.source.startswith("run:") for m in evidence.candidates[c].metrics.values())
     }
     passing = [c for c in primary.order if c not in primary.failed_gates and c in with_runs]
-    sens = flips = pareto = None
-    # Sensitivity and flips among the candidates that pass the gates (the others cannot win).
-    eligible = {c: values[c] for c in passing}
-    if len(eligible) > 1 and crit_specs:
+    sens = flips = pareto = noise = None
+    # One matrix for everything: sensitivity, noise and flips normalise over every candidate
+    # of the ranking; the ones that cannot be recommended stay in and only never rank first.
+    cannot_win = [c for c in cands if c not in passing]
+    with_cases = {cid: by for cid, by in cases.items() if by}
+    if len(passing) > 1 and primary.weights:
         sens = sensitivity(
-            eligible,
+            values,
             crit_specs,
             samples=cfg.decision.sensitivity_samples,
             seed=seed,
             method=cfg.decision.method,
+            cannot_win=cannot_win,
+            cases=with_cases,
         )
-        flips = min_weight_change_to_flip(eligible, crit_specs, method=cfg.decision.method)
+        if with_cases:
+            noise = measurement_noise(
+                values,
+                crit_specs,
+                with_cases,
+                resamples=cfg.decision.sensitivity_samples,
+                seed=seed,
+                method=cfg.decision.method,
+                cannot_win=cannot_win,
+            )
+        flips = min_weight_change_to_flip(
+            values, crit_specs, method=cfg.decision.method, cannot_win=cannot_win
+        )
     if len(cands) > 1:
         pts = {
             cid: {
@@ -261,6 +303,7 @@ def build_matrix(
         winner=passing[0] if passing else None,
         methods_disagree=ws.order[:1] != tp.order[:1],
         sensitivity=sens,
+        noise=noise,
         flips=flips or [],
         pareto=pareto,
         evidence=evidence,
@@ -272,214 +315,6 @@ def matrix_sha(result: MatrixResult) -> str:
     data = result.model_dump(mode="json", exclude={"history"})
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-_L = {
-    "de": {
-        "title": "LLM-Auswahlmatrix",
-        "generated": "Erzeugt von nova",
-        "winner": "Empfehlung",
-        "none": "keiner (kein gemessener Kandidat erfüllt alle Pflichtkriterien)",
-        "crit": "Kriterien und Gewichte",
-        "ranking": "Ranking",
-        "cand": "Kandidat",
-        "score": "Score",
-        "gates": "Pflichtkriterien (Gates)",
-        "failed": "verfehlt",
-        "passed": "erfüllt",
-        "unknown": "nicht gemessen",
-        "sens": "Sensitivität",
-        "pfirst": "Wahrscheinlichkeit Platz 1",
-        "flip": "Kleinste Gewichtsänderung, die den Gewinner ändert",
-        "pareto": "Pareto-Front (Qualität, Kosten, Latenz)",
-        "evidence": "Nachweise",
-        "history": "Verlauf",
-        "disagree": "Achtung: gewichtete Summe und TOPSIS nennen verschiedene Gewinner.",
-        "rank": "Rang",
-        "weight": "Gewicht",
-        "direction": "Richtung",
-        "higher": "höher ist besser",
-        "lower": "niedriger ist besser",
-        "nofl": "keine Änderung in [0, 1] ändert den Gewinner",
-        "dominated": "dominiert von",
-        "excluded": "ausgeschlossen (fehlende Werte)",
-        "runs": "Läufe",
-        "catalog": "Katalogquellen",
-        "sheets": "Preislisten",
-        "norm": "Normalisierung: Min-Max je Kriterium auf [0, 1] (bei 'niedriger ist besser' "
-        "invertiert); fehlende Werte zählen 0 und sind markiert. TOPSIS: Vektornormierung, "
-        "Nähe zur Ideallösung.",
-    },
-    "en": {
-        "title": "LLM selection matrix",
-        "generated": "Generated by nova",
-        "winner": "Recommendation",
-        "none": "none (no measured candidate passes every hard gate)",
-        "crit": "Criteria and weights",
-        "ranking": "Ranking",
-        "cand": "Candidate",
-        "score": "Score",
-        "gates": "Hard gates",
-        "failed": "failed",
-        "passed": "passed",
-        "unknown": "not measured",
-        "sens": "Sensitivity",
-        "pfirst": "Probability of rank 1",
-        "flip": "Smallest weight change that changes the winner",
-        "pareto": "Pareto front (quality, cost, latency)",
-        "evidence": "Evidence",
-        "history": "History",
-        "disagree": "Note: weighted sum and TOPSIS name different winners.",
-        "rank": "Rank",
-        "weight": "Weight",
-        "direction": "Direction",
-        "higher": "higher is better",
-        "lower": "lower is better",
-        "nofl": "no change in [0, 1] changes the winner",
-        "dominated": "dominated by",
-        "excluded": "excluded (missing values)",
-        "runs": "Runs",
-        "catalog": "Catalog sources",
-        "sheets": "Price sheets",
-        "norm": "Normalisation: min-max per criterion to [0, 1] (inverted where lower is "
-        "better); missing values score 0 and are marked. TOPSIS: vector normalisation, "
-        "closeness to the ideal.",
-    },
-}
-
-
-def _link(source: str) -> str:
-    kind, _, ref = source.partition(":")
-    if kind == "run":
-        return f"run `{ref}`"
-    if kind == "price-sheet":
-        return f"price sheet `{ref}`"
-    if kind == "catalog":
-        return f"catalog `{ref}`"
-    return source
-
-
-def render_markdown(r: MatrixResult, sha: str) -> str:
-    """The matrix as Markdown (language of the result)."""
-    t = _L[r.language]
-    ev = r.evidence
-    out = [
-        f"# {t['title']}",
-        "",
-        f"_{t['generated']} {ev.nova_version}, {ev.generated_at:%Y-%m-%d %H:%M} UTC; config "
-        f"`{ev.config_hash[:19]}`; matrix sha256 `{sha[:16]}`; method {r.method}._",
-        "",
-        f"**{t['winner']}: {r.winner or t['none']}**",
-        "",
-    ]
-    if r.methods_disagree:
-        out += [
-            f"> {t['disagree']} (weighted sum: {r.weighted_sum.winner}, TOPSIS: {r.topsis.winner})",
-            "",
-        ]
-    out += [
-        f"## {t['crit']}",
-        "",
-        f"| ID | Source | {t['weight']} | {t['direction']} |",
-        "|---|---|---|---|",
-    ]
-    for c in r.criteria:
-        out.append(
-            f"| {c['id']} | `{c['source']}` | {c['weight_normalized']:.2f} | {t[c['direction']]} |"
-        )
-    out += ["", t["norm"], "", f"## {t['ranking']}", ""]
-    crit_ids = [c["id"] for c in r.criteria]
-    out.append(
-        f"| {t['rank']} | {t['cand']} | "
-        + " | ".join(crit_ids)
-        + f" | {t['score']} (WS) | TOPSIS | {t['gates']} |"
-    )
-    out.append("|" + "---|" * (len(crit_ids) + 5))
-    for i, cid in enumerate(r.order, 1):
-        cells = []
-        for k in crit_ids:
-            cell = r.cells[cid][k]
-            mark = " ⚠" if k in r.weighted_sum.missing.get(cid, []) else ""
-            cells.append(f"{cell.display}{mark}")
-        failed = r.weighted_sum.failed_gates.get(cid, [])
-        unknown = r.weighted_sum.unknown_gates.get(cid, [])
-        gate = (
-            f"{t['failed']}: " + "; ".join(failed)
-            if failed
-            else (
-                f"{t['unknown']}: " + ", ".join(u.split(":")[0] for u in unknown)
-                if unknown
-                else t["passed"]
-            )
-        )
-        out.append(
-            f"| {i} | **{cid}** | "
-            + " | ".join(cells)
-            + f" | {r.weighted_sum.scores[cid]:.3f} | {r.topsis.scores[cid]:.3f} | "
-            f"{gate} |"
-        )
-    if r.sensitivity is not None:
-        s = r.sensitivity
-        out += [
-            "",
-            f"## {t['sens']}",
-            "",
-            f"{s.definition}",
-            "",
-            f"| {t['cand']} | {t['pfirst']} | Ø {t['rank']} |",
-            "|---|---|---|",
-        ]
-        for cid in sorted(s.p_first, key=lambda k: -s.p_first[k]):
-            out.append(f"| {cid} | {s.p_first[cid]:.1%} | {s.mean_rank[cid]:.2f} |")
-    if r.flips:
-        out += ["", f"### {t['flip']}", ""]
-        for f in r.flips:
-            if f.new_weight is None:
-                out.append(f"- {f.criterion} ({f.weight:.2f}): {t['nofl']}")
-            else:
-                out.append(
-                    f"- {f.criterion}: {f.weight:.3f} → {f.new_weight:.3f} "
-                    f"(Δ {f.delta:+.3f}) ⇒ {f.new_winner}"
-                )
-    if r.pareto is not None:
-        p = r.pareto
-        out += ["", f"## {t['pareto']}", "", "- " + (", ".join(p.front) or "—")]
-        for cid, by in p.dominated_by.items():
-            out.append(f"- {cid}: {t['dominated']} {', '.join(by)}")
-        for cid, dims in p.excluded.items():
-            out.append(f"- {cid}: {t['excluded']}: {', '.join(dims)}")
-    out += ["", f"## {t['evidence']}", ""]
-    for cid in r.candidates:
-        for k in crit_ids:
-            cell = r.cells[cid][k]
-            if cell.source != "not measured":
-                out.append(
-                    f"- {cid} / {k}: {cell.display} — {_link(cell.source)}"
-                    + (f" ({cell.detail})" if cell.detail else "")
-                )
-    if ev.runs:
-        out += ["", f"**{t['runs']}:**"]
-        for run in ev.runs.values():
-            ds = ", ".join(f"{k} sha256 {v[:12]}" for k, v in run.datasets.items())
-            out.append(
-                f"- `{run.id}` ({run.kind}, {run.started_at:%Y-%m-%d %H:%M} UTC"
-                + (f"; {ds}" if ds else "")
-                + ")"
-            )
-    sheets = ev.extra.get("price_sheets", {})
-    if sheets:
-        out += [
-            "",
-            f"**{t['sheets']}:** " + ", ".join(f"`{k}` ({v})" for k, v in sorted(sheets.items())),
-        ]
-    if r.history:
-        out += ["", f"## {t['history']}", ""]
-        for h in reversed(r.history):
-            out.append(
-                f"- {h.generated_at}: {h.winner or '—'} (sha256 `{h.sha256[:16]}`, "
-                f"config `{h.config_hash[:19]}`)"
-            )
-    return "\n".join(out) + "\n"
 
 
 def write_matrix(ws: Workspace, result: MatrixResult) -> tuple[Path, Path, str]:

@@ -18,13 +18,17 @@ Definitions shared by every function below:
   where all measured values are equal TOPSIS cannot penalise it: that column has no spread).
 * **Order.** Best first: score descending, scores compared rounded to 12 decimals, ties broken
   by alternative name (ascending). *Winner* = first of that order.
+* **Cannot win.** ``min_weight_change_to_flip`` (and ``sensitivity``) take ``cannot_win``:
+  alternatives (e.g. those failing a hard gate) that stay in the matrix, and so in every
+  normalisation, exactly as in ``rank``, but are never the winner: the winner is the first
+  alternative of the order that is not in ``cannot_win``. Ranking, sensitivity and flips thus
+  see one matrix and name the same winner.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -37,13 +41,11 @@ __all__ = [
     "GateSpec",
     "ParetoFront",
     "Ranking",
-    "Sensitivity",
     "apply_gates",
     "evaluate_gates",
     "min_weight_change_to_flip",
     "pareto_front",
     "rank",
-    "sensitivity",
     "topsis",
     "weighted_sum",
 ]
@@ -53,6 +55,9 @@ Method = Literal["weighted-sum", "topsis"]
 GateOp = Literal["==", "!=", ">=", "<=", ">", "<"]
 Values = Mapping[str, Mapping[str, float | None]]
 GateValue = float | bool | str
+Bound = Literal["point", "lower", "upper"]
+Intervals = Mapping[str, Mapping[str, tuple[float | None, float | None]]]
+"""Alternative -> gate key -> (low, high) of the value's 95% interval."""
 
 _DIGITS = 12  # scores equal to 12 decimals tie; sub-1e-12 differences are float noise
 _GRID = 1000  # TOPSIS flip search: steps of 0.001 in the weight, then bisection
@@ -105,11 +110,21 @@ class GateSpec(_Frozen):
     """Why the gate exists, shown when it fails."""
     key: str | None = None
     """Key of the actual value in ``values_by_alt``; default the gate id."""
+    bound: Bound = "point"
+    """Which value is tested: the measured ``point``, or the ``lower``/``upper`` end of its 95%
+    interval (from ``evaluate_gates``' ``intervals``; the point value where there is none)."""
 
     @classmethod
     def from_config(cls, gate: _GateLike) -> GateSpec:
         """From a ``nova.config.Gate``; the value key is the gate's ``source``."""
-        return cls(id=gate.id, op=gate.op, value=gate.value, reason=gate.reason, key=gate.source)
+        return cls(
+            id=gate.id,
+            op=gate.op,
+            value=gate.value,
+            reason=gate.reason,
+            key=gate.source,
+            bound=getattr(gate, "bound", "point"),
+        )
 
 
 class GateResult(_Frozen):
@@ -123,6 +138,8 @@ class GateResult(_Frozen):
     """The value that was tested (None: not measured)."""
     reason: str
     """Why it passed, failed or is unknown, in words."""
+    bound: Bound = "point"
+    """Which value was tested: ``point``, or the ``lower``/``upper`` end of the 95% interval."""
 
 
 class Ranking(_Frozen):
@@ -152,21 +169,6 @@ class Ranking(_Frozen):
     def winner(self) -> str:
         """The first alternative of ``order``."""
         return self.order[0]
-
-
-class Sensitivity(_Frozen):
-    """How stable the winner is when the weights are perturbed."""
-
-    method: Method
-    """Ranking method that was resampled."""
-    definition: str
-    """The perturbation in words, e.g. ``Dirichlet(α = 50·w), 2000 samples, seed 0``."""
-    weights: dict[str, float]
-    """The chosen normalised weights ``w`` the samples centre on."""
-    p_first: dict[str, float]
-    """Alternative -> share of samples in which it ranks first (sums to 1)."""
-    mean_rank: dict[str, float]
-    """Alternative -> mean rank over the samples (1 = best)."""
 
 
 class Flip(_Frozen):
@@ -355,31 +357,46 @@ def _compare(actual: GateValue, op: GateOp, target: GateValue) -> bool | None:
     return None
 
 
-def _gate(gate: GateSpec, actual: GateValue | None) -> GateResult:
+def _gate(
+    gate: GateSpec, actual: GateValue | None, interval: tuple[float | None, float | None] | None
+) -> GateResult:
     if actual is None or (isinstance(actual, float) and math.isnan(actual)):
         return GateResult(gate=gate.id, passed=None, actual=None, reason="not measured")
+    bound: Bound = "point"
+    label = ""
+    if gate.bound != "point":
+        end = None if interval is None else interval[0 if gate.bound == "lower" else 1]
+        if end is not None:
+            actual, bound, label = end, gate.bound, f"{gate.bound} 95% bound "
+        else:
+            label = "point value (no interval) "
     need = f"{gate.op} {gate.value!r}"
     ok = _compare(actual, gate.op, gate.value)
     if ok is None:
-        why = f"cannot compare {actual!r} with {need}"
+        why = f"cannot compare {label}{actual!r} with {need}"
     elif ok:
-        why = f"{actual!r} {need}"
+        why = f"{label}{actual!r} {need}"
     else:
-        why = f"{gate.reason} (is {actual!r}, needs {need})".lstrip()
-    return GateResult(gate=gate.id, passed=ok, actual=actual, reason=why)
+        why = f"{gate.reason} (is {label}{actual!r}, needs {need})".lstrip()
+    return GateResult(gate=gate.id, passed=ok, actual=actual, reason=why, bound=bound)
 
 
 def evaluate_gates(
-    values_by_alt: Mapping[str, Mapping[str, GateValue | None]], gates: Sequence[GateSpec]
+    values_by_alt: Mapping[str, Mapping[str, GateValue | None]],
+    gates: Sequence[GateSpec],
+    intervals: Intervals | None = None,
 ) -> dict[str, list[GateResult]]:
     """Test every gate for every alternative: ``actual = values_by_alt[alt][gate.key or id]``.
 
     A missing value (absent, None, NaN) gives ``passed=None`` with reason "not measured";
     values that cannot be compared (a string with ``>=``, a string against a number) give
-    ``passed=None`` too. Numbers equal within ``rel 1e-9`` count as equal.
+    ``passed=None`` too. Numbers equal within ``rel 1e-9`` count as equal. A gate with
+    ``bound`` lower/upper tests that end of ``intervals[alt][key]`` instead of the point value
+    (and says so in ``reason``); without an interval it tests the point value and says that.
     """
+    iv = intervals or {}
     return {
-        alt: [_gate(g, vals.get(g.key or g.id)) for g in gates]
+        alt: [_gate(g, vals.get(g.key or g.id), iv.get(alt, {}).get(g.key or g.id)) for g in gates]
         for alt, vals in values_by_alt.items()
     }
 
@@ -399,55 +416,18 @@ def apply_gates(ranking: Ranking, gate_results: Mapping[str, Sequence[GateResult
     )
 
 
-def _dirichlet(rng: random.Random, alpha: Sequence[float]) -> list[float]:
-    """One Dirichlet draw via normalised Gamma(α_j, 1) variates; α_j = 0 stays 0."""
-    g = [rng.gammavariate(a, 1.0) if a > 0 else 0.0 for a in alpha]
-    total = math.fsum(g)
-    return [x / total for x in g] if total > 0 else [a / math.fsum(alpha) for a in alpha]
-
-
-def sensitivity(
-    values: Values,
-    criteria: Sequence[CriterionSpec],
-    *,
-    samples: int = 2000,
-    concentration: float = 50.0,
-    seed: int = 0,
-    method: Method = "weighted-sum",
-) -> Sensitivity:
-    """Monte-Carlo stability of the ranking under perturbed weights.
-
-    Alternatives are the keys of ``values``; pass only those that passed the gates if gate
-    failures should count. ``samples`` times, draw weights from ``Dirichlet(α = c·w)`` where
-    ``w`` are the normalised chosen weights and ``c = concentration`` (mean ``w``; variance of
-    ``w_j`` is ``w_j(1 − w_j)/(c + 1)``; criteria with weight 0 stay 0), re-rank with
-    ``method``, and count first places and ranks. Draws come from ``random.Random(seed)``.
-    """
-    if samples < 1 or concentration <= 0:
-        raise ValueError(f"need samples >= 1 and concentration > 0, got {samples}, {concentration}")
-    m = _matrix(list(values), values, criteria)
-    score = _scorer(m, method)
-    rng = random.Random(seed)
-    first = dict.fromkeys(m.alts, 0)
-    rank_sum = dict.fromkeys(m.alts, 0)
-    for _ in range(samples):
-        order = _order(m.alts, score(_dirichlet(rng, [concentration * w for w in m.weights])))
-        first[order[0]] += 1
-        for pos, a in enumerate(order, 1):
-            rank_sum[a] += pos
-    return Sensitivity(
-        method=method,
-        definition=f"Dirichlet(α = {concentration:g}·w), {samples} samples, seed {seed}",
-        weights={c.id: w for c, w in zip(m.crits, m.weights, strict=True)},
-        p_first={a: n / samples for a, n in first.items()},
-        mean_rank={a: s / samples for a, s in rank_sum.items()},
-    )
+def _first(order: Sequence[str], cannot_win: Collection[str]) -> str:
+    """The winner: the first alternative of ``order`` that may rank first."""
+    for a in order:
+        if a not in cannot_win:
+            return a
+    raise ValueError("every alternative is in cannot_win: nothing can rank first")
 
 
 _Crossing = tuple[float, str]  # (new weight, new winner)
 
 
-def _linear_flip(m: _Matrix, k: int, win: int) -> list[_Crossing]:
+def _linear_flip(m: _Matrix, k: int, win: int, cannot_win: Collection[str]) -> list[_Crossing]:
     """Exact crossings for the weighted sum: ``score_i(t) = a_i + b_i t`` with
     ``a_i = Σ_{j≠k} w_j n_ij / (1 − w_k)`` and ``b_i = n_ik − a_i``; the first crossing of the
     winner's line in each direction, won by the steepest line through it."""
@@ -460,7 +440,7 @@ def _linear_flip(m: _Matrix, k: int, win: int) -> list[_Crossing]:
         hits = []
         for i, alt in enumerate(m.alts):
             slope = sign * (b[i] - b[win])
-            if i != win and slope > 1e-12:
+            if i != win and alt not in cannot_win and slope > 1e-12:
                 t = (a[win] - a[i]) / (b[i] - b[win])
                 t = max(t, wk) if sign > 0 else min(t, wk)  # float noise around a tie at w_k
                 edge = 1.0 if sign > 0 else 0.0  # a tie at the very end cannot be passed
@@ -472,7 +452,9 @@ def _linear_flip(m: _Matrix, k: int, win: int) -> list[_Crossing]:
     return out
 
 
-def _search_flip(m: _Matrix, k: int, win: int, method: Method) -> list[_Crossing]:
+def _search_flip(
+    m: _Matrix, k: int, win: int, method: Method, cannot_win: Collection[str]
+) -> list[_Crossing]:
     """Grid of ``_GRID`` steps from ``w_k`` towards 1 and towards 0, then bisection (to 1e-12)
     of the first step where another alternative scores strictly higher; a flip that starts and
     ends within one step is missed."""
@@ -481,7 +463,7 @@ def _search_flip(m: _Matrix, k: int, win: int, method: Method) -> list[_Crossing
     def leader(t: float) -> str | None:
         w = [t if j == k else (1.0 - t) * x / (1.0 - wk) for j, x in enumerate(m.weights)]
         s = [round(x, _DIGITS) for x in score(w)]
-        top = _order(m.alts, s)[0]
+        top = _first(_order(m.alts, s), cannot_win)
         return top if s[m.alts.index(top)] > s[win] else None
 
     out: list[_Crossing] = []
@@ -500,7 +482,11 @@ def _search_flip(m: _Matrix, k: int, win: int, method: Method) -> list[_Crossing
 
 
 def min_weight_change_to_flip(
-    values: Values, criteria: Sequence[CriterionSpec], method: Method = "weighted-sum"
+    values: Values,
+    criteria: Sequence[CriterionSpec],
+    method: Method = "weighted-sum",
+    *,
+    cannot_win: Collection[str] = (),
 ) -> list[Flip]:
     """For each criterion, the smallest change of its weight alone that changes the winner.
 
@@ -510,10 +496,11 @@ def min_weight_change_to_flip(
     ``new_weight`` is the boundary of the nearest such region (up or down; the smaller
     ``|delta|`` wins, ties go to the increase). Weighted sum: exact (scores are linear in
     ``t``). TOPSIS: grid of 0.001 steps plus bisection. A criterion that carries all weight
-    (``w_k = 1``, renormalising gives it 1 again) or was dropped never flips.
+    (``w_k = 1``, renormalising gives it 1 again) or was dropped never flips. Alternatives in
+    ``cannot_win`` stay in the normalisation but neither win now nor take over.
     """
     m = _matrix(list(values), values, criteria)
-    winner = _order(m.alts, _scorer(m, method)(m.weights))[0]
+    winner = _first(_order(m.alts, _scorer(m, method)(m.weights)), cannot_win)
     win = m.alts.index(winner)
     kept = [c.id for c in m.crits]
     out = []
@@ -523,7 +510,11 @@ def min_weight_change_to_flip(
         hits: list[_Crossing] = []
         if k is not None and wk < 1.0 - 1e-12:
             ws = method == "weighted-sum"
-            hits = _linear_flip(m, k, win) if ws else _search_flip(m, k, win, method)
+            hits = (
+                _linear_flip(m, k, win, cannot_win)
+                if ws
+                else _search_flip(m, k, win, method, cannot_win)
+            )
         t, alt = min(hits, key=lambda h: (abs(h[0] - wk), -h[0])) if hits else (None, None)
         note = "dropped: no values" if k is None else "no weight in [0, 1] flips it"
         out.append(

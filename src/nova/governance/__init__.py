@@ -9,15 +9,26 @@ from nova.governance._docs import (
     build_context,
     render_governance_docs,
 )
-from nova.governance._review import ReviewState, record_review, request_review, review_status
+from nova.governance._review import (
+    ReviewState,
+    SignaturePolicy,
+    record_review,
+    request_review,
+    review_status,
+)
+from nova.governance._signing import NAMESPACE as REVIEW_NAMESPACE
+from nova.governance._signing import SignedReview, review_payload, verify_review_signature
 from nova.governance._tasks_csv import STATUS_VALUES, TaskTable, update_tasks
 
 __all__ = [
     "DEFAULT_MONTHLY_CONVERSATIONS",
     "GOVERNANCE_DOCUMENTS",
+    "REVIEW_NAMESPACE",
     "STATUS_VALUES",
     "DecisionOutcome",
     "ReviewState",
+    "SignaturePolicy",
+    "SignedReview",
     "TaskTable",
     "build_context",
     "check_decision",
@@ -26,6 +37,8 @@ __all__ = [
     "record_review",
     "render_governance_docs",
     "request_review",
+    "review_payload",
     "review_status",
     "update_tasks",
+    "verify_review_signature",
 ]

@@ -21,7 +21,7 @@ from nova._io import atomic_write_bytes
 from nova.config import NovaConfig, Workspace
 from nova.decision import MatrixResult, dsfa_done, matrix_sha
 from nova.errors import GateFailedError, NovaError
-from nova.governance._review import ReviewState, review_status
+from nova.governance._review import ReviewState, SignaturePolicy, review_status
 from nova.governance._tasks_csv import TaskTable
 from nova.store import RunStore
 
@@ -80,10 +80,7 @@ def check_decision(
 ) -> tuple[list[str], MatrixResult | None, list[ReviewState]]:
     """Everything that is missing for a decision on ``candidate`` (empty: ready)."""
     missing: list[str] = []
-    try:
-        cfg.candidate(candidate)
-    except KeyError:
-        raise NovaError(f"no candidate {candidate!r} in nova.yaml") from None
+    cfg.candidate(candidate)  # UnknownCandidateError (exit 2) names the known ids
     m = load_matrix(ws)
     sha = matrix_sha(m) if m else None
     if m is None:
@@ -97,7 +94,7 @@ def check_decision(
             elif g.passed is None:
                 missing.append(f"hard gate {g.gate} not measured: {g.reason}")
     roles: list[str] = [r.role for r in cfg.governance.reviewers]
-    states = review_status(store, candidate, roles, sha)
+    states = review_status(store, candidate, roles, sha, SignaturePolicy.from_config(cfg))
     for s in states:
         if s.status != "approved":
             what = {
@@ -105,6 +102,7 @@ def check_decision(
                 "requested": "review requested, not given",
                 "rejected": f"rejected by {s.by}",
                 "stale": f"approved by {s.by} for an earlier matrix version",
+                "unsigned": f"approved by {s.by}, but {s.note}",
             }[s.status]
             missing.append(
                 f"approval of {s.role}: {what} — `nova review approve --candidate "
@@ -203,7 +201,9 @@ def _record(
         f"- **{'Exit-Strategie' if de else 'Exit strategy'}:** docs/governance/exit_strategy.md",
         f"- **{'Freigaben' if de else 'Approvals'}:** "
         + "; ".join(
-            f"{s.role}: {s.by} ({s.at:%Y-%m-%d %H:%M} UTC, audit #{s.audit_seq})"
+            f"{s.role}: {s.by} ({s.at:%Y-%m-%d %H:%M} UTC, audit #{s.audit_seq}"
+            + (f", {'SSH-signiert' if de else 'SSH-signed'}: {s.signer}" if s.signer else "")
+            + ")"
             + (
                 f" — „{s.comment}“"
                 if s.comment and de

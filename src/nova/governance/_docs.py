@@ -229,8 +229,12 @@ def _deployment(
     today: dt.date,
 ) -> Facts:
     profile_name, profile = _profile(config)
-    # Profile has no volume field yet; one named monthly_conversations is used once it exists.
-    raw = getattr(profile, "monthly_conversations", None)
+    # The volume counts as assumed unless the profile sets monthly_conversations itself.
+    raw = (
+        profile.monthly_conversations
+        if "monthly_conversations" in profile.model_fields_set
+        else None
+    )
     vol = raw if isinstance(raw, int) else DEFAULT_MONTHLY_CONVERSATIONS
     tin, tout = profile.conversation_tokens
     groups: list[Facts] = []

@@ -1,6 +1,12 @@
 """Performance benchmarks: load patterns, vLLM-style latency metrics, goodput and cost."""
 
-from nova.perf._cost import CostEstimate, estimate_cost, managed_cost, self_hosted_cost
+from nova.perf._cost import (
+    CostEstimate,
+    estimate_cost,
+    in_eur_and_per_month,
+    managed_cost,
+    self_hosted_cost,
+)
 from nova.perf._load import run_level, synthetic_prompts
 from nova.perf._metrics import (
     DEFINITIONS,
@@ -30,6 +36,7 @@ __all__ = [
     "choose_operating_point",
     "compute_level",
     "estimate_cost",
+    "in_eur_and_per_month",
     "managed_cost",
     "percentile",
     "run_level",

@@ -10,16 +10,28 @@
   The throughput was measured with the performance spec's prompt and output lengths, which
   the basis names; when they differ from the profile's conversation, so may the cost.
 - Local and mock candidates have no price: reported as such, never as zero cost.
+- EUR and per month (``in_eur_and_per_month``): EUR = USD ÷ the catalog's dated USD/EUR
+  reference rate (``1 EUR = x USD``, its date named next to every EUR figure); per month =
+  per conversation × the profile's ``monthly_conversations``. A price sheet (or rate) older
+  than the staleness limit (``NOVA_CATALOG_MAX_AGE_DAYS``, default 180) is flagged as stale.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
 from nova.catalog import Catalog
 from nova.config import Candidate
 
-__all__ = ["CostEstimate", "estimate_cost", "managed_cost", "self_hosted_cost"]
+__all__ = [
+    "CostEstimate",
+    "estimate_cost",
+    "in_eur_and_per_month",
+    "managed_cost",
+    "self_hosted_cost",
+]
 
 
 class CostEstimate(BaseModel):
@@ -37,6 +49,18 @@ class CostEstimate(BaseModel):
     """Price sheet id."""
     sheet_date: str | None = None
     """Retrieved-on date of the sheet."""
+    sheet_stale: bool = False
+    """Whether the sheet is older than the staleness limit (its prices may be outdated)."""
+    eur_per_1k_conversations: float | None = None
+    """EUR per 1,000 conversations at ``fx`` (None: no USD figure or no exchange rate)."""
+    monthly_conversations: int | None = None
+    """Conversations per month (the profile's) that the monthly figures assume."""
+    usd_per_month: float | None = None
+    """USD per month at ``monthly_conversations``."""
+    eur_per_month: float | None = None
+    """EUR per month at ``monthly_conversations`` and ``fx``."""
+    fx: str | None = None
+    """The USD/EUR reference rate used, with its publisher and date."""
 
 
 def managed_cost(pin: float, pout: float, conv_in: int, conv_out: int) -> tuple[float, float]:
@@ -135,3 +159,36 @@ def estimate_cost(
         sheet=sheet.id,
         sheet_date=str(sheet.retrieved),
     )
+
+
+def in_eur_and_per_month(
+    est: CostEstimate,
+    catalog: Catalog,
+    *,
+    monthly_conversations: int,
+    today: dt.date,
+    max_age_days: int,
+) -> CostEstimate:
+    """``est`` with EUR and monthly figures added and a stale price sheet flagged in ``basis``."""
+    update: dict[str, object] = {"monthly_conversations": monthly_conversations}
+    basis = est.basis
+    sheet = catalog.price_sheets.get(est.sheet) if est.sheet else None
+    if sheet is not None and sheet.stale(today, max_age_days) and "STALE" not in basis:
+        update["sheet_stale"] = True
+        basis += (
+            f"; STALE price sheet: {sheet.id} was retrieved {sheet.retrieved}, "
+            f"{sheet.age_days(today)} days ago (limit {max_age_days}): re-check its prices"
+        )
+    per_1k = est.usd_per_1k_conversations
+    if per_1k is not None:
+        update["usd_per_month"] = per_1k / 1000 * monthly_conversations
+    rate = catalog.exchange_rate()
+    if rate is not None and per_1k is not None:
+        fx = rate.label()
+        if rate.stale(today, max_age_days):
+            fx += f", STALE: older than {max_age_days} days"
+        update["fx"] = fx
+        update["eur_per_1k_conversations"] = rate.to_eur(per_1k)
+        update["eur_per_month"] = rate.to_eur(per_1k / 1000 * monthly_conversations)
+    update["basis"] = basis
+    return est.model_copy(update=update)

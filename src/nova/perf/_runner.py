@@ -14,10 +14,11 @@ from nova.catalog import Catalog
 from nova.config import Candidate, LoadedConfig, Profile, Slo, Workspace
 from nova.errors import NovaError
 from nova.evals._dataset import load_dataset
-from nova.perf._cost import CostEstimate, estimate_cost
+from nova.perf._cost import CostEstimate, estimate_cost, in_eur_and_per_month
 from nova.perf._load import run_level, synthetic_prompts
 from nova.perf._metrics import LevelMetrics, RequestSample, compute_level
 from nova.providers import Provider, create_provider
+from nova.settings import get_settings
 from nova.store import RequestRecord, RunStatus, RunStore
 
 __all__ = [
@@ -238,6 +239,8 @@ async def run_perf(
     else:
         cands = []
     prompts = _prompts(ws, spec, datasets or ["dialogues", "compliance", "escalations"])
+    prof = loaded.config.profiles.get(spec.profile or "") if loaded is not None else None
+    monthly = (prof or Profile()).monthly_conversations
     run = store.start_run(
         "performance",
         parent_id=parent_id,
@@ -284,12 +287,18 @@ async def run_perf(
                 await provider.close()
             op = choose_operating_point(res.levels)
             res.operating_point = op.label if op else None
-            res.cost = estimate_cost(
-                c,
+            res.cost = in_eur_and_per_month(
+                estimate_cost(
+                    c,
+                    catalog,
+                    conversation_tokens=spec.conversation_tokens,
+                    output_tokens_per_s=op.output_throughput if op else None,
+                    measured_at=(spec.input_tokens, spec.output_tokens),
+                ),
                 catalog,
-                conversation_tokens=spec.conversation_tokens,
-                output_tokens_per_s=op.output_throughput if op else None,
-                measured_at=(spec.input_tokens, spec.output_tokens),
+                monthly_conversations=monthly,
+                today=dt.date.today(),
+                max_age_days=get_settings().catalog_max_age_days,
             )
             results.append(res)
     except (KeyboardInterrupt, asyncio.CancelledError):

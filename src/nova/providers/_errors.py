@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nova.errors import NovaError
+from nova.errors import ProviderError  # the base lives in the documented tree of nova.errors
 
 __all__ = [
     "AuthError",
@@ -16,31 +16,6 @@ __all__ = [
     "TimeoutError_",
     "UnreachableError",
 ]
-
-
-class ProviderError(NovaError):
-    """A request to a candidate failed. ``retryable`` says whether trying again can help."""
-
-    retryable = False
-    kind = "error"
-
-    def __init__(
-        self,
-        candidate: str,
-        message: str,
-        *,
-        status: int | None = None,
-        request_id: str | None = None,
-        partial_text: str | None = None,
-    ) -> None:
-        self.candidate = candidate
-        self.status = status
-        self.request_id = request_id
-        self.partial_text = partial_text
-        where = f"candidate {candidate}"
-        if request_id:
-            where += f", request {request_id}"
-        super().__init__(f"{where}: {message}")
 
 
 class AuthError(ProviderError):

@@ -65,6 +65,8 @@ from typing import Any, Literal, TextIO, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from nova.errors import NotReadyError
+
 __all__ = [
     "ALL_FAULTS",
     "MockFault",
@@ -431,7 +433,7 @@ class MockServer:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8123/v1``."""
         if self._url is None:
-            raise RuntimeError("the mock server is not running: await start() first")
+            raise NotReadyError("the mock server is not running: await start() first")
         return self._url
 
     async def start(self) -> str:

@@ -57,6 +57,8 @@ win | Win rate vs baseline [95% CI] | Gewinnrate gegen Referenz [95%-KI]
 ttft | TTFT p50 / p95 (ms) | TTFT p50 / p95 (ms)
 toks | Output tok/s | Ausgabe-Tok/s
 cost1k | USD / 1k conversations | USD / 1.000 Gespräche
+cost1k_eur | EUR / 1k conversations | EUR / 1.000 Gespräche
+stale | STALE price sheet | Preisliste VERALTET
 gates | Gates | Gates
 rank | Rank | Rang
 notes | Notes | Hinweise
@@ -119,6 +121,9 @@ result | Result | Ergebnis
 actual | Value | Wert
 reason | Reason | Begründung
 sens | Sensitivity | Sensitivität
+noise | Measurement noise alone (weights fixed): the winner {w} changes in {p} of the \
+resamples ({d}). | \
+  Messrauschen allein (Gewichte fest): der Gewinner {w} wechselt in {p} der Stichproben ({d}).
 p_first | P(rank 1) | P(Platz 1)
 mean_rank | Mean rank | Mittlerer Rang
 flips | Smallest weight change that changes the winner | \
@@ -276,19 +281,37 @@ def _gate_status(m: MatrixResult | None, cid: str, t: dict[str, str]) -> str:
     return t["passed"]
 
 
-def _cost_1k(cp: CandidatePerf | None, m: MatrixResult | None, cid: str) -> float | None:
-    """USD per 1,000 conversations: the performance run's estimate, else the matrix evidence."""
-    if cp and cp.cost and cp.cost.usd_per_1k_conversations is not None:
-        return cp.cost.usd_per_1k_conversations
+def _cost_1k(
+    cp: CandidatePerf | None, m: MatrixResult | None, cid: str
+) -> tuple[float | None, float | None, bool]:
+    """(USD, EUR per 1,000 conversations, price sheet stale): the performance run's estimate,
+    else the matrix evidence."""
+    c = cp.cost if cp and cp.cost and cp.cost.usd_per_1k_conversations is not None else None
+    if c is None and m is not None:
+        c = m.evidence.costs.get(cid)
+    if c is not None and c.usd_per_1k_conversations is not None:
+        return c.usd_per_1k_conversations, c.eur_per_1k_conversations, c.sheet_stale
     v = m.evidence.candidates[cid].get("cost_per_1k_conversations").value if m else None
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    usd = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    return usd, None, False
+
+
+def _fx(inp: ReportInputs) -> str | None:
+    """The USD/EUR rate with its date, as the EUR figures use it."""
+    costs = [p.cost for p in inp.perf if p.cost] + (
+        list(inp.matrix.evidence.costs.values()) if inp.matrix else []
+    )
+    return next((c.fx for c in costs if c.fx), None)
 
 
 def _summary(inp: ReportInputs, f: _Fmt, t: dict[str, str], cands: list[str]) -> _Table:
     q = {c.candidate: c for c in inp.quality.candidates} if inp.quality else {}
     perf, m = {p.candidate: p for p in inp.perf}, inp.matrix
-    cols = ["cand", "pass", "win", "ttft", "toks", "cost1k", "gates", "rank", "notes"]
-    tb = _Table([t[c] for c in cols], numeric={3, 4, 5, 7})
+    cols = ["cand", "pass", "win", "ttft", "toks", "cost1k", "cost1k_eur", "gates", "rank"]
+    heads = [t[c] for c in cols] + [t["notes"]]
+    fx = _fx(inp)
+    heads[6] += f" ({fx})" if fx else ""
+    tb = _Table(heads, numeric={3, 4, 5, 6, 8})
     for cid in cands:
         cq, cp = q.get(cid), perf.get(cid)
         win = t["baseline"] if inp.quality and cid == inp.quality.baseline else _DASH
@@ -296,11 +319,13 @@ def _summary(inp: ReportInputs, f: _Fmt, t: dict[str, str], cands: list[str]) ->
             win = f"{f.ci(w.rate, w.low, w.high)}, {f.p(w.p_value)}"
         lv = operating_level(cp) if cp else None
         ttft = f"{f.ms(lv.ttft_ms, 'p50')} / {f.ms(lv.ttft_ms, 'p95')}" if lv else _DASH
-        cost = _cost_1k(cp, m if m and cid in m.evidence.candidates else None, cid)
-        notes = "; ".join(n for n in (inp.not_measured.get(cid), cp and cp.error) if n)
+        usd, eur, stale = _cost_1k(cp, m if m and cid in m.evidence.candidates else None, cid)
+        stale_note = t["stale"] if stale else None
+        notes = "; ".join(n for n in (inp.not_measured.get(cid), cp and cp.error, stale_note) if n)
         rank = str(m.order.index(cid) + 1) if m and cid in m.order else _DASH
         row = [cid, f.rate(cq.pass_rate) if cq else _DASH, win, ttft]
-        row += [f.num(lv.output_throughput, 1) if lv else _DASH, f.num(cost, 2)]
+        cost = f.num(usd, 2) + (" ⚠" if stale else "")
+        row += [f.num(lv.output_throughput, 1) if lv else _DASH, cost, f.num(eur, 2)]
         tb.rows.append([*row, _gate_status(m, cid, t), rank, notes or _DASH])
     return tb
 
@@ -339,7 +364,8 @@ def _performance(perf: list[CandidatePerf], f: _Fmt, t: dict[str, str]) -> dict[
     stats = ["TTFT p50", "TTFT p95", "TTFT p99", "TPOT p50", "E2EL p50", "E2EL p99"]
     head = [t["cand"], t["level"], t["ok"], *stats, t["toks"], t["reqs"], t["goodput"]]
     levels = _Table(head, numeric=set(range(2, len(head))))
-    cost = _Table([t["cand"], t["level"], t["mtok"], t["cost1k"], t["basis"]], numeric={2, 3})
+    cols = [t["cand"], t["level"], t["mtok"], t["cost1k"], t["cost1k_eur"], t["basis"]]
+    cost = _Table(cols, numeric={2, 3, 4})
     errors = []
     for p in perf:
         op = operating_level(p)
@@ -355,7 +381,9 @@ def _performance(perf: list[CandidatePerf], f: _Fmt, t: dict[str, str]) -> dict[
             errors.append(f"{p.candidate}: {p.error}")
         if c := p.cost:
             row = [p.candidate, op.label if op else _DASH, f.num(c.usd_per_mtok_output, 2)]
-            cost.rows.append([*row, f.num(c.usd_per_1k_conversations, 2), c.basis])
+            eur = f.num(c.eur_per_1k_conversations, 2)
+            basis = c.basis + (f"; EUR at {c.fx}" if c.fx else "")
+            cost.rows.append([*row, f.num(c.usd_per_1k_conversations, 2), eur, basis])
     return {"levels": levels, "cost": cost if cost.rows else None, "errors": errors}
 
 
@@ -444,7 +472,11 @@ def _decision(m: MatrixResult, f: _Fmt, t: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {"winner": m.winner or t["no_winner"], "method": m.method}
     out["disagree"] = disagree
     out |= {"criteria": crit, "matrix": matrix, "gates": gates if gates.rows else None}
-    out |= {"sens": sens, "sens_def": m.sensitivity.definition if m.sensitivity else ""}
+    sens_def = m.sensitivity.definition if m.sensitivity else ""
+    if n := m.noise:
+        noise = t["noise"].format(w=n.winner, p=f.pct(n.winner_changed), d=n.definition)
+        sens_def = f"{sens_def}. {noise}" if sens_def else noise
+    out |= {"sens": sens, "sens_def": sens_def}
     return out | {"flips": flips if flips.rows else None, "pareto": pareto}
 
 

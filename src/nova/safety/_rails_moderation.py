@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from nova.errors import ProviderError
 from nova.safety._rails_base import (
     ChatMessages,
     Rail,
@@ -211,7 +212,11 @@ class ModerationRail(Rail):
         body = {"model": self.candidate.provider_model, "input": text}
         async with self._session.post(f"{base}/moderations", json=body, headers=headers) as resp:
             if resp.status != 200:
-                raise RuntimeError(f"HTTP {resp.status}")
+                raise ProviderError(
+                    self.candidate.id,
+                    f"moderation endpoint answered HTTP {resp.status}",
+                    status=resp.status,
+                )
             data = await resp.json()
         result = data["results"][0]
         cats = [k for k, v in (result.get("categories") or {}).items() if v is True]

@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from nova.errors import NovaError
+
 __all__ = [
     "Converted",
     "ConverterFn",
@@ -60,9 +62,9 @@ def converter_names() -> list[str]:
 
 
 def apply_converter(name: str, turns: list[str], language: Lang, seed: str) -> Converted:
-    """Apply converter ``name`` with ``random.Random(seed)``; KeyError for an unknown name."""
+    """Apply converter ``name`` with ``random.Random(seed)``; NovaError for an unknown name."""
     if name not in _REGISTRY:
-        raise KeyError(name)
+        raise NovaError(f"unknown converter {name!r}; known: {', '.join(converter_names())}")
     return _REGISTRY[name](list(turns), language, random.Random(seed))
 
 
