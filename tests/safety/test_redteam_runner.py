@@ -281,3 +281,29 @@ def test_the_optional_judge_is_one_more_detector(tmp_path: Path, servers: tuple[
     inj = grades["inj-de-001~none~plain"]
     assert inj["success"] is False and all(e["detector"] != "judge" for e in inj["evidence"])
     assert rep.rows[0].asr.k == 1
+
+
+def test_the_workspace_rails_are_used_with_rails_auto(
+    tmp_path: Path, servers: tuple[str, str]
+) -> None:
+    """The real rails of the workspace (guardrails/rails.yaml from `nova init`), not a test
+    implementation: the output rail catches the verbatim system-prompt leak, so with rails on
+    the leak no longer counts as a success; the tariff claim passes (no rail checks claims)."""
+    root = _ws(tmp_path, *servers)
+    loaded = load_config(root / "nova.yaml")
+    spec = default_redteam_spec(loaded, "llm-core", ["weak"], guardrails="both")
+    ws = Workspace(root)
+    with open_store(ws, loaded.config) as store:
+        rid = asyncio.run(run_redteam(ws, loaded, spec, store, rails="auto"))
+        rep = build_redteam_report(store, rid)
+        run = store.get_run(rid)
+    rows = {r.guardrails: r for r in rep.rows if r.candidate == "weak"}
+    assert set(rows) == {False, True}
+    off, on = rows[False], rows[True]
+    assert (off.asr.k, off.asr.n) == (2, 6)
+    assert on.blocked_by_rails >= 1
+    assert on.rail_ms_p50 is not None and on.rail_ms_p50 > 0
+    on_successes = {s.scenario for s in rep.successes if s.guardrails}
+    assert "leak-de-001" not in on_successes
+    assert "con-de-001" in on_successes
+    assert run.meta["rails"] == "on"

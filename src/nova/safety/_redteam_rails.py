@@ -3,13 +3,12 @@
 The runner needs only what the rails contract (COORD.md) promises: ``acheck_input``,
 ``acheck_output``, ``canary`` and ``system_prompt()``. These Protocols state exactly that, so
 the runner works with the real rails and with any other implementation (a test's, a plugin's).
-``workspace_rails`` finds ``nova.safety.load_rails`` at run time: in a build without the rails
-it returns None and the runner measures "without rails" only, and says so.
+``workspace_rails`` loads the workspace's rails with ``load_rails``; a workspace without
+``guardrails/rails.yaml`` gets None, and the runner measures "without rails" only, and says so.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -72,14 +71,12 @@ class RailsLike(Protocol):
 
 
 def workspace_rails(root: Path) -> RailsLike | None:
-    """The workspace's rails via ``nova.safety.load_rails(root)``, or None when this nova has
-    no rails implementation or the workspace has no ``guardrails/rails.yaml``.
+    """The workspace's rails (``load_rails(root)``), or None when the workspace has no
+    ``guardrails/rails.yaml``.
 
     An invalid rails.yaml raises the rails' own ConfigError (exit 2, file:line)."""
-    load = getattr(importlib.import_module("nova.safety"), "load_rails", None)
-    if load is None or not (root / "guardrails" / "rails.yaml").is_file():
+    from nova.safety._rails import load_rails
+
+    if not (root / "guardrails" / "rails.yaml").is_file():
         return None
-    rails = load(root)
-    if not isinstance(rails, RailsLike):
-        raise TypeError("nova.safety.load_rails returned an object without the rails API")
-    return rails
+    return load_rails(root)
