@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -112,7 +113,9 @@ def test_every_document_is_written_complete_and_with_its_provenance(
         assert config_hash(setup.config) in tail
         assert "`azure-openai-2026-11`" in tail and sheet_date in tail
         assert "2026-12-01T09:00:00Z" in tail
-        assert tail.rstrip().endswith("2026-12-01T09:00:00Z"), name
+        sealed = re.fullmatch(r"(?s)(.*)\n\n<!-- nova:generated sha256=[0-9a-f]{64} -->\n", tail)
+        assert sealed is not None, name
+        assert sealed.group(1).endswith("2026-12-01T09:00:00Z"), name
 
 
 def test_german_documents_show_measured_values_with_intervals_and_say_what_is_not_measured(

@@ -2,30 +2,51 @@
 documents Legal and Security ask for (license review, DSFA, exit strategy, fallback plan,
 deployment options, KPI catalogue, LoRA compatibility, QA plan)."""
 
+from nova.governance._controls import CONTROL_NAMES, Control, Controls, workspace_controls
 from nova.governance._decide import DecisionOutcome, check_decision, decide, load_matrix
 from nova.governance._docs import (
     DEFAULT_MONTHLY_CONVERSATIONS,
     GOVERNANCE_DOCUMENTS,
+    DocumentResult,
     build_context,
     render_governance_docs,
+    update_governance_docs,
+)
+from nova.governance._human import (
+    DocumentUpdate,
+    HumanSectionError,
+    human_regions,
+    merge_document,
+    open_placeholders,
 )
 from nova.governance._review import ReviewState, record_review, request_review, review_status
 from nova.governance._tasks_csv import STATUS_VALUES, TaskTable, update_tasks
 
 __all__ = [
+    "CONTROL_NAMES",
     "DEFAULT_MONTHLY_CONVERSATIONS",
     "GOVERNANCE_DOCUMENTS",
     "STATUS_VALUES",
+    "Control",
+    "Controls",
     "DecisionOutcome",
+    "DocumentResult",
+    "DocumentUpdate",
+    "HumanSectionError",
     "ReviewState",
     "TaskTable",
     "build_context",
     "check_decision",
     "decide",
+    "human_regions",
     "load_matrix",
+    "merge_document",
+    "open_placeholders",
     "record_review",
     "render_governance_docs",
     "request_review",
     "review_status",
+    "update_governance_docs",
     "update_tasks",
+    "workspace_controls",
 ]

@@ -48,6 +48,7 @@ __all__ = [
     "read_datasets",
     "read_guardrails",
     "read_redteam",
+    "read_vulnerable",
     "token_price",
 ]
 
@@ -477,6 +478,39 @@ def read_datasets(root: Path, config: NovaConfig, evidence: Evidence) -> list[Fa
         ]
         out.append(row)
     return out
+
+
+VULNERABLE_TAGS = (
+    "selbstgefaehrdung",
+    "krise",
+    "verletzlich",
+    "senioren",
+    "medizinisch",
+    "zahlungsschwierigkeiten",
+    "sperre",
+    "notfall",
+)
+"""Case tags that mark a vulnerable customer (crisis, hardship, health, age)."""
+
+
+def read_vulnerable(root: Path, names: list[str]) -> Facts:
+    """How many cases of the given datasets concern vulnerable customers, by tag."""
+    tags: set[str] = set()
+    hits: list[str] = []
+    count = 0
+    for name in names:
+        path = root / "datasets" / f"{name}.jsonl"
+        try:
+            ds = load_dataset(path)
+        except (NovaError, OSError):
+            continue
+        for case in ds.cases:
+            found = set(case.tags) & set(VULNERABLE_TAGS)
+            if found:
+                count += 1
+                tags |= found
+                hits.append(name)
+    return {"cases": count, "tags": sorted(tags), "datasets": list(dict.fromkeys(hits))}
 
 
 def read_redteam(root: Path) -> Facts:

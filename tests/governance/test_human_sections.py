@@ -1,0 +1,299 @@
+"""Regenerating documents never destroys what a person wrote; the DSFA check sees every
+placeholder kind; documents state a control only when the workspace really has it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from click.testing import CliRunner
+
+from nova.cli import cli
+from nova.config import Workspace, init_workspace, load_config
+from nova.decision import dsfa_done
+from nova.decision._collect import DSFA_PLACEHOLDERS
+from nova.governance import (
+    human_regions,
+    open_placeholders,
+    render_governance_docs,
+    update_governance_docs,
+    workspace_controls,
+)
+from nova.store import open_store
+from tests.governance.test_docs import NOW, Setup, setup  # noqa: F401 - fixture
+
+Lang = Literal["de", "en"]
+_REGION = re.compile(r"(<!-- nova:human ([A-Za-z0-9_.:\-]+) -->)(.*?)(<!-- /nova:human -->)", re.S)
+
+
+def _fill(text: str, typed: dict[str, str]) -> str:
+    """Replace every human section's placeholder with text a person typed (multi-line)."""
+
+    def sub(m: re.Match[str]) -> str:
+        answer = f"Antwort zu {m.group(2)}:\r\n  Zeile 2 mit | Pipe, „Umlaute“ äöü ß\n"
+        typed[m.group(2)] = answer
+        return m.group(1) + answer + m.group(4)
+
+    return _REGION.sub(sub, text)
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_filling_every_placeholder_then_regenerating_loses_nothing_typed(
+    setup: Setup,  # noqa: F811
+    lang: Lang,
+) -> None:
+    paths = render_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=NOW
+    )
+    typed: dict[str, dict[str, str]] = {}
+    for p in paths:
+        text = p.read_bytes().decode("utf-8")
+        assert open_placeholders(text) or p.stem not in ("dsfa", "license_review", "qa_plan")
+        typed[p.name] = {}
+        p.write_bytes(_fill(text, typed[p.name]).encode("utf-8"))
+        # Nothing left to fill: every placeholder sat in a human section.
+        assert open_placeholders(p.read_bytes().decode("utf-8")) == [], p.name
+    assert sum(len(v) for v in typed.values()) > 40
+    # New evidence and a later date change the generated parts.
+    later = NOW + dt.timedelta(days=3)
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=later
+    )
+    for r in results:
+        assert r.update.conflict is None, r.update.conflict
+        text = r.path.read_bytes().decode("utf-8")
+        regions = human_regions(text)
+        for rid, answer in typed[r.path.name].items():
+            assert regions[rid] == answer, (r.path.name, rid)
+            assert answer in text
+        assert sorted(r.update.kept) == sorted(typed[r.path.name])
+        # The diff shows the generated parts that changed, never a typed answer.
+        assert any("2026-12-04T09:00:00Z" in line for line in r.update.diff if line[0] == "+")
+        assert not any("Antwort zu" in line for line in r.update.diff)
+    assert dsfa_done(setup.root)
+
+
+def test_an_edit_outside_the_human_sections_is_a_conflict_and_the_file_stays(
+    setup: Setup,  # noqa: F811
+) -> None:
+    render_governance_docs(setup.root, setup.config, setup.catalog, setup.evidence, now=NOW)
+    path = setup.root / "docs" / "governance" / "exit_strategy.md"
+    edited = path.read_bytes().decode("utf-8").replace("## ", "## Mein Titel — ", 1)
+    path.write_bytes(edited.encode("utf-8"))
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, now=NOW + dt.timedelta(days=1)
+    )
+    exit_doc = next(r for r in results if r.path == path)
+    assert exit_doc.update.conflict is not None and "edited" in exit_doc.update.conflict
+    assert not exit_doc.written and path.read_bytes().decode("utf-8") == edited
+    # --force keeps a backup of the old file before it overwrites it.
+    forced = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, now=NOW, force=True
+    )
+    exit_doc = next(r for r in forced if r.path == path)
+    assert exit_doc.written and exit_doc.backup is not None
+    assert exit_doc.backup.read_bytes().decode("utf-8") == edited
+    assert "Mein Titel" not in path.read_bytes().decode("utf-8")
+
+
+def test_a_file_without_the_seal_is_never_overwritten(setup: Setup) -> None:  # noqa: F811
+    path = setup.root / "docs" / "governance" / "dsfa.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# DSFA\n\nVon Hand geschrieben vom DSB.\n", encoding="utf-8")
+    written = render_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, now=NOW
+    )
+    assert path not in written
+    assert path.read_bytes().decode("utf-8") == "# DSFA\n\nVon Hand geschrieben vom DSB.\n"
+
+
+def test_a_section_the_template_drops_is_kept_in_an_appendix(setup: Setup) -> None:  # noqa: F811
+    render_governance_docs(setup.root, setup.config, setup.catalog, setup.evidence, now=NOW)
+    path = setup.root / "docs" / "governance" / "license_review.md"
+    text = path.read_bytes().decode("utf-8")
+    rid = "legal.llama31-70b-bedrock.assessment"
+    assert rid in human_regions(text)
+    typed: dict[str, str] = {}
+    path.write_bytes(_fill(text, typed).encode("utf-8"))
+    fewer = setup.config.model_copy(
+        update={"candidates": [c for c in setup.config.candidates if c.id != "llama31-70b-bedrock"]}
+    )
+    render_governance_docs(setup.root, fewer, setup.catalog, setup.evidence, now=NOW)
+    after = path.read_bytes().decode("utf-8")
+    assert human_regions(after)[rid] == typed[rid]
+    assert "## Menschliche Abschnitte, die die Vorlage nicht mehr schreibt" in after
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_dsfa_check_covers_every_placeholder_kind_it_writes(
+    setup: Setup,  # noqa: F811
+    lang: Lang,
+) -> None:
+    render_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=NOW
+    )
+    path = setup.root / "docs" / "governance" / "dsfa.md"
+    text = path.read_bytes().decode("utf-8")
+    kinds = set(open_placeholders(text))
+    assert len(kinds) >= 4, kinds  # DPO, DPO assessment, controller, Security
+    assert kinds <= set(DSFA_PLACEHOLDERS), kinds - set(DSFA_PLACEHOLDERS)
+    regions = list(_REGION.finditer(text))
+    for keep in {m.group(3): m for m in regions}.values():
+        # Fill every section except one of each kind: the DSFA is still not done.
+        out = _REGION.sub(
+            lambda m, k=keep: (
+                m.group(0)
+                if m is k or m.start() == k.start()
+                else m.group(1) + "erledigt" + m.group(4)
+            ),
+            text,
+        )
+        path.write_text(out, encoding="utf-8")
+        assert not dsfa_done(setup.root), keep.group(3)
+
+
+@pytest.mark.parametrize(
+    ("lang", "sections"),
+    [
+        (
+            "de",
+            [
+                "### Verletzliche Kundinnen und Kunden (R8)",
+                "### Bias (R9)",
+                "### Beschäftigte, die Eskalationen übernehmen (R10)",
+                "### Betroffenenrechte an Gesprächsprotokollen",
+                "### Standpunkt der betroffenen Personen (Art. 35 Abs. 9 DSGVO)",
+                "## (d) Abhilfemaßnahmen, technisch und organisatorisch (Art. 25, 32 DSGVO)",
+                "### Wo das Judge-Modell Kundendaten sieht (R11)",
+            ],
+        ),
+        (
+            "en",
+            [
+                "### Vulnerable customers (R8)",
+                "### Bias (R9)",
+                "### Staff who handle escalations (R10)",
+                "### Data-subject rights over chat logs",
+                "### Views of data subjects (Art. 35(9) GDPR)",
+                "## (d) Measures, technical and organisational (Art. 25, 32 GDPR)",
+                "### Where the judge model sees customer data (R11)",
+            ],
+        ),
+    ],
+)
+def test_dsfa_has_the_sections_a_data_protection_officer_expects(
+    setup: Setup,  # noqa: F811
+    lang: Lang,
+    sections: list[str],
+) -> None:
+    paths = render_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=NOW
+    )
+    dsfa = next(p for p in paths if p.stem == "dsfa").read_bytes().decode("utf-8")
+    for s in sections:
+        assert s in dsfa, s
+    # The starter escalation set holds crisis and hardship cases; the DSFA counts them.
+    m = re.search(r"(\d+) (?:case\(s\)|Fall/Fälle)", dsfa)
+    assert m is not None and int(m.group(1)) >= 3
+    assert "`judge-gpt4o`" in dsfa
+
+
+def _activate_everything(root: Path) -> str:
+    """Evidence of every control in a real store and workspace; return the red-team run id."""
+    ws = Workspace(root)
+    cfg = load_config(root / "nova.yaml", env={}).config
+    with open_store(ws, cfg) as store:
+        run = store.start_run("redteam")
+        store.finish_run(run.id, "completed")
+        store.audit("gateway", "gateway.request", "llama31-70b-vllm", {"status": 200})
+        store.audit("platform", "alerts.activate", "llama31-70b-vllm", {})
+    chart = root / "deploy" / "models" / "llama31-70b-vllm" / "Chart.yaml"
+    chart.parent.mkdir(parents=True)
+    chart.write_text("apiVersion: v2\nname: llama\n", encoding="utf-8")
+    return run.id
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_documents_state_controls_from_the_real_workspace_state(
+    setup: Setup,  # noqa: F811
+    lang: Lang,
+) -> None:
+    def docs() -> dict[str, str]:
+        paths = update_governance_docs(
+            setup.root,
+            setup.config,
+            setup.catalog,
+            setup.evidence,
+            language=lang,
+            now=NOW,
+            force=True,
+        )
+        return {r.path.stem: r.path.read_bytes().decode("utf-8") for r in paths}
+
+    before = docs()
+    ctl = workspace_controls(setup.root)
+    assert [c.active for c in ctl.all()] == [False] * 5
+    not_active = "nicht aktiv" if lang == "de" else "not active"
+    redacted = {
+        "de": "Schwärzung personenbezogener Daten: bevor der Text das Modell erreicht",
+        "en": "PII redaction: before the text reaches the model",
+    }[lang]
+    assert redacted not in before["dsfa"]
+    assert not_active in before["dsfa"]
+    fallback_claim = {
+        "de": "Das Fallback-Routing des Gateways",
+        "en": "the gateway's fallback routing",
+    }[lang]
+    assert fallback_claim not in before["exit_strategy"]
+    assert not_active in before["exit_strategy"] or "nicht aktiv" in before["exit_strategy"]
+
+    run_id = _activate_everything(setup.root)
+    with open_store(Workspace(setup.root)) as store:
+        ctl = workspace_controls(setup.root, store)
+    assert [c.name for c in ctl.all() if c.active] == [
+        "redteam",
+        "gateway",
+        "monitoring",
+        "deployment",
+    ]
+    assert ctl.redteam.evidence == f"run {run_id}"
+    assert ctl.monitoring.subjects == ["llama31-70b-vllm"]
+    assert ctl.deployment.evidence == "deploy/models/llama31-70b-vllm/Chart.yaml"
+    # The rails stay off: nova.safety does not exist in this branch.
+    assert not ctl.rails.active and "nova.safety" in ctl.rails.detail
+    after = docs()
+    assert f"run {run_id}" in after["qa_plan"]
+    assert ctl.gateway.evidence is not None and ctl.gateway.evidence in after["exit_strategy"]
+    assert ctl.monitoring.evidence is not None and ctl.monitoring.evidence in after["dsfa"]
+    assert redacted not in after["dsfa"]
+
+
+def test_docs_cli_prints_the_diff_of_the_generated_parts(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--workspace", str(root), "docs", "--language", "en"])
+    assert first.exit_code == 0, first.output
+    assert "dsfa.md: new" in first.output
+    dsfa = root / "docs" / "governance" / "dsfa.md"
+    typed: dict[str, str] = {}
+    dsfa.write_bytes(_fill(dsfa.read_bytes().decode("utf-8"), typed).encode("utf-8"))
+    (root / "deploy" / "models" / "x").mkdir(parents=True)
+    (root / "deploy" / "models" / "x" / "compose.yaml").write_text("services: {}\n", "utf-8")
+    again = runner.invoke(cli, ["--workspace", str(root), "docs", "--language", "en", "--diff"])
+    assert again.exit_code == 0, again.output
+    assert f"dsfa.md: {len(typed)} human section(s) kept" in again.output
+    assert "+++ b/exit_strategy.md" in again.output or "+++ b/dsfa.md" in again.output
+    assert not any(answer.splitlines()[0] in again.output for answer in typed.values())
+    # An edited generated part: exit 1, the file is left alone.
+    text = dsfa.read_bytes().decode("utf-8")
+    dsfa.write_text(text.replace("# ", "# Edited ", 1), encoding="utf-8")
+    third = runner.invoke(cli, ["--workspace", str(root), "docs", "--language", "en"])
+    assert third.exit_code == 1
+    message = third.stderr or str(third.exception)
+    assert "dsfa.md: text outside the human sections was edited" in message
+    assert "--force" in message
+    assert dsfa.read_bytes().decode("utf-8").startswith("# Edited ")
