@@ -281,12 +281,12 @@ def test_docs_cli_prints_the_diff_of_the_generated_parts(tmp_path: Path) -> None
     dsfa = root / "docs" / "governance" / "dsfa.md"
     typed: dict[str, str] = {}
     dsfa.write_bytes(_fill(dsfa.read_bytes().decode("utf-8"), typed).encode("utf-8"))
-    (root / "deploy" / "models" / "x").mkdir(parents=True)
-    (root / "deploy" / "models" / "x" / "compose.yaml").write_text("services: {}\n", "utf-8")
+    with open_store(Workspace(root)) as store:  # monitoring becomes active
+        store.audit("platform", "alerts.activate", "llama31-70b-vllm", {})
     again = runner.invoke(cli, ["--workspace", str(root), "docs", "--language", "en", "--diff"])
     assert again.exit_code == 0, again.output
     assert f"dsfa.md: {len(typed)} human section(s) kept" in again.output
-    assert "+++ b/exit_strategy.md" in again.output or "+++ b/dsfa.md" in again.output
+    assert "+++ b/dsfa.md" in again.output and "+++ b/exit_strategy.md" in again.output
     assert not any(answer.splitlines()[0] in again.output for answer in typed.values())
     # An edited generated part: exit 1, the file is left alone.
     text = dsfa.read_bytes().decode("utf-8")

@@ -20,11 +20,20 @@ from nova.governance._human import (
     open_placeholders,
 )
 from nova.governance._review import ReviewState, record_review, request_review, review_status
+from nova.governance._task_rules import (
+    CONDITIONS,
+    DEFAULT_TASK_RULES,
+    TaskCheck,
+    rows_to_complete,
+    rule_for,
+)
 from nova.governance._tasks_csv import STATUS_VALUES, TaskTable, update_tasks
 
 __all__ = [
+    "CONDITIONS",
     "CONTROL_NAMES",
     "DEFAULT_MONTHLY_CONVERSATIONS",
+    "DEFAULT_TASK_RULES",
     "GOVERNANCE_DOCUMENTS",
     "STATUS_VALUES",
     "Control",
@@ -34,6 +43,7 @@ __all__ = [
     "DocumentUpdate",
     "HumanSectionError",
     "ReviewState",
+    "TaskCheck",
     "TaskTable",
     "build_context",
     "check_decision",
@@ -46,6 +56,8 @@ __all__ = [
     "render_governance_docs",
     "request_review",
     "review_status",
+    "rows_to_complete",
+    "rule_for",
     "update_governance_docs",
     "update_tasks",
     "workspace_controls",
