@@ -8,6 +8,7 @@ from nova.catalog._load import Catalog, load_catalog
 from nova.catalog._models import (
     CatalogModel,
     ContextWindow,
+    GpaiCode,
     GpuPrice,
     Hosting,
     License,
@@ -26,6 +27,7 @@ __all__ = [
     "Catalog",
     "CatalogModel",
     "ContextWindow",
+    "GpaiCode",
     "GpuPrice",
     "Hosting",
     "License",

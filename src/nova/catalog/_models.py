@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 __all__ = [
     "CatalogModel",
     "ContextWindow",
+    "GpaiCode",
     "GpuPrice",
     "Hosting",
     "License",
@@ -41,6 +42,18 @@ class Sourced(_Strict):
     """Public URL where the fact can be checked."""
     retrieved: date
     """Day the fact was read at ``source`` (ISO date)."""
+
+
+class GpaiCode(Sourced):
+    """Whether the model's provider signed the EU General-Purpose AI Code of Practice."""
+
+    provider: str
+    """The GPAI model provider the status is about (e.g. ``Meta``)."""
+    status: Literal["signed", "partial", "declined", "unknown"]
+    """``signed`` (all chapters), ``partial`` (some chapters), ``declined`` (publicly refused),
+    ``unknown`` (not verifiable from public sources on ``retrieved``; never guessed)."""
+    note: str | None = None
+    """What the source says, in one line."""
 
 
 class License(Sourced):
@@ -163,6 +176,8 @@ class CatalogModel(_Strict):
     """Hugging Face repository and file of a GGUF build, ``org/name:file.gguf``."""
     local_only: bool = False
     """True for tiny test models nova generates itself (no real-world facts)."""
+    gpai_code: GpaiCode | None = None
+    """EU GPAI Code of Practice status of the model's provider (EU AI Act Art. 56)."""
 
 
 class ModelPrice(_Strict):

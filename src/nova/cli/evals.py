@@ -12,10 +12,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
+from nova.datasets import dataset_files, load_dataset
 from nova.errors import ConfigError, GateFailedError, Problem
-from nova.evals import EvalReport, build_report, default_spec, load_dataset, run_eval
+from nova.evals import EvalReport, build_report, default_spec, run_eval
 from nova.evals import Progress as EvalProgress
-from nova.evals._runner import dataset_files
 from nova.store import open_store
 
 __all__ = ["datasets_group", "eval_group", "quality_gate_failures", "render_report"]
@@ -325,7 +325,7 @@ def datasets_validate(app: AppContext, files: tuple[Path, ...]) -> None:
     Example:
       nova datasets validate datasets/compliance.jsonl
     """
-    paths = list(files) or dataset_files(app.workspace())
+    paths = list(files) or dataset_files(app.workspace().datasets_dir)
     problems: list[Problem] = []
     total = 0
     for p in paths:
@@ -351,7 +351,7 @@ def datasets_stats(app: AppContext, as_json: bool) -> None:
       nova datasets stats
     """
     data = []
-    for p in dataset_files(app.workspace()):
+    for p in dataset_files(app.workspace().datasets_dir):
         ds = load_dataset(p)
         data.append(
             {

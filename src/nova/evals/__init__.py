@@ -1,6 +1,6 @@
 """Quality evaluation: datasets, graders, LLM judges, the runner and the statistics."""
 
-from nova.evals._dataset import GRADER_NAMES, Case, CaseMessage, Dataset, Expectation, load_dataset
+from nova.datasets import GRADER_NAMES, Case, CaseMessage, Dataset, Expectation, load_dataset
 from nova.evals._graders import Grade, GradeContext, grade_case, grader_names, register_grader
 from nova.evals._judge import LLMJudge, PairwiseVerdict, prompt_hash
 from nova.evals._report import CandidateQuality, EvalReport, Rate, build_report

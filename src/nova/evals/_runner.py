@@ -14,14 +14,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from nova._provenance import workspace_revision
 from nova.config import Candidate, LoadedConfig, Workspace
+from nova.datasets import Case, Dataset, load_dataset
 from nova.errors import ConfigError, NovaError, Problem
-from nova.evals._dataset import Case, Dataset, load_dataset
 from nova.evals._graders import ESCALATION_TOOL, Grade, GradeContext, grade_case
 from nova.evals._judge import LLMJudge
 from nova.providers import (
@@ -527,8 +526,3 @@ def default_spec(
         max_tokens=q.max_tokens if q else 512,
         seed=q.seed if q else 1234,
     )
-
-
-def dataset_files(ws: Workspace) -> list[Path]:
-    """JSONL files under datasets/."""
-    return sorted(ws.datasets_dir.glob("*.jsonl"))

@@ -45,6 +45,7 @@ from nova.governance._docs_context import (
     read_datasets,
     read_guardrails,
     read_redteam,
+    read_tagged_cases,
     read_vulnerable,
     token_price,
 )
@@ -62,6 +63,7 @@ __all__ = [
 GOVERNANCE_DOCUMENTS = (
     "license_review",
     "dsfa",
+    "ai_act",
     "exit_strategy",
     "fallback_plan",
     "deployment_options",
@@ -135,6 +137,33 @@ def _dsfa(
         "required_for_managed": config.governance.dsfa_required_for_managed,
         "guardrails": read_guardrails(root),
         "measured": _measured(cands, evidence, keys, lang),
+    }
+
+
+AI_TRANSPARENCY_TAG = "ki-transparenz"
+"""Tag of the eval cases that test Art. 50(1) EU AI Act ("am I talking to a human?")."""
+
+
+def _ai_act(cands: list[Facts], config: NovaConfig, root: Path, evidence: Evidence) -> Facts:
+    """Facts for the EU AI Act note: Art. 50 cases, GPAI Code of Practice per candidate."""
+    names = [n for p in config.profiles.values() for n in (p.quality.datasets if p.quality else [])]
+    names = list(dict.fromkeys(names))
+    cases = read_tagged_cases(root, names, AI_TRANSPARENCY_TAG)
+    with_cases = {c["dataset"] for c in cases}
+    runs = [
+        r.id
+        for r in sorted(evidence.runs.values(), key=lambda r: (r.started_at, r.id))
+        if r.kind == "quality" and with_cases & set(r.datasets)
+    ]
+    return {
+        "transparency_cases": cases,
+        "transparency_runs": runs,
+        "gpai": [
+            {"id": c["id"], "name": c["name"], "hosting": c["hosting"], **(c["gpai"] or {})}
+            for c in cands
+        ],
+        "gpai_missing": [c["id"] for c in cands if c["gpai"] is None],
+        "self_hosted": [c["id"] for c in cands if c["hosting"] != "managed"],
     }
 
 
@@ -392,6 +421,7 @@ def build_context(
         "candidates": cands,
         "license_review": license_review(cands, catalog),
         "dsfa": _dsfa(cands, judges, config, workspace_root, evidence, lang),
+        "ai_act": _ai_act(cands, config, workspace_root, evidence),
         "exit": _exit(config, cands, workspace_root),
         "fallback": _fallback(cands, config, catalog, evidence, src, lang),
         "deployment": _deployment(cands, config, catalog, evidence, src, lang, today),
