@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from click.testing import CliRunner
 
-from nova.cli import cli
 from nova.config import Workspace, init_workspace, load_config
 from nova.decision import dsfa_done
 from nova.decision._collect import DSFA_PLACEHOLDERS
@@ -23,6 +22,7 @@ from nova.governance import (
     workspace_controls,
 )
 from nova.store import open_store
+from tests.conftest import Result
 from tests.governance.test_docs import NOW, Setup, setup  # noqa: F401 - fixture
 
 Lang = Literal["de", "en"]
@@ -271,29 +271,30 @@ def test_documents_state_controls_from_the_real_workspace_state(
     assert redacted not in after["dsfa"]
 
 
-def test_docs_cli_prints_the_diff_of_the_generated_parts(tmp_path: Path) -> None:
+def test_docs_cli_prints_the_diff_of_the_generated_parts(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
     root = tmp_path / "ws"
     init_workspace(root)
-    runner = CliRunner()
-    first = runner.invoke(cli, ["--workspace", str(root), "docs", "--language", "en"])
-    assert first.exit_code == 0, first.output
-    assert "dsfa.md: new" in first.output
+    first = run_cli("--workspace", str(root), "docs", "--language", "en")
+    assert first.code == 0, first.err
+    assert "dsfa.md: new" in first.out
     dsfa = root / "docs" / "governance" / "dsfa.md"
     typed: dict[str, str] = {}
     dsfa.write_bytes(_fill(dsfa.read_bytes().decode("utf-8"), typed).encode("utf-8"))
     with open_store(Workspace(root)) as store:  # monitoring becomes active
         store.audit("platform", "alerts.activate", "llama31-70b-vllm", {})
-    again = runner.invoke(cli, ["--workspace", str(root), "docs", "--language", "en", "--diff"])
-    assert again.exit_code == 0, again.output
-    assert f"dsfa.md: {len(typed)} human section(s) kept" in again.output
-    assert "+++ b/dsfa.md" in again.output and "+++ b/exit_strategy.md" in again.output
-    assert not any(answer.splitlines()[0] in again.output for answer in typed.values())
+    again = run_cli("--workspace", str(root), "docs", "--language", "en", "--diff")
+    assert again.code == 0, again.err
+    assert f"dsfa.md: {len(typed)} human section(s) kept" in again.out
+    assert "+++ b/dsfa.md" in again.out and "+++ b/exit_strategy.md" in again.out
+    assert not any(answer.splitlines()[0] in again.out for answer in typed.values())
     # An edited generated part: exit 1, the file is left alone.
     text = dsfa.read_bytes().decode("utf-8")
     dsfa.write_text(text.replace("# ", "# Edited ", 1), encoding="utf-8")
-    third = runner.invoke(cli, ["--workspace", str(root), "docs", "--language", "en"])
-    assert third.exit_code == 1
-    message = third.stderr or str(third.exception)
+    third = run_cli("--workspace", str(root), "docs", "--language", "en")
+    assert third.code == 1
+    message = third.err
     assert "dsfa.md: text outside the human sections was edited" in message
     assert "--force" in message
     assert dsfa.read_bytes().decode("utf-8").startswith("# Edited ")

@@ -317,27 +317,58 @@ def datasets_group() -> None:
 
 @datasets_group.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--require-references",
+    is_flag=True,
+    help="Fail (exit 3) when a case has no reference answers.",
+)
 @pass_app
-def datasets_validate(app: AppContext, files: tuple[Path, ...]) -> None:
-    """Schema, duplicate ids and grader names of every case; exit 2 with line numbers.
+def datasets_validate(app: AppContext, files: tuple[Path, ...], require_references: bool) -> None:
+    """Schema, duplicate ids and grader names of every case (exit 2 with line numbers); then
+    the deterministic graders on each case's reference answers: the good one must pass them
+    all, the bad one must fail one (exit 3 naming the cases when they do not).
 
     \b
     Example:
       nova datasets validate datasets/compliance.jsonl
     """
+    from nova.evals import check_references
+
     paths = list(files) or dataset_files(app.workspace().datasets_dir)
     problems: list[Problem] = []
-    total = 0
+    loaded = []
     for p in paths:
         try:
-            total += len(load_dataset(p).cases)
+            loaded.append(load_dataset(p))
         except ConfigError as exc:
             problems += exc.problems
         except FileNotFoundError:
             problems.append(Problem(p, None, "", "file not found"))
     if problems:
         raise ConfigError(problems, "datasets are not valid")
-    out_console().print(f"{len(paths)} dataset(s), {total} cases: valid", markup=False)
+    con = out_console()
+    failures: list[str] = []
+    total = 0
+    for ds in loaded:
+        checks = asyncio.run(check_references(ds))
+        total += len(ds.cases)
+        missing = [c.case_id for c in checks if c.missing]
+        bad = [c for c in checks if c.problems]
+        separated = sum(c.separated for c in checks)
+        con.print(
+            f"{ds.path}: {len(ds.cases)} cases valid; reference answers: {separated} separated, "
+            f"{len(bad)} not separated, {len(missing)} missing",
+            markup=False,
+        )
+        for c in bad:
+            failures += [f"{ds.path}: {c.case_id}: {why}" for why in c.problems]
+        if require_references and missing:
+            failures.append(f"{ds.path}: no reference answers: {', '.join(missing)}")
+    if failures:
+        raise GateFailedError(
+            "the graders do not separate the reference answers:\n  " + "\n  ".join(failures)
+        )
+    con.print(f"{len(paths)} dataset(s), {total} cases: valid", markup=False)
 
 
 @datasets_group.command("stats")

@@ -3,6 +3,7 @@
 from nova.datasets import GRADER_NAMES, Case, CaseMessage, Dataset, Expectation, load_dataset
 from nova.evals._graders import Grade, GradeContext, grade_case, grader_names, register_grader
 from nova.evals._judge import LLMJudge, PairwiseVerdict, prompt_hash
+from nova.evals._references import ReferenceCheck, check_references
 from nova.evals._report import CandidateQuality, EvalReport, Rate, build_report
 from nova.evals._runner import EvalSpec, Progress, default_spec, run_eval, select_cases
 from nova.evals._stats import (
@@ -34,12 +35,14 @@ __all__ = [
     "PairwiseVerdict",
     "Progress",
     "Rate",
+    "ReferenceCheck",
     "WinRate",
     "bootstrap_ci",
     "bradley_terry",
     "bradley_terry_ranking",
     "build_report",
     "cases_needed",
+    "check_references",
     "default_spec",
     "grade_case",
     "grader_names",
