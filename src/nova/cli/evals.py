@@ -14,7 +14,7 @@ from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
 from nova.datasets import dataset_files, load_dataset
 from nova.errors import ConfigError, GateFailedError, Problem
-from nova.evals import EvalReport, build_report, default_spec, run_eval
+from nova.evals import EvalReport, build_report, default_spec, resume_spec, run_eval
 from nova.evals import Progress as EvalProgress
 from nova.store import open_store
 
@@ -159,7 +159,10 @@ def quality_gate_failures(rep: EvalReport, app: AppContext) -> list[str]:
 @click.option("--repeats", type=int, help="Samples per case (measures run-to-run noise).")
 @click.option("--max-cases", type=int, help="At most this many cases per dataset (stratified).")
 @click.option(
-    "--resume", "resume", help="Continue an interrupted run; completed cases are not called again."
+    "--resume",
+    "resume",
+    help="Continue an interrupted run with its stored settings; answered cases are not called "
+    "again; refused when a dataset changed since the run started.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
@@ -184,17 +187,35 @@ def eval_run(
     """
     loaded = app.config()
     ws = app.workspace()
-    spec = default_spec(loaded, profile, candidates.split(",") if candidates else None)
-    upd: dict[str, object] = {}
-    if datasets:
-        upd["datasets"] = datasets.split(",")
-    if repeats:
-        upd["repeats"] = repeats
-    if max_cases:
-        upd["max_cases"] = max_cases
-    spec = spec.model_copy(update=upd)
+    given = [
+        name
+        for name, v in (
+            ("--profile", profile),
+            ("--candidates", candidates),
+            ("--datasets", datasets),
+            ("--repeats", repeats),
+            ("--max-cases", max_cases),
+        )
+        if v
+    ]
+    if resume and given:
+        raise click.UsageError(
+            f"--resume takes the settings stored with run {resume}; drop {', '.join(given)}"
+        )
     prog = EvalProgress()
     with open_store(ws, loaded.config) as store:
+        if resume:
+            spec = resume_spec(store, resume)
+        else:
+            spec = default_spec(loaded, profile, candidates.split(",") if candidates else None)
+            upd: dict[str, object] = {}
+            if datasets:
+                upd["datasets"] = datasets.split(",")
+            if repeats:
+                upd["repeats"] = repeats
+            if max_cases:
+                upd["max_cases"] = max_cases
+            spec = spec.model_copy(update=upd)
         con = err_console()
         if con.is_terminal and not as_json:
             with Progress(

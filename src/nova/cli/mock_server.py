@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr, ValidationError
 
+from nova._secrets import register_secret
 from nova.providers._mockserver import ALL_FAULTS, MockServer, MockServerSettings
 
 __all__ = ["mock_server_command"]
@@ -143,6 +144,7 @@ def mock_server_command(
                 f"--require-api-key-env {require_api_key_env}: the variable is not set or "
                 f"empty; export {require_api_key_env}=<key> first"
             )
+        register_secret(value)  # masked in logs like a ${VAR} secret
         key = SecretStr(value)
     fields = {
         "host": host, "port": port, "model": model, "ttft_ms": ttft_ms, "itl_ms": itl_ms,

@@ -5,7 +5,15 @@ from nova.evals._graders import Grade, GradeContext, grade_case, grader_names, r
 from nova.evals._judge import LLMJudge, PairwiseVerdict, prompt_hash
 from nova.evals._references import ReferenceCheck, check_references
 from nova.evals._report import CandidateQuality, EvalReport, Rate, build_report
-from nova.evals._runner import EvalSpec, Progress, default_spec, run_eval, select_cases
+from nova.evals._runner import (
+    FLUSH_WINDOW_S,
+    EvalSpec,
+    Progress,
+    default_spec,
+    resume_spec,
+    run_eval,
+    select_cases,
+)
 from nova.evals._stats import (
     WinRate,
     bootstrap_ci,
@@ -21,6 +29,7 @@ from nova.evals._stats import (
 )
 
 __all__ = [
+    "FLUSH_WINDOW_S",
     "GRADER_NAMES",
     "CandidateQuality",
     "Case",
@@ -51,6 +60,7 @@ __all__ = [
     "paired_win_rate",
     "prompt_hash",
     "register_grader",
+    "resume_spec",
     "run_eval",
     "run_to_run_sd",
     "select_cases",
