@@ -70,3 +70,16 @@ def test_every_catalog_model_has_a_dated_gpai_code_fact() -> None:
         assert fact is not None, m.id
         assert fact.status in ("signed", "partial", "declined", "unknown")
         assert str(fact.source).startswith("https://") and fact.retrieved.year >= 2025
+
+
+def test_a_candidate_without_catalog_record_is_named_not_guessed(
+    setup: Setup,  # noqa: F811
+) -> None:
+    cands = [
+        c.model_copy(update={"catalog": None}) if c.id == "mixtral-8x7b-vllm" else c
+        for c in setup.config.candidates
+    ]
+    setup.config = setup.config.model_copy(update={"candidates": cands})
+    doc = _note(setup, "en")
+    assert "no catalog fact" in _row(doc, "mixtral-8x7b-vllm")
+    assert "No catalog record for `mixtral-8x7b-vllm`" in doc

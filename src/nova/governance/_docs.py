@@ -159,7 +159,13 @@ def _ai_act(cands: list[Facts], config: NovaConfig, root: Path, evidence: Eviden
         "transparency_cases": cases,
         "transparency_runs": runs,
         "gpai": [
-            {"id": c["id"], "name": c["name"], "hosting": c["hosting"], **(c["gpai"] or {})}
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "hosting": c["hosting"],
+                **dict.fromkeys(("provider", "status", "note", "source", "retrieved")),
+                **(c["gpai"] or {}),
+            }
             for c in cands
         ],
         "gpai_missing": [c["id"] for c in cands if c["gpai"] is None],
