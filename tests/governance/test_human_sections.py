@@ -298,3 +298,17 @@ def test_docs_cli_prints_the_diff_of_the_generated_parts(
     assert "dsfa.md: text outside the human sections was edited" in message
     assert "--force" in message
     assert dsfa.read_bytes().decode("utf-8").startswith("# Edited ")
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_workspace_files_do_not_claim_controls_nova_lacks(tmp_path: Path, lang: Lang) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root, language=lang)
+    rails = (root / "guardrails" / "rails.yaml").read_text("utf-8")
+    assert "Read by nova's safety package" not in rails
+    assert "python -m nova controls" in rails
+    assert "before the text reaches the model." not in rails  # a claim, not a plan
+    guidelines = (root / "guardrails" / "prompt_guidelines.md").read_text("utf-8")
+    assert "rails.yaml` limits" not in guidelines and "rails.yaml` begrenzt" not in guidelines
+    redteam = (root / "redteam" / "README.md").read_text("utf-8")
+    assert "nova ships a starter library" not in redteam
