@@ -125,6 +125,11 @@ def test_decision_flow(tmp_path: Path, run_cli: Run) -> None:
             "ok",
         )
         assert r.code == 0, r.err
+    # The analytics owner approves the KPI catalogue: recorded, not required for the decision.
+    r = run_cli(
+        *w, "review", "approve", "--candidate", "llama", "--role", "analytics", "--by", "Aura"
+    )
+    assert r.code == 0 and "not required for the decision" in r.out, r.err
     r = run_cli(*w, "decide", "--candidate", "llama", "--by", "Anna")
     assert r.code == 0, r.err + r.out
     kickoff = (ws / "docs" / "MODEL_OPERATIONS_KICKOFF.md").read_text("utf-8")
@@ -140,6 +145,10 @@ def test_decision_flow(tmp_path: Path, run_cli: Run) -> None:
     changed = [n[0] for o, n in zip(old_rows, new_rows, strict=True) if o != n]
     assert "SOPHIA-13" in changed and "SOPHIA-19" in changed and "SOPHIA-15" in changed
     assert "SOPHIA-08" not in changed  # deploy manifests do not exist yet
+    assert "SOPHIA-14" in changed  # Aura approved the KPI catalogue
+    assert "SOPHIA-11" not in changed  # no red-team run has finished
+    assert "SOPHIA-06" not in changed  # Legal's answers in the license review are still open
+    assert "SOPHIA-21" not in changed  # alerts not activated
     for o, n in zip(old_rows, new_rows, strict=True):
         if o != n:
             assert n[status] == "Abgeschlossen"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import typing
 
 import click
 from rich.text import Text
 
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import out_console, print_json, print_table
+from nova.config import Reviewer
 from nova.decision import build_matrix, collect_evidence, matrix_sha, write_matrix
 from nova.errors import NovaError
 from nova.governance._decide import check_decision, decide, load_matrix
@@ -171,10 +173,13 @@ def _act(app: AppContext, decision: str, candidate: str, role: str, by: str, com
     if candidate not in {c.id for c in cfg.candidates}:
         _unknown(app, candidate)
     roles = [r.role for r in cfg.governance.reviewers]
-    if role not in roles:
+    # Known roles that nova.yaml does not require are recorded too: the analytics owner's
+    # approval of the KPI catalogue completes its task-list row without gating the decision.
+    known = typing.get_args(Reviewer.model_fields["role"].annotation)
+    if role not in roles and role not in known:
         raise NovaError(
-            f"role {role!r} is not a required reviewer (nova.yaml "
-            f"governance.reviewers: {', '.join(roles)})"
+            f"role {role!r} is not a review role (required in nova.yaml governance.reviewers: "
+            f"{', '.join(roles)}; also recorded: {', '.join(r for r in known if r not in roles)})"
         )
     with open_store(app.workspace(), cfg) as store:
         e = record_review(
@@ -186,8 +191,10 @@ def _act(app: AppContext, decision: str, candidate: str, role: str, by: str, com
             comment=comment,
             matrix_sha=_current_sha(app),
         )
+    note = "" if role in roles else " — not required for the decision"
     out_console().print(
-        f"{role} {decision}d {candidate} ({by}; audit #{e.seq}, hash {e.hash[:12]})", markup=False
+        f"{role} {decision}d {candidate} ({by}; audit #{e.seq}, hash {e.hash[:12]}){note}",
+        markup=False,
     )
 
 
