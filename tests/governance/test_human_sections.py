@@ -99,7 +99,10 @@ def test_an_edit_outside_the_human_sections_is_a_conflict_and_the_file_stays(
     assert "Mein Titel" not in path.read_bytes().decode("utf-8")
 
 
-def test_a_file_without_the_seal_is_never_overwritten(setup: Setup) -> None:  # noqa: F811
+def test_a_file_without_the_seal_is_never_overwritten(
+    setup: Setup,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     path = setup.root / "docs" / "governance" / "dsfa.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# DSFA\n\nVon Hand geschrieben vom DSB.\n", encoding="utf-8")
@@ -107,6 +110,7 @@ def test_a_file_without_the_seal_is_never_overwritten(setup: Setup) -> None:  # 
         setup.root, setup.config, setup.catalog, setup.evidence, now=NOW
     )
     assert path not in written
+    assert "dsfa.md: has no nova seal line" in caplog.text
     assert path.read_bytes().decode("utf-8") == "# DSFA\n\nVon Hand geschrieben vom DSB.\n"
 
 

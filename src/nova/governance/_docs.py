@@ -10,6 +10,7 @@ their dates. A value nova has not measured is written as "not measured", never e
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -59,6 +60,8 @@ __all__ = [
     "render_governance_docs",
     "update_governance_docs",
 ]
+
+_log = logging.getLogger(__name__)
 
 GOVERNANCE_DOCUMENTS = (
     "license_review",
@@ -583,4 +586,10 @@ def render_governance_docs(
         revision=revision,
         controls=controls,
     )
+    for r in results:
+        if r.update.conflict and not r.written:
+            _log.warning(
+                "not regenerated, to keep what people wrote: %s (see `nova docs`)",
+                r.update.conflict,
+            )
     return [r.path for r in results if not r.update.conflict]
