@@ -175,3 +175,4 @@ def test_managed_candidate_needs_a_completed_dsfa(tmp_path: Path, run_cli: Run) 
     r = run_cli(*w, "decide", "--candidate", "gpt", "--check")
     assert r.code == 3
     assert "dsfa" in r.out.lower()
+    assert "human section(s) still open ([to be assessed by the DPO], [to be completed by" in r.out

@@ -22,6 +22,7 @@ from nova.config import NovaConfig, Workspace
 from nova.decision import MatrixResult, dsfa_done, matrix_sha
 from nova.errors import GateFailedError, NovaError
 from nova.governance._controls import Controls, workspace_controls
+from nova.governance._human import open_placeholders
 from nova.governance._review import ReviewState, review_status
 from nova.governance._task_rules import TaskCheck, effective_rules, rows_to_complete
 from nova.governance._tasks_csv import TaskTable
@@ -114,11 +115,11 @@ def check_decision(
     for path, ok in _required_docs(ws, cfg, candidate):
         if not ok:
             rel = path.relative_to(ws.root)
-            hint = (
-                "complete the placeholders for the data-protection officer"
-                if path.name == "dsfa.md" and path.is_file()
-                else "run `nova docs`"
-            )
+            hint = "run `nova docs`"
+            if path.name == "dsfa.md" and path.is_file():
+                left = open_placeholders(path.read_bytes().decode("utf-8", errors="replace"))
+                kinds = ", ".join(sorted(set(left)))
+                hint = f"{len(left)} human section(s) still open ({kinds or 'placeholders'})"
             missing.append(f"document {rel}: {hint}")
     return missing, m, states
 
