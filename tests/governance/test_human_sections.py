@@ -316,3 +316,45 @@ def test_workspace_files_do_not_claim_controls_nova_lacks(tmp_path: Path, lang: 
     assert "rails.yaml` limits" not in guidelines and "rails.yaml` begrenzt" not in guidelines
     redteam = (root / "redteam" / "README.md").read_text("utf-8")
     assert "nova ships a starter library" not in redteam
+
+
+def _fake_safety(monkeypatch: pytest.MonkeyPatch, load: Callable[[Path], object]) -> None:
+    """A stand-in for the safety stream's package (``nova.safety.load_rails``)."""
+    import importlib.machinery
+    import sys
+    import types
+
+    mod = types.ModuleType("nova.safety")
+    mod.__spec__ = importlib.machinery.ModuleSpec("nova.safety", None)
+    mod.load_rails = load  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "nova.safety", mod)
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_rails_are_active_only_when_nova_safety_loads_them(
+    setup: Setup,  # noqa: F811
+    lang: Lang,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    redacted = {
+        "de": "Schwärzung personenbezogener Daten: bevor der Text das Modell erreicht",
+        "en": "PII redaction: before the text reaches the model",
+    }[lang]
+
+    def broken(root: Path) -> object:
+        raise ValueError("guardrails/rails.yaml:3: unknown rail 'magic'")
+
+    _fake_safety(monkeypatch, broken)
+    ctl = workspace_controls(setup.root)
+    assert not ctl.rails.active and "unknown rail 'magic'" in ctl.rails.detail
+
+    _fake_safety(monkeypatch, lambda root: object())
+    ctl = workspace_controls(setup.root)
+    assert ctl.rails.active and ctl.rails.evidence == "guardrails/rails.yaml"
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=NOW
+    )
+    dsfa = next(r.path for r in results if r.path.stem == "dsfa").read_text("utf-8")
+    assert redacted in dsfa
+    (setup.root / "guardrails" / "rails.yaml").unlink()
+    assert not workspace_controls(setup.root).rails.active
