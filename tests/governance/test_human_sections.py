@@ -358,3 +358,23 @@ def test_rails_are_active_only_when_nova_safety_loads_them(
     assert redacted in dsfa
     (setup.root / "guardrails" / "rails.yaml").unlink()
     assert not workspace_controls(setup.root).rails.active
+
+
+def test_unfilled_placeholders_follow_the_document_language(setup: Setup) -> None:  # noqa: F811
+    render_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language="de", now=NOW
+    )
+    path = setup.root / "docs" / "governance" / "dsfa.md"
+    text = path.read_bytes().decode("utf-8")
+    answer = "Stadtwerke Beispiel GmbH, Musterstraße 1"
+    text = text.replace(
+        "<!-- nova:human dsfa.controller -->[vom DSB auszufüllen]",
+        f"<!-- nova:human dsfa.controller -->{answer}",
+    )
+    path.write_bytes(text.encode("utf-8"))
+    render_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language="en", now=NOW
+    )
+    after = path.read_bytes().decode("utf-8")
+    assert human_regions(after)["dsfa.controller"] == answer
+    assert "[vom DSB auszufüllen]" not in after and "[to be completed by the DPO]" in after

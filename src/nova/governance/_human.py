@@ -165,17 +165,20 @@ def merge_document(old: str | None, new: str, *, name: str, lang: str) -> Docume
             f"{first + 1}); move it into a human section, or regenerate with --force "
             "(the old file is kept as a backup)",
         )
-    kept = [rid for rid, content in before.items() if rid in fresh and content != fresh[rid]]
+    # A section still holding only a placeholder was not written by a person: it takes the
+    # fresh placeholder (e.g. in another document language).
+    typed = {rid: c for rid, c in before.items() if not _PLACEHOLDER.fullmatch(c.strip())}
+    kept = [rid for rid, content in typed.items() if rid in fresh and content != fresh[rid]]
 
     def carry(m: re.Match[str]) -> str:
         rid = m.group(1)
-        return human_region(rid, before.get(rid, m.group(2)))
+        return human_region(rid, typed.get(rid, m.group(2)))
 
     text = _REGION.sub(carry, new)
-    orphans = [rid for rid in before if rid not in fresh]
+    orphans = [rid for rid in typed if rid not in fresh]
     if orphans:
         body = text.rstrip("\n")
-        extra = "\n\n".join(f"### {rid}\n\n{human_region(rid, before[rid])}" for rid in orphans)
+        extra = "\n\n".join(f"### {rid}\n\n{human_region(rid, typed[rid])}" for rid in orphans)
         text = f"{body}\n\n{_APPENDIX.get(lang, _APPENDIX['en'])}\n\n{extra}\n"
         kept += orphans
     text = seal(text)
