@@ -378,3 +378,22 @@ def test_unfilled_placeholders_follow_the_document_language(setup: Setup) -> Non
     after = path.read_bytes().decode("utf-8")
     assert human_regions(after)["dsfa.controller"] == answer
     assert "[vom DSB auszufüllen]" not in after and "[to be completed by the DPO]" in after
+
+
+def test_a_checkout_with_crlf_line_ends_is_not_taken_for_an_edit(
+    setup: Setup,  # noqa: F811
+) -> None:
+    render_governance_docs(setup.root, setup.config, setup.catalog, setup.evidence, now=NOW)
+    path = setup.root / "docs" / "governance" / "dsfa.md"
+    typed: dict[str, str] = {}
+    crlf = _fill(path.read_bytes().decode("utf-8"), typed).replace("\r\n", "\n")
+    crlf = crlf.replace("\n", "\r\n")  # what git autocrlf makes of it on Windows
+    path.write_bytes(crlf.encode("utf-8"))
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, now=NOW + dt.timedelta(days=1)
+    )
+    dsfa = next(r for r in results if r.path == path)
+    assert dsfa.update.conflict is None and dsfa.written
+    regions = human_regions(path.read_bytes().decode("utf-8"))
+    for rid, answer in typed.items():
+        assert regions[rid] == answer.replace("\r\n", "\n").replace("\n", "\r\n"), rid

@@ -92,8 +92,11 @@ def human_regions(text: str) -> dict[str, str]:
 
 
 def _generated_part(text: str) -> str:
-    """The text with every region emptied and the seal line removed: nova's part only."""
-    body = _SEAL.sub("", text)
+    """The text with every region emptied and the seal line removed: nova's part only.
+
+    Line ends are compared as LF, so a checkout that turned the file into CRLF (git
+    ``autocrlf``) is not taken for an edit."""
+    body = _SEAL.sub("", text.replace("\r\n", "\n"))
     return _REGION.sub(lambda m: f"<!-- nova:human {m.group(1)} -->{HUMAN_END}", body)
 
 
@@ -145,7 +148,7 @@ def merge_document(old: str | None, new: str, *, name: str, lang: str) -> Docume
         before = human_regions(old)
     except HumanSectionError as exc:
         return DocumentUpdate(text=new, conflict=f"{name}: {exc}")
-    recorded = _SEAL.search(old)
+    recorded = _SEAL.search(old.replace("\r\n", "\n"))
     if recorded is None:
         return DocumentUpdate(
             text=new,
@@ -153,7 +156,7 @@ def merge_document(old: str | None, new: str, *, name: str, lang: str) -> Docume
             "so nova cannot tell your text from its own",
         )
     if recorded.group(1) != _digest(old):
-        was = _generated_part(old).splitlines()
+        was = _generated_part(old).splitlines()  # LF-normalised
         now = _generated_part(new).splitlines()
         first = next(
             (i for i, (a, b) in enumerate(zip(was, now, strict=False)) if a != b),
