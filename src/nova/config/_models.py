@@ -367,9 +367,7 @@ class Governance(_Model):
     tasks_csv: str = "Agenten_Aufgaben_Uebersicht.csv"
     """The team's task list that nova updates after approval."""
     task_rules: dict[str, str] = Field(default_factory=dict)
-    """When a task row is done: {row ID or title regex: conditions joined by ``and``}; adds to
-    or replaces nova's defaults; checked by ``nova decide`` (conditions: README, "Task list"),
-    e.g. ``SOPHIA-11: redteam and document:qa_plan``."""
+    """When a task row is done: {row ID or title regex: conditions joined by ``and``}."""
 
 
 class StoreSettings(_Model):
