@@ -73,7 +73,7 @@ def test_kill_9_then_resume_calls_no_completed_case_again(tmp_path: Path) -> Non
         assert run_id is not None and 15 <= len(stored_at_kill) < 60
 
         done = subprocess.run(
-            [*args, "--resume", run_id],
+            [*args[:7], "--resume", run_id],  # the stored settings; no options repeated
             env=env,
             capture_output=True,
             text=True,
@@ -90,3 +90,55 @@ def test_kill_9_then_resume_calls_no_completed_case_again(tmp_path: Path) -> Non
         prompt = f"Frage {int(case_id[1:])}"
         assert calls[prompt] == 1, f"{case_id} was stored before the kill but called again"
     assert set(calls) == {f"Frage {i}" for i in range(60)}
+
+
+@pytest.mark.integration
+def test_after_kill_9_only_the_cases_in_flight_are_called_again(tmp_path: Path) -> None:
+    """The writer commits on a timer (FLUSH_WINDOW_S): an answer never waits in memory for
+    the next one. With a slow candidate (0.8 s per answer, 2 at a time) answers arrive in
+    pairs; killed mid-way between two pairs, only the pair in flight is lost."""
+    log = tmp_path / "requests.jsonl"
+    settings = MockServerSettings(ttft_ms=800, itl_ms=1, output_tokens=4, request_log=log)
+    with running_mock_server(settings) as url:
+        ws = make_workspace(tmp_path / "ws", n=12)
+        cfg = yaml.safe_load((ws.root / "nova.yaml").read_text("utf-8"))
+        cfg["candidates"] = [
+            {
+                "id": "a",
+                "model": "openai/m",
+                "provider": {"base_url": url, "cache": False, "max_concurrency": 2},
+            }
+        ]
+        (ws.root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+        base = [sys.executable, "-m", "nova", "--workspace", str(ws.root), "eval", "run"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOVA_")}
+        proc = subprocess.Popen(
+            [*base, "--datasets", "dialogues", "--candidates", "a"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        db = ws.root / ".nova" / "nova.db"
+        deadline = time.monotonic() + 60
+        while len(_stored(db)[1]) < 4:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.4)  # half-way to the next pair: far more than one flush window
+        called_at_kill = {json.loads(x)["last_user"] for x in log.read_text().splitlines()}
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        run_id, stored_at_kill = _stored(db)
+        assert run_id is not None
+        stored_prompts = {f"Frage {int(c[1:])}" for c in stored_at_kill}
+        lost = called_at_kill - stored_prompts
+        assert len(lost) <= 2, f"{len(lost)} answered or in-flight cases lost: {sorted(lost)}"
+        lines_before = len(log.read_text().splitlines())
+        done = subprocess.run(
+            [*base, "--resume", run_id], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    again = [json.loads(x)["last_user"] for x in log.read_text().splitlines()[lines_before:]]
+    recalled = set(again) & called_at_kill
+    assert recalled == lost
+    assert {f"c{i:03d}" for i in range(12)} == _stored(db)[1]

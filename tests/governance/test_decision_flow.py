@@ -130,6 +130,11 @@ def test_decision_flow(tmp_path: Path, run_cli: Run) -> None:
             "ok",
         )
         assert r.code == 0, r.err
+    # The analytics owner approves the KPI catalogue: recorded, not required for the decision.
+    r = run_cli(
+        *w, "review", "approve", "--candidate", "llama", "--role", "analytics", "--by", "Aura"
+    )
+    assert r.code == 0 and "not required for the decision" in r.out, r.err
     r = run_cli(*w, "decide", "--candidate", "llama", "--by", "Anna")
     assert r.code == 0, r.err + r.out
     kickoff = (ws / "docs" / "MODEL_OPERATIONS_KICKOFF.md").read_text("utf-8")
@@ -145,6 +150,10 @@ def test_decision_flow(tmp_path: Path, run_cli: Run) -> None:
     changed = [n[0] for o, n in zip(old_rows, new_rows, strict=True) if o != n]
     assert "SOPHIA-13" in changed and "SOPHIA-19" in changed and "SOPHIA-15" in changed
     assert "SOPHIA-08" not in changed  # deploy manifests do not exist yet
+    assert "SOPHIA-14" in changed  # Aura approved the KPI catalogue
+    assert "SOPHIA-11" in changed  # the red-team run above finished
+    assert "SOPHIA-06" not in changed  # Legal's answers in the license review are still open
+    assert "SOPHIA-21" not in changed  # alerts not activated
     for o, n in zip(old_rows, new_rows, strict=True):
         if o != n:
             assert n[status] == "Abgeschlossen"
@@ -171,3 +180,4 @@ def test_managed_candidate_needs_a_completed_dsfa(tmp_path: Path, run_cli: Run) 
     r = run_cli(*w, "decide", "--candidate", "gpt", "--check")
     assert r.code == 3
     assert "dsfa" in r.out.lower()
+    assert "human section(s) still open ([to be assessed by the DPO], [to be completed by" in r.out

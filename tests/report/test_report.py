@@ -297,3 +297,24 @@ def test_headless_chromium_renders_every_chart(tmp_path: Path) -> None:
         check=False,
     )
     assert shot.is_file() and shot.stat().st_size > 20_000
+
+
+def test_bars_accept_an_interval_that_misses_the_point_by_rounding() -> None:
+    # A pass rate of 100% with a bootstrap/Wilson bound computed as 0.9999999999999999 made
+    # matplotlib reject the negative error bar and crashed the benchmarks report.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nova.report._charts import _grouped_bars
+
+    fig, ax = plt.subplots()
+    _grouped_bars(
+        ax,
+        ["dialogue"],
+        {"a": [1.0]},
+        {"a": "#000000"},
+        errors={"a": [(0.8, 0.9999999999999999)]},
+    )
+    plt.close(fig)

@@ -115,8 +115,12 @@ def test_runs_recorded_before_the_guardrails_field_can_be_resumed(tmp_path: Path
     spec = EvalSpec(candidates=["echo"], datasets=["guard"])
     old = spec.model_dump(mode="json")
     del old["guardrails"]
+    from nova.datasets import load_dataset
+
+    ds = load_dataset(root / "datasets" / "guard.jsonl")
+    meta = {"spec": old, "datasets": {"guard": {"sha256": ds.sha256, "cases": len(ds.cases)}}}
     with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
-        run = store.start_run("quality", meta={"spec": old})
+        run = store.start_run("quality", meta=meta)
         run_id = asyncio.run(run_eval(Workspace(root), loaded, spec, store, resume=run.id))
         assert run_id == run.id
         assert len(list(store.iter_requests(run_id))) == len(CASES)

@@ -16,6 +16,7 @@ __all__ = [
     "CatalogModel",
     "ContextWindow",
     "ExchangeRate",
+    "GpaiCode",
     "GpuPrice",
     "Hosting",
     "License",
@@ -51,6 +52,18 @@ class Sourced(_Strict):
     def stale(self, today: date, max_age_days: int) -> bool:
         """Whether the fact is older than ``max_age_days`` (``NOVA_CATALOG_MAX_AGE_DAYS``)."""
         return self.age_days(today) > max_age_days
+
+
+class GpaiCode(Sourced):
+    """Whether the model's provider signed the EU General-Purpose AI Code of Practice."""
+
+    provider: str
+    """The GPAI model provider the status is about (e.g. ``Meta``)."""
+    status: Literal["signed", "partial", "declined", "unknown"]
+    """``signed`` (all chapters), ``partial`` (some chapters), ``declined`` (publicly refused),
+    ``unknown`` (not verifiable from public sources on ``retrieved``; never guessed)."""
+    note: str | None = None
+    """What the source says, in one line."""
 
 
 class License(Sourced):
@@ -188,6 +201,8 @@ class CatalogModel(_Strict):
     """Hugging Face repository and file of a GGUF build, ``org/name:file.gguf``."""
     local_only: bool = False
     """True for tiny test models nova generates itself (no real-world facts)."""
+    gpai_code: GpaiCode | None = None
+    """EU GPAI Code of Practice status of the model's provider (EU AI Act Art. 56)."""
 
 
 class ModelPrice(_Strict):

@@ -15,6 +15,7 @@ from nova.cli.audit import audit_group
 from nova.cli.benchmarks import benchmarks_command, report_command
 from nova.cli.candidates import candidates_group, catalog_group
 from nova.cli.config import config_group
+from nova.cli.controls import controls_command
 from nova.cli.decision import decide_command, matrix_command, review_group
 from nova.cli.deploy import deploy_group
 from nova.cli.docs import docs_command
@@ -74,6 +75,7 @@ cli.add_command(mock_server_command)
 cli.add_command(deploy_group)
 cli.add_command(redteam_group)
 cli.add_command(guardrails_group)
+cli.add_command(controls_command)
 
 
 def _debug() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import typing
 from pathlib import Path
 
 import click
@@ -199,10 +200,15 @@ def _check_role(app: AppContext, candidate: str, role: str) -> None:
     if candidate not in {c.id for c in cfg.candidates}:
         _unknown(app, candidate)
     roles = [r.role for r in cfg.governance.reviewers]
-    if role not in roles:
+    # Known roles that nova.yaml does not require are recorded too: the analytics owner's
+    # approval of the KPI catalogue completes its task-list row without gating the decision.
+    from nova.config import Reviewer
+
+    known = typing.get_args(Reviewer.model_fields["role"].annotation)
+    if role not in roles and role not in known:
         raise NovaError(
-            f"role {role!r} is not a required reviewer (nova.yaml "
-            f"governance.reviewers: {', '.join(roles)})"
+            f"role {role!r} is not a review role (required in nova.yaml governance.reviewers: "
+            f"{', '.join(roles)}; also recorded: {', '.join(r for r in known if r not in roles)})"
         )
 
 
@@ -236,8 +242,10 @@ def _act(
             signed_on=signed_on,
         )
     signed = f"; signed by {e.payload['signer']}" if "signer" in e.payload else ""
+    required = {r.role for r in cfg.governance.reviewers}
+    note = "" if role in required else " — not required for the decision"
     out_console().print(
-        f"{role} {decision}d {candidate} ({by}; audit #{e.seq}, hash {e.hash[:12]}{signed})",
+        f"{role} {decision}d {candidate} ({by}; audit #{e.seq}, hash {e.hash[:12]}{signed}){note}",
         markup=False,
     )
 

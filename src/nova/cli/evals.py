@@ -161,7 +161,10 @@ def quality_gate_failures(rep: EvalReport, app: AppContext) -> list[str]:
 @click.option("--repeats", type=int, help="Samples per case (measures run-to-run noise).")
 @click.option("--max-cases", type=int, help="At most this many cases per dataset (stratified).")
 @click.option(
-    "--resume", "resume", help="Continue an interrupted run; completed cases are not called again."
+    "--resume",
+    "resume",
+    help="Continue an interrupted run with its stored settings; answered cases are not called "
+    "again; refused when a dataset changed since the run started.",
 )
 @click.option(
     "--guardrails",
@@ -195,23 +198,41 @@ def eval_run(
       nova eval run --profile llm-core --guardrails on
     """
     from nova.evals import Progress as EvalProgress
-    from nova.evals import build_report, default_spec, run_eval
+    from nova.evals import build_report, default_spec, resume_spec, run_eval
     from nova.store import open_store
 
     loaded = app.config()
     ws = app.workspace()
-    spec = default_spec(loaded, profile, candidates.split(",") if candidates else None)
-    upd: dict[str, object] = {}
-    if datasets:
-        upd["datasets"] = datasets.split(",")
-    if repeats:
-        upd["repeats"] = repeats
-    if max_cases:
-        upd["max_cases"] = max_cases
-    upd["guardrails"] = guardrails == "on"
-    spec = spec.model_copy(update=upd)
+    given = [
+        name
+        for name, v in (
+            ("--profile", profile),
+            ("--candidates", candidates),
+            ("--datasets", datasets),
+            ("--repeats", repeats),
+            ("--max-cases", max_cases),
+        )
+        if v
+    ]
+    if resume and given:
+        raise click.UsageError(
+            f"--resume takes the settings stored with run {resume}; drop {', '.join(given)}"
+        )
     prog = EvalProgress()
     with open_store(ws, loaded.config) as store:
+        if resume:
+            spec = resume_spec(store, resume)
+        else:
+            spec = default_spec(loaded, profile, candidates.split(",") if candidates else None)
+            upd: dict[str, object] = {}
+            if datasets:
+                upd["datasets"] = datasets.split(",")
+            if repeats:
+                upd["repeats"] = repeats
+            if max_cases:
+                upd["max_cases"] = max_cases
+            upd["guardrails"] = guardrails == "on"
+            spec = spec.model_copy(update=upd)
         con = err_console()
         if con.is_terminal and not as_json:
             with Progress(
@@ -340,30 +361,59 @@ def datasets_group() -> None:
 
 @datasets_group.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--require-references",
+    is_flag=True,
+    help="Fail (exit 3) when a case has no reference answers.",
+)
 @pass_app
-def datasets_validate(app: AppContext, files: tuple[Path, ...]) -> None:
-    """Schema, duplicate ids and grader names of every case; exit 2 with line numbers.
+def datasets_validate(app: AppContext, files: tuple[Path, ...], require_references: bool) -> None:
+    """Schema, duplicate ids and grader names of every case (exit 2 with line numbers); then
+    the deterministic graders on each case's reference answers: the good one must pass them
+    all, the bad one must fail one (exit 3 naming the cases when they do not).
 
     \b
     Example:
       nova datasets validate datasets/compliance.jsonl
     """
-    from nova.evals import load_dataset
-    from nova.evals._runner import dataset_files
+    from nova.datasets import dataset_files, load_dataset
+    from nova.evals import check_references
 
-    paths = list(files) or dataset_files(app.workspace())
+    paths = list(files) or dataset_files(app.workspace().datasets_dir)
     problems: list[Problem] = []
-    total = 0
+    loaded = []
     for p in paths:
         try:
-            total += len(load_dataset(p).cases)
+            loaded.append(load_dataset(p))
         except ConfigError as exc:
             problems += exc.problems
         except FileNotFoundError:
             problems.append(Problem(p, None, "", "file not found"))
     if problems:
         raise ConfigError(problems, "datasets are not valid")
-    out_console().print(f"{len(paths)} dataset(s), {total} cases: valid", markup=False)
+    con = out_console()
+    failures: list[str] = []
+    total = 0
+    for ds in loaded:
+        checks = asyncio.run(check_references(ds))
+        total += len(ds.cases)
+        missing = [c.case_id for c in checks if c.missing]
+        bad = [c for c in checks if c.problems]
+        separated = sum(c.separated for c in checks)
+        con.print(
+            f"{ds.path}: {len(ds.cases)} cases valid; reference answers: {separated} separated, "
+            f"{len(bad)} not separated, {len(missing)} missing",
+            markup=False,
+        )
+        for c in bad:
+            failures += [f"{ds.path}: {c.case_id}: {why}" for why in c.problems]
+        if require_references and missing:
+            failures.append(f"{ds.path}: no reference answers: {', '.join(missing)}")
+    if failures:
+        raise GateFailedError(
+            "the graders do not separate the reference answers:\n  " + "\n  ".join(failures)
+        )
+    con.print(f"{len(paths)} dataset(s), {total} cases: valid", markup=False)
 
 
 @datasets_group.command("stats")
@@ -376,11 +426,10 @@ def datasets_stats(app: AppContext, as_json: bool) -> None:
     Example:
       nova datasets stats
     """
-    from nova.evals import load_dataset
-    from nova.evals._runner import dataset_files
+    from nova.datasets import dataset_files, load_dataset
 
     data = []
-    for p in dataset_files(app.workspace()):
+    for p in dataset_files(app.workspace().datasets_dir):
         ds = load_dataset(p)
         data.append(
             {

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from nova._secrets import register_secret
+
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
@@ -159,6 +161,7 @@ def mock_server_command(
                 f"--require-api-key-env {require_api_key_env}: the variable is not set or "
                 f"empty; export {require_api_key_env}=<key> first"
             )
+        register_secret(value)  # masked in logs like a ${VAR} secret
         key = SecretStr(value)
     fields = {
         "host": host, "port": port, "model": model, "ttft_ms": ttft_ms, "itl_ms": itl_ms,

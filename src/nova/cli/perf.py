@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from nova._secrets import register_secret
 from nova.cli._context import AppContext, pass_app
 from nova.cli._render import err_console, out_console, print_json, print_table
 from nova.errors import NovaError, WorkspaceError
@@ -210,6 +211,8 @@ def perf_run(
             if not os.environ.get(api_key_env):
                 raise click.UsageError(f"--api-key-env {api_key_env}: the variable is not set")
             provider["api_key"] = os.environ[api_key_env]
+            # Masked in every file, log line and row, like a ${VAR} secret of nova.yaml.
+            register_secret(provider["api_key"])
         cands = [
             Candidate.model_validate(
                 {"id": "target", "model": f"openai/{model}", "provider": provider}

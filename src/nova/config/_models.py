@@ -391,6 +391,8 @@ class Governance(_Model):
     """The team's task list that nova updates after approval."""
     require_signed_reviews: bool = False
     """Refuse approvals without an SSH signature by an allowed signer of the role."""
+    task_rules: dict[str, str] = Field(default_factory=dict)
+    """When a task row is done: {row ID or title regex: conditions joined by ``and``}."""
 
 
 class StoreSettings(_Model):

@@ -23,7 +23,17 @@ from nova.store import RunRecord, RunStore
 
 __all__ = ["DSFA_PLACEHOLDERS", "collect_evidence", "dsfa_done", "kpi_metric_key", "latest_run"]
 
-DSFA_PLACEHOLDERS = ("[vom DSB auszufüllen]", "[to be completed by the DPO]")
+DSFA_PLACEHOLDERS = (
+    "[vom DSB auszufüllen]",
+    "[vom DSB zu bewerten]",
+    "[vom Verantwortlichen auszufüllen]",
+    "[von Security auszufüllen]",
+    "[to be completed by the DPO]",
+    "[to be assessed by the DPO]",
+    "[to be completed by the controller]",
+    "[to be completed by Security]",
+)
+"""Every placeholder kind the DSFA templates write (tests/governance checks the list)."""
 _STATS = ("p50", "p90", "p95", "p99", "mean")
 
 

@@ -1,10 +1,19 @@
 """Quality evaluation: datasets, graders, LLM judges, the runner and the statistics."""
 
-from nova.evals._dataset import GRADER_NAMES, Case, CaseMessage, Dataset, Expectation, load_dataset
+from nova.datasets import GRADER_NAMES, Case, CaseMessage, Dataset, Expectation, load_dataset
 from nova.evals._graders import Grade, GradeContext, grade_case, grader_names, register_grader
 from nova.evals._judge import LLMJudge, PairwiseVerdict, prompt_hash
+from nova.evals._references import ReferenceCheck, check_references
 from nova.evals._report import CandidateQuality, EvalReport, Rate, build_report
-from nova.evals._runner import EvalSpec, Progress, default_spec, run_eval, select_cases
+from nova.evals._runner import (
+    FLUSH_WINDOW_S,
+    EvalSpec,
+    Progress,
+    default_spec,
+    resume_spec,
+    run_eval,
+    select_cases,
+)
 from nova.evals._stats import (
     WinRate,
     bootstrap_ci,
@@ -20,6 +29,7 @@ from nova.evals._stats import (
 )
 
 __all__ = [
+    "FLUSH_WINDOW_S",
     "GRADER_NAMES",
     "CandidateQuality",
     "Case",
@@ -34,12 +44,14 @@ __all__ = [
     "PairwiseVerdict",
     "Progress",
     "Rate",
+    "ReferenceCheck",
     "WinRate",
     "bootstrap_ci",
     "bradley_terry",
     "bradley_terry_ranking",
     "build_report",
     "cases_needed",
+    "check_references",
     "default_spec",
     "grade_case",
     "grader_names",
@@ -48,6 +60,7 @@ __all__ = [
     "paired_win_rate",
     "prompt_hash",
     "register_grader",
+    "resume_spec",
     "run_eval",
     "run_to_run_sd",
     "select_cases",

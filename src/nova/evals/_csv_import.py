@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from nova._io import atomic_write_text
+from nova.datasets import Case
 from nova.errors import ConfigError, Problem
-from nova.evals._dataset import Case
 
 __all__ = ["import_cases_csv", "parse_expect"]
 

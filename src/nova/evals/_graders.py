@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 from pydantic import BaseModel, ConfigDict
 
-from nova.evals._dataset import Case, Expectation
+from nova.datasets import Case, Expectation
 from nova.providers import ChatResponse
 
 __all__ = [
@@ -109,13 +109,33 @@ def _answer(resp: ChatResponse) -> str:
     return resp.text or ""
 
 
+_MATCH_MODES = ("substring", "prefix", "word")
+
+
+def _matcher(exp: Expectation) -> Callable[[str, str], bool]:
+    """How a value is found in the normalized answer: ``match`` of the expectation.
+
+    ``substring`` (default) anywhere; ``prefix`` at the start of a word ("kündig" finds
+    "Kündigung" but not "Sonderkündigungsrecht"); ``word`` as a whole word ("rate" finds
+    "Rate", not "beraten" or "Raten").
+    """
+    mode = str(exp.params.get("match", "substring"))
+    if mode not in _MATCH_MODES:
+        raise ValueError(f"match must be one of {', '.join(_MATCH_MODES)}, not {mode!r}")
+    if mode == "substring":
+        return lambda value, text: value in text
+    tail = r"\b" if mode == "word" else ""
+    return lambda value, text: re.search(r"(?<!\w)" + re.escape(value) + tail, text) is not None
+
+
 @register_grader("contains")
 @register_grader("contains_any")
 async def _contains_any(
     exp: Expectation, case: Case, resp: ChatResponse, ctx: GradeContext
 ) -> Grade:
     text = normalize(_answer(resp))
-    found = [v for v in _values(exp) if normalize(v) in text]
+    hit = _matcher(exp)
+    found = [v for v in _values(exp) if hit(normalize(v), text)]
     return Grade(
         grader=exp.grader,
         passed=bool(found),
@@ -128,7 +148,8 @@ async def _contains_all(
     exp: Expectation, case: Case, resp: ChatResponse, ctx: GradeContext
 ) -> Grade:
     text = normalize(_answer(resp))
-    missing = [v for v in _values(exp) if normalize(v) not in text]
+    hit = _matcher(exp)
+    missing = [v for v in _values(exp) if not hit(normalize(v), text)]
     return Grade(
         grader=exp.grader,
         passed=not missing,
@@ -141,12 +162,13 @@ async def _not_contains(
     exp: Expectation, case: Case, resp: ChatResponse, ctx: GradeContext
 ) -> Grade:
     text = normalize(_answer(resp))
+    hit = _matcher(exp)
     # Digits are also compared without spaces and dashes: "DE89 3704…" = "DE893704…".
     squashed = re.sub(r"[ \-]", "", text)
     found = [
         v
         for v in _values(exp)
-        if normalize(v) in text
+        if hit(normalize(v), text)
         or (any(c.isdigit() for c in v) and re.sub(r"[ \-]", "", normalize(v)) in squashed)
     ]
     return Grade(

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from nova.evals._dataset import Case
+from nova.datasets import Case
 from nova.evals._graders import Grade
 from nova.providers import CandidateClient, ChatRequest, ChatResponse, Message, ProviderError
 

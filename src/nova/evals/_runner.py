@@ -1,28 +1,32 @@
 """``nova eval run``: every case to every candidate, graded, stored, resumable.
 
 Work is a bounded queue (memory stays flat for 10,000 cases); each answer is stored together
-with its grades in one transaction, batched every few milliseconds. A case counts as done once
-that transaction committed: a resumed run (``--resume RUN``) calls none of them again.
+with its grades in one transaction, committed by a timer every ``FLUSH_WINDOW_S``. A case counts
+as done once that transaction committed: a resumed run (``--resume RUN``) takes the stored
+settings, refuses when a dataset changed, and calls none of the committed cases again.
+
+``run_eval`` is the list of steps: load cases → record the run → start clients (and judge) →
+answer and grade → pairwise judging → commit and finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from nova._provenance import workspace_revision
 from nova.config import Candidate, LoadedConfig, Workspace
+from nova.datasets import Case, Dataset, load_dataset
 from nova.errors import ConfigError, NovaError, Problem
-from nova.evals._dataset import Case, Dataset, load_dataset
 from nova.evals._graders import ESCALATION_TOOL, Grade, GradeContext, grade_case
 from nova.evals._judge import LLMJudge
 from nova.providers import (
@@ -36,16 +40,19 @@ from nova.providers import (
     ToolSpec,
     create_provider,
 )
-from nova.store import GradeRecord, RequestRecord, RunStatus, RunStore
+from nova.store import GradeRecord, RequestRecord, RunRecord, RunStatus, RunStore
 
 if TYPE_CHECKING:
     from nova.safety import Rails
 
 __all__ = [
     "ESCALATION_TOOL_SPEC",
+    "FLUSH_WINDOW_S",
     "EvalSpec",
     "Progress",
+    "case_sha256",
     "default_spec",
+    "resume_spec",
     "run_eval",
     "select_cases",
 ]
@@ -254,14 +261,20 @@ def _error_grade(cid: str, case: Case, repeat: int, detail: str) -> GradeRecord:
     )
 
 
-class _Writer:
-    """Batches results into transactions (one per ~20 ms or 100 cases)."""
+FLUSH_WINDOW_S = 0.05
+"""The writer commits buffered results at least this often (a timer, not only on the next
+result). After ``kill -9`` a resumed run calls again only the cases that were in flight plus
+those answered in the last window: at most ``concurrency`` + answers of 50 ms."""
 
-    def __init__(self, store: RunStore, run_id: str) -> None:
-        self.store, self.run_id = store, run_id
+
+class _Writer:
+    """Batches results into transactions: every ``FLUSH_WINDOW_S`` (timer) or 100 results."""
+
+    def __init__(self, store: RunStore, run_id: str, window_s: float = FLUSH_WINDOW_S) -> None:
+        self.store, self.run_id, self.window_s = store, run_id, window_s
         self.buf: list[tuple[RequestRecord | None, list[GradeRecord]]] = []
         self.lock = asyncio.Lock()
-        self.last = time.monotonic()
+        self._timer: asyncio.Task[None] | None = None
 
     async def add(
         self,
@@ -272,15 +285,375 @@ class _Writer:
         """Queue a result; ``also`` (its judge calls) lands in the same transaction."""
         self.buf.append((req, grades))
         self.buf += [(r, []) for r in also or []]
-        if len(self.buf) >= 100 or time.monotonic() - self.last > 0.02:
+        if len(self.buf) >= 100:
             await self.flush()
 
     async def flush(self) -> None:
+        """Commit what is buffered (one transaction)."""
         async with self.lock:
             batch, self.buf = self.buf, []
-            self.last = time.monotonic()
             if batch:
                 await asyncio.to_thread(self.store.add_results, self.run_id, batch)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.window_s)
+            # Shielded: stopping the timer never abandons a commit half-way; stop() then
+            # waits for it on the lock.
+            await asyncio.shield(self.flush())
+
+    def start(self) -> None:
+        """Start the flush timer."""
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        """Stop the timer and commit the rest."""
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+        await self.flush()
+
+
+def case_sha256(case: Case) -> str:
+    """Content hash of one case (what a resumed run compares to find changed cases)."""
+    return hashlib.sha256(case.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def resume_spec(store: RunStore, run_id: str) -> EvalSpec:
+    """The spec a quality run was started with, to resume it without repeating options."""
+    run = store.get_run(run_id)
+    if run.kind != "quality":
+        raise NovaError(f"run {run.id} is a {run.kind} run, not a quality run")
+    stored = run.meta.get("spec")
+    if not isinstance(stored, dict):
+        raise NovaError(f"run {run.id} stored no settings; start a new run instead")
+    return EvalSpec.model_validate(stored)
+
+
+# -- the steps of run_eval, in order ---------------------------------------------------------
+
+
+def _load_cases(ws: Workspace, spec: EvalSpec) -> tuple[list[Dataset], list[Case]]:
+    """Step 1: the datasets (content-hashed) and the cases to run."""
+    datasets: list[Dataset] = []
+    problems: list[Problem] = []
+    for name in spec.datasets:
+        path = ws.datasets_dir / f"{name}.jsonl"
+        if not path.is_file():
+            problems.append(Problem(path, None, "", "dataset file not found"))
+            continue
+        datasets.append(load_dataset(path))
+    if problems:
+        raise ConfigError(problems, "datasets missing")
+    cases = [c for ds in datasets for c in select_cases(ds, spec.max_cases, spec.seed)]
+    if not cases:
+        raise NovaError(
+            "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
+            "(or run `nova init --force` for the starter sets)"
+        )
+    return datasets, cases
+
+
+def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | None:
+    """Step 1b: the workspace rails when the spec asks for them."""
+    if not spec.guardrails:
+        return None
+    from nova.safety import load_rails
+
+    return load_rails(ws.root, config=loaded.config)
+
+
+def _run_meta(
+    loaded: LoadedConfig,
+    spec: EvalSpec,
+    datasets: list[Dataset],
+    cases: list[Case],
+    system: str | None,
+    price_meta: dict[str, object] | None,
+    rails: Rails | None = None,
+) -> dict[str, object]:
+    """Step 2a: what the run records about its inputs (hashes per dataset and per case)."""
+    cfg = loaded.config
+    return {
+        "spec": spec.model_dump(mode="json"),
+        "datasets": {ds.name: {"sha256": ds.sha256, "cases": len(ds.cases)} for ds in datasets},
+        "cases": len(cases),
+        "case_sha256": {c.id: case_sha256(c) for c in cases},
+        "system_prompt_sha256": hashlib.sha256((system or "").encode()).hexdigest(),
+        "models": {c: cfg.candidate(c).model for c in spec.candidates},
+        "case_facts": {c.id: _facts(c) for c in cases},
+        "guardrails": _guardrails_meta(loaded, rails),
+        **(price_meta or {}),
+    }
+
+
+def _guardrails_meta(loaded: LoadedConfig, rails: Rails | None) -> dict[str, object]:
+    """Whether the rails ran, and which (with the hash of the rails.yaml they came from)."""
+    if rails is None:
+        return {"on": False}
+    rails_file = loaded.file.parent / "guardrails" / "rails.yaml"
+    return {
+        "on": True,
+        "rails_sha256": hashlib.sha256(rails_file.read_bytes()).hexdigest(),
+        "rails": rails.names,
+    }
+
+
+def _changed_since(run: RunRecord, datasets: list[Dataset], cases: list[Case]) -> list[str]:
+    """What changed in the datasets since ``run`` started, one line per dataset."""
+    then_ds = run.meta.get("datasets") or {}
+    then_cases: dict[str, str] = run.meta.get("case_sha256") or {}
+    now_cases = {c.id: case_sha256(c) for c in cases}
+    lines = []
+    for ds in datasets:
+        before = then_ds.get(ds.name, {}).get("sha256") if isinstance(then_ds, dict) else None
+        if before == ds.sha256:
+            continue
+        ids = {c.id for c in ds.cases}
+        if not then_cases:
+            lines.append(f"{ds.name}: sha256 {str(before)[:12]} → {ds.sha256[:12]}")
+            continue
+        old_ids = {i for i in then_cases if i in ids or i not in now_cases}
+        changed = sorted(i for i in ids & old_ids if then_cases.get(i) != now_cases.get(i))
+        added = sorted(i for i in ids if i not in then_cases and i in now_cases)
+        removed = sorted(i for i in then_cases if i not in now_cases)
+        parts = [
+            f"{label} {', '.join(v)}"
+            for label, v in (("changed", changed), ("added", added), ("removed", removed))
+            if v
+        ]
+        lines.append(f"{ds.name}: " + ("; ".join(parts) or "file bytes changed"))
+    return lines
+
+
+def _open_run(
+    ws: Workspace,
+    loaded: LoadedConfig,
+    spec: EvalSpec,
+    store: RunStore,
+    meta: dict[str, object],
+    datasets: list[Dataset],
+    cases: list[Case],
+    resume: str | None,
+    parent_id: str | None,
+) -> tuple[str, set[tuple[str, str | None, int]]]:
+    """Step 2b: a new run, or the resumed one with the keys of the cases already answered."""
+    if not resume:
+        run = store.start_run(
+            "quality",
+            parent_id=parent_id,
+            profile=spec.profile,
+            config_hash=loaded.hash,
+            workspace_rev=workspace_revision(ws.root),
+            meta=meta,
+        )
+        return run.id, set()
+    run = store.get_run(resume)
+    if run.kind != "quality":
+        raise NovaError(f"run {run.id} is a {run.kind} run, not a quality run")
+    old_spec = run.meta.get("spec")
+    new_spec = spec.model_dump(mode="json")
+    if old_spec and "guardrails" not in old_spec and not spec.guardrails:
+        new_spec.pop("guardrails")  # runs recorded before the field existed had none
+    if old_spec and old_spec != new_spec:
+        raise NovaError(
+            f"run {run.id} was started with other settings; `nova eval run --resume {run.id}` "
+            "alone takes the stored ones (or start a new run)"
+        )
+    changed = _changed_since(run, datasets, cases)
+    if changed:
+        raise NovaError(
+            f"cannot resume run {run.id}: the datasets changed since it started ("
+            + "; ".join(changed)
+            + "); restore them, or start a new run"
+        )
+    # Cases that failed (timeouts, unreachable, not started) are tried again on resume;
+    # only answered cases count as done.
+    store.delete_failed(run.id, spec.candidates)
+    return run.id, store.done_keys(run.id)
+
+
+async def _start_clients(
+    ws: Workspace, loaded: LoadedConfig, spec: EvalSpec
+) -> tuple[dict[str, CandidateClient], dict[str, str], ResponseCache]:
+    """Step 3: one client per candidate and judge; one that cannot start is recorded."""
+    cache = ResponseCache(ws.state_dir / "cache" / "responses")
+    clients: dict[str, CandidateClient] = {}
+    not_measured: dict[str, str] = {}
+    ids = list(dict.fromkeys([*spec.candidates, *([spec.judge] if spec.judge else [])]))
+    for cid in ids:
+        cand: Candidate = loaded.config.candidate(cid)
+        try:
+            client = CandidateClient(
+                create_provider(cand, workspace_root=ws.root), cache=cache, seed=spec.seed
+            )
+            await client.start()
+            clients[cid] = client
+        except NovaError as exc:
+            not_measured[cid] = str(exc)
+    return clients, not_measured, cache
+
+
+@dataclass
+class _Judging:
+    """The judge and the rubric-judge calls held back until the answer they grade is stored
+    (so a resumed run never finds judge calls of a case it must ask again)."""
+
+    judge: LLMJudge | None
+    held: dict[str, list[RequestRecord]]
+
+
+def _make_judge(spec: EvalSpec, clients: dict[str, CandidateClient], writer: _Writer) -> _Judging:
+    """Step 3b: the LLM judge, when the spec names one that started."""
+    held: dict[str, list[RequestRecord]] = {}
+    if not spec.judge or spec.judge not in clients:
+        return _Judging(None, held)
+    judge_id = spec.judge
+
+    async def on_judge_call(
+        label: str, req: ChatRequest, resp: ChatResponse | None, err: ProviderError | None
+    ) -> None:
+        rec = _record(judge_id, label, 0, req, resp, err)
+        case_label = label.rsplit("#", 1)[0]  # without the attempt number
+        if case_label in held:
+            held[case_label].append(rec)
+        else:  # pairwise calls stand alone
+            await writer.add(rec, [])
+
+    return _Judging(LLMJudge(clients[judge_id], on_call=on_judge_call), held)
+
+
+async def _answer_one(
+    repeat: int,
+    case: Case,
+    cid: str,
+    *,
+    spec: EvalSpec,
+    system: str | None,
+    clients: dict[str, CandidateClient],
+    not_measured: dict[str, str],
+    judging: _Judging,
+    writer: _Writer,
+    progress: Progress,
+    rails: Rails | None = None,
+) -> None:
+    """One answer of one candidate to one case (through the rails when on), graded and
+    queued for storage."""
+    req = _request(case, system, spec, repeat)
+    client = clients.get(cid)
+    if client is None:
+        why = not_measured.get(cid, "")
+        rec = RequestRecord(
+            candidate=cid,
+            case_id=case.id,
+            repeat=repeat,
+            request=req.model_dump(mode="json", exclude_none=True),
+            error_type="not_started",
+            error_message=not_measured.get(cid),
+        )
+        await writer.add(rec, [_error_grade(cid, case, repeat, f"not measured: {why}")])
+        progress.errors += 1
+        return
+    resp: ChatResponse | None = None
+    err: ProviderError | None = None
+    guard: dict[str, Any] | None = None
+    if rails is not None:
+        req, resp, guard, err = await _guarded_chat(client, req, rails)
+    else:
+        try:
+            resp = await client.chat(req)
+        except ProviderError as exc:
+            err = exc
+    label = f"{case.id}@{cid}#r{repeat}"
+    judge_calls = judging.held[label] = []
+    if resp is not None:
+        judge = judging.judge
+
+        async def judge_fn(c: Case, rubric: str, answer: str) -> Grade:
+            assert judge is not None
+            return await judge.rubric(c, rubric, answer, label=label)
+
+        gs = await grade_case(case, resp, GradeContext(judge=judge_fn if judge else None))
+        grades = [
+            GradeRecord(
+                candidate=cid,
+                case_id=case.id,
+                repeat=repeat,
+                grader=g.grader,
+                passed=g.passed,
+                score=g.score,
+                detail=g.detail,
+            )
+            for g in gs
+        ]
+    else:
+        progress.errors += 1
+        grades = [_error_grade(cid, case, repeat, str(err))]
+    del judging.held[label]
+    await writer.add(_record(cid, case.id, repeat, req, resp, err, guard), grades, judge_calls)
+
+
+async def _answer_all(
+    cases: list[Case],
+    done: set[tuple[str, str | None, int]],
+    *,
+    loaded: LoadedConfig,
+    spec: EvalSpec,
+    system: str | None,
+    clients: dict[str, CandidateClient],
+    not_measured: dict[str, str],
+    judging: _Judging,
+    writer: _Writer,
+    progress: Progress,
+    on_update: Callable[[Progress], None] | None,
+    rails: Rails | None = None,
+) -> None:
+    """Step 4: every (repeat, case, candidate) not yet answered, through a bounded queue."""
+    cfg = loaded.config
+    items = [
+        (r, case, cid) for r in range(spec.repeats) for case in cases for cid in spec.candidates
+    ]
+    progress.total = len(items)
+    queue: asyncio.Queue[tuple[int, Case, str]] = asyncio.Queue()
+    for it in items:
+        if (it[2], it[1].id, it[0]) in done:
+            progress.skipped += 1
+            progress.done += 1
+        else:
+            queue.put_nowait(it)
+
+    async def worker() -> None:
+        while True:
+            try:
+                repeat, case, cid = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await _answer_one(
+                repeat,
+                case,
+                cid,
+                spec=spec,
+                system=system,
+                clients=clients,
+                not_measured=not_measured,
+                judging=judging,
+                writer=writer,
+                progress=progress,
+                rails=rails,
+            )
+            progress.done += 1
+            progress.per_candidate[cid] = progress.per_candidate.get(cid, 0) + 1
+            if on_update:
+                on_update(progress)
+
+    n_workers = spec.concurrency or min(
+        256, sum(cfg.candidate(c).provider.max_concurrency for c in spec.candidates)
+    )
+    await asyncio.gather(*(worker() for _ in range(max(1, n_workers))))
+    await writer.flush()
 
 
 async def run_eval(
@@ -299,208 +672,37 @@ async def run_eval(
     """Run the evaluation; return the run id. Candidate failures are data, not crashes.
 
     ``on_started`` is called with the run id as soon as the run is recorded (so a caller can
-    link it before any case runs)."""
-    cfg = loaded.config
+    link it before any case runs). A resumed run refuses when its datasets changed."""
     progress = progress or Progress()
-    # 1. datasets (content-hashed) and cases
-    datasets: list[Dataset] = []
-    problems: list[Problem] = []
-    for name in spec.datasets:
-        path = ws.datasets_dir / f"{name}.jsonl"
-        if not path.is_file():
-            problems.append(Problem(path, None, "", "dataset file not found"))
-            continue
-        datasets.append(load_dataset(path))
-    if problems:
-        raise ConfigError(problems, "datasets missing")
-    cases = [c for ds in datasets for c in select_cases(ds, spec.max_cases, spec.seed)]
-    if not cases:
-        raise NovaError(
-            "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
-            "(or run `nova init --force` for the starter sets)"
-        )
-    rails: Rails | None = None
-    if spec.guardrails:
-        from nova.safety import load_rails
-
-        rails = load_rails(ws.root, config=cfg)
+    datasets, cases = _load_cases(ws, spec)
+    rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
-    rails_file = ws.guardrails_dir / "rails.yaml"
-    meta: dict[str, object] = {
-        "spec": spec.model_dump(mode="json"),
-        "datasets": {ds.name: {"sha256": ds.sha256, "cases": len(ds.cases)} for ds in datasets},
-        "cases": len(cases),
-        "system_prompt_sha256": hashlib.sha256((system or "").encode()).hexdigest(),
-        "models": {c: cfg.candidate(c).model for c in spec.candidates},
-        "case_facts": {c.id: _facts(c) for c in cases},
-        "guardrails": {
-            "on": True,
-            "rails_sha256": hashlib.sha256(rails_file.read_bytes()).hexdigest(),
-            "rails": rails.names,
-        }
-        if rails is not None
-        else {"on": False},
-        **(price_meta or {}),
-    }
-    # 2. the run (new or resumed)
-    if resume:
-        run = store.get_run(resume)
-        if run.kind != "quality":
-            raise NovaError(f"run {run.id} is a {run.kind} run, not a quality run")
-        run_id = run.id
-        # Cases that failed (timeouts, unreachable, not started) are tried again on resume;
-        # only answered cases count as done.
-        store.delete_failed(run_id, spec.candidates)
-        done = store.done_keys(run_id)
-        old_spec = run.meta.get("spec")
-        new_spec = spec.model_dump(mode="json")
-        if old_spec and "guardrails" not in old_spec and not spec.guardrails:
-            new_spec.pop("guardrails")  # runs recorded before the field existed had none
-        if old_spec and old_spec != new_spec:
-            raise NovaError(
-                f"run {run_id} was started with other settings; resume it with "
-                "the same options (or start a new run)"
-            )
-    else:
-        run_id = store.start_run(
-            "quality",
-            parent_id=parent_id,
-            profile=spec.profile,
-            config_hash=loaded.hash,
-            workspace_rev=workspace_revision(ws.root),
-            meta=meta,
-        ).id
-        done = set()
+    meta = _run_meta(loaded, spec, datasets, cases, system, price_meta, rails)
+    run_id, done = _open_run(ws, loaded, spec, store, meta, datasets, cases, resume, parent_id)
     if on_started is not None:
         on_started(run_id)
-    # 3. clients (a candidate that cannot start is recorded, the others run)
-    cache = ResponseCache(ws.state_dir / "cache" / "responses")
-    clients: dict[str, CandidateClient] = {}
-    not_measured: dict[str, str] = {}
-    ids = list(dict.fromkeys([*spec.candidates, *([spec.judge] if spec.judge else [])]))
-    for cid in ids:
-        cand: Candidate = cfg.candidate(cid)
-        try:
-            client = CandidateClient(
-                create_provider(cand, workspace_root=ws.root), cache=cache, seed=spec.seed
-            )
-            await client.start()
-            clients[cid] = client
-        except NovaError as exc:
-            not_measured[cid] = str(exc)
+    clients, not_measured, cache = await _start_clients(ws, loaded, spec)
     writer = _Writer(store, run_id)
-    judge: LLMJudge | None = None
-    # Rubric-judge calls are held back and stored with the answer they grade, so a resumed
-    # run never finds judge calls of a case it must ask again. Pairwise calls stand alone.
-    held: dict[str, list[RequestRecord]] = {}
-    if spec.judge and spec.judge in clients:
-        judge_id = spec.judge
-
-        async def on_judge_call(
-            label: str, req: ChatRequest, resp: ChatResponse | None, err: ProviderError | None
-        ) -> None:
-            rec = _record(judge_id, label, 0, req, resp, err)
-            case_label = label.rsplit("#", 1)[0]  # without the attempt number
-            if case_label in held:
-                held[case_label].append(rec)
-            else:
-                await writer.add(rec, [])
-
-        judge = LLMJudge(clients[judge_id], on_call=on_judge_call)
-
+    judging = _make_judge(spec, clients, writer)
     status: RunStatus = "completed"
+    writer.start()
     try:
-        # 4. answers + grades
-        items = [
-            (r, case, cid) for r in range(spec.repeats) for case in cases for cid in spec.candidates
-        ]
-        progress.total = len(items)
-        queue: asyncio.Queue[tuple[int, Case, str]] = asyncio.Queue()
-        for it in items:
-            if (it[2], it[1].id, it[0]) in done:
-                progress.skipped += 1
-                progress.done += 1
-            else:
-                queue.put_nowait(it)
-
-        async def one(repeat: int, case: Case, cid: str) -> None:
-            req = _request(case, system, spec, repeat)
-            client = clients.get(cid)
-            resp: ChatResponse | None = None
-            err: ProviderError | None = None
-            if client is None:
-                grades = [
-                    _error_grade(cid, case, repeat, f"not measured: {not_measured.get(cid, '')}")
-                ]
-                rec = RequestRecord(
-                    candidate=cid,
-                    case_id=case.id,
-                    repeat=repeat,
-                    request=req.model_dump(mode="json", exclude_none=True),
-                    error_type="not_started",
-                    error_message=not_measured.get(cid),
-                )
-                await writer.add(rec, grades)
-                progress.errors += 1
-                return
-            guard: dict[str, Any] | None = None
-            if rails is not None:
-                req, resp, guard, err = await _guarded_chat(client, req, rails)
-            else:
-                try:
-                    resp = await client.chat(req)
-                except ProviderError as exc:
-                    err = exc
-            label = f"{case.id}@{cid}#r{repeat}"
-            judge_calls = held[label] = []
-            if resp is not None:
-
-                async def judge_fn(c: Case, rubric: str, answer: str) -> Grade:
-                    assert judge is not None
-                    return await judge.rubric(c, rubric, answer, label=label)
-
-                gs = await grade_case(case, resp, GradeContext(judge=judge_fn if judge else None))
-                grades = [
-                    GradeRecord(
-                        candidate=cid,
-                        case_id=case.id,
-                        repeat=repeat,
-                        grader=g.grader,
-                        passed=g.passed,
-                        score=g.score,
-                        detail=g.detail,
-                    )
-                    for g in gs
-                ]
-            else:
-                progress.errors += 1
-                grades = [_error_grade(cid, case, repeat, str(err))]
-            del held[label]
-            await writer.add(
-                _record(cid, case.id, repeat, req, resp, err, guard), grades, judge_calls
-            )
-
-        async def worker() -> None:
-            while True:
-                try:
-                    repeat, case, cid = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                await one(repeat, case, cid)
-                progress.done += 1
-                progress.per_candidate[cid] = progress.per_candidate.get(cid, 0) + 1
-                if on_update:
-                    on_update(progress)
-
-        n_workers = spec.concurrency or min(
-            256, sum(cfg.candidate(c).provider.max_concurrency for c in spec.candidates)
+        await _answer_all(
+            cases,
+            done,
+            loaded=loaded,
+            spec=spec,
+            system=system,
+            clients=clients,
+            not_measured=not_measured,
+            judging=judging,
+            writer=writer,
+            progress=progress,
+            on_update=on_update,
+            rails=rails,
         )
-        await asyncio.gather(*(worker() for _ in range(max(1, n_workers))))
-        await writer.flush()
-        # 5. pairwise judging against the baseline (repeat 0), in both orders
-        if judge is not None and spec.baseline:
-            await _pairwise(store, run_id, spec, cases, judge, writer)
-            await writer.flush()
+        if judging.judge is not None and spec.baseline:  # step 5
+            await _pairwise(store, run_id, spec, cases, judging.judge, writer)
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
         raise
@@ -509,8 +711,8 @@ async def run_eval(
         raise
     finally:
         try:
-            await writer.flush()
-        finally:
+            await writer.stop()
+        finally:  # step 6
             for client in clients.values():
                 await client.close()
             if rails is not None:
@@ -600,8 +802,3 @@ def default_spec(
         max_tokens=q.max_tokens if q else 512,
         seed=q.seed if q else 1234,
     )
-
-
-def dataset_files(ws: Workspace) -> list[Path]:
-    """JSONL files under datasets/."""
-    return sorted(ws.datasets_dir.glob("*.jsonl"))

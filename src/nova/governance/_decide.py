@@ -21,7 +21,10 @@ from nova._io import atomic_write_bytes
 from nova.config import NovaConfig, Workspace
 from nova.decision import MatrixResult, dsfa_done, matrix_sha
 from nova.errors import GateFailedError, NovaError
+from nova.governance._controls import Controls, workspace_controls
+from nova.governance._human import open_placeholders
 from nova.governance._review import ReviewState, SignaturePolicy, review_status
+from nova.governance._task_rules import TaskCheck, effective_rules, rows_to_complete
 from nova.governance._tasks_csv import TaskTable
 from nova.store import RunStore
 
@@ -32,7 +35,6 @@ __all__ = [
     "check_decision",
     "decide",
     "load_matrix",
-    "rows_to_complete",
 ]
 
 LOG_START = "<!-- nova:decision-log:start -->"
@@ -111,36 +113,34 @@ def check_decision(
     for path, ok in _required_docs(ws, cfg, candidate):
         if not ok:
             rel = path.relative_to(ws.root)
-            hint = (
-                "complete the placeholders for the data-protection officer"
-                if path.name == "dsfa.md" and path.is_file()
-                else "run `nova docs`"
-            )
+            hint = "run `nova docs`"
+            if path.name == "dsfa.md" and path.is_file():
+                left = open_placeholders(path.read_bytes().decode("utf-8", errors="replace"))
+                kinds = ", ".join(sorted(set(left)))
+                hint = f"{len(left)} human section(s) still open ({kinds or 'placeholders'})"
             missing.append(f"document {rel}: {hint}")
     return missing, m, states
 
 
-def rows_to_complete(ws: Workspace, table: TaskTable, evidence_runs: bool) -> list[str]:
-    """Task rows whose evidence now exists (see the module docstring of the rule)."""
-    out = []
-    for row in table.rows:
-        if row.get("Status") in (DONE, "Blockiert") or not (row.get("ID") or "").strip():
-            continue
-        proof = (row.get("Nachweis") or "").strip()
-        cmd = (row.get("nova_Befehl") or "").strip()
-        if not proof or "<" in proof:
-            continue
-        path = ws.root / proof
-        if proof == ".nova/nova.db":
-            if "nova review" in cmd or ("nova benchmarks" in cmd and evidence_runs):
-                out.append(row["ID"])
-            continue
-        if proof.endswith("/") or not path.is_file():
-            continue
-        if path.name == "dsfa.md" and not dsfa_done(ws.root):
-            continue
-        out.append(row["ID"])
-    return out
+def _consequences(controls: Controls, candidate: str, de: bool) -> str:
+    """Next steps after the decision, with the state each control has right now."""
+    dep, mon = controls.deployment, controls.monitoring
+    rendered = candidate in dep.subjects
+    watched = candidate in mon.subjects
+    where = f"deploy/models/{candidate}/"
+    if de:
+        d = f"gerendert ({where})" if rendered else "noch nicht gerendert"
+        a = f"aktiv ({mon.evidence})" if watched else "noch nicht aktiv: `python -m nova alerts`"
+        return (
+            f"Deployment-Manifeste für diesen Kandidaten: {d}; Monitoring und Alerts: {a}; "
+            "KPIs laut docs/governance/kpi_catalogue.md."
+        )
+    d = f"rendered ({where})" if rendered else "not rendered yet"
+    a = f"active ({mon.evidence})" if watched else "not active yet: `python -m nova alerts`"
+    return (
+        f"Deployment manifests for this candidate: {d}; monitoring and alerts: {a}; "
+        "KPIs per docs/governance/kpi_catalogue.md."
+    )
 
 
 def _record(
@@ -151,6 +151,7 @@ def _record(
     sha: str,
     by: str,
     now: dt.datetime,
+    controls: Controls,
 ) -> str:
     de = cfg.governance.language == "de"
     fallback = next((c.id for c in cfg.candidates if c.role == "fallback"), None)
@@ -189,13 +190,7 @@ def _record(
             )
         ),
         f"- **{'Konsequenzen' if de else 'Consequences'}:** "
-        + (
-            "Deployment-Manifeste, Monitoring und Alerts werden für diesen Kandidaten "
-            "aktiviert; KPIs laut docs/governance/kpi_catalogue.md."
-            if de
-            else "Deployment manifests, monitoring and alerts are activated for this candidate; "
-            "KPIs per docs/governance/kpi_catalogue.md."
-        ),
+        + _consequences(controls, candidate, de),
         f"- **Fallback:** {fallback or ('keiner definiert' if de else 'none defined')} "
         "(docs/governance/fallback_plan.md)",
         f"- **{'Exit-Strategie' if de else 'Exit strategy'}:** docs/governance/exit_strategy.md",
@@ -282,14 +277,19 @@ def decide(
             )
     # Everything is computed before anything is written: a bad task list (or document) stops
     # the decision with nothing changed.
-    new_doc = _insert_record(kickoff, _record(cfg, m, candidate, states, sha, by, now))
+    controls = workspace_controls(ws, store)
+    record = _record(cfg, m, candidate, states, sha, by, now, controls)
+    new_doc = _insert_record(kickoff, record)
     csv_path = ws.root / cfg.governance.tasks_csv
     rows: list[str] = []
     new_csv: bytes | None = None
+    own_rules = effective_rules(ws, cfg)
     if csv_path.is_file():
         table = TaskTable.load(csv_path)
         if "Status" in table.header:
-            rows = rows_to_complete(ws, table, bool(m.evidence.runs))
+            in_matrix = candidate in m.candidates
+            check = TaskCheck(ws, cfg, store, candidate, sha, in_matrix, known_controls=controls)
+            rows = rows_to_complete(check, table, own_rules)
             if rows:
                 new_csv = table.set_cells({i: {"Status": DONE} for i in rows})
     atomic_write_bytes(kickoff, new_doc)

@@ -10,17 +10,20 @@ their dates. A value nova has not measured is written as "not measured", never e
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 
-from nova._io import atomic_write_text
+from nova._io import atomic_write_bytes, atomic_write_text
 from nova.catalog import Catalog
 from nova.config import NovaConfig, Profile, Workspace
 from nova.decision._evidence import Evidence
+from nova.governance._controls import Controls, workspace_controls
 from nova.governance._docs_context import (
     HOURS_PER_MONTH,
     PLATFORM_NAMES,
@@ -43,19 +46,27 @@ from nova.governance._docs_context import (
     read_datasets,
     read_guardrails,
     read_redteam,
+    read_tagged_cases,
+    read_vulnerable,
     token_price,
 )
+from nova.governance._human import DocumentUpdate, merge_document
 
 __all__ = [
     "DEFAULT_MONTHLY_CONVERSATIONS",
     "GOVERNANCE_DOCUMENTS",
+    "DocumentResult",
     "build_context",
     "render_governance_docs",
+    "update_governance_docs",
 ]
+
+_log = logging.getLogger(__name__)
 
 GOVERNANCE_DOCUMENTS = (
     "license_review",
     "dsfa",
+    "ai_act",
     "exit_strategy",
     "fallback_plan",
     "deployment_options",
@@ -114,7 +125,13 @@ def _dsfa(
 ) -> Facts:
     managed = [c for c in cands if c["hosting"] == "managed"]
     keys = ("attack_success_rate", "missed_escalation_rate")
+    judge_ids = {p.quality.judge for p in config.profiles.values() if p.quality and p.quality.judge}
+    judges_all = [j for j in judges if j["id"] in judge_ids or j["role"] == "judge"]
+    names = [n for p in config.profiles.values() for n in (p.quality.datasets if p.quality else [])]
     return {
+        "judges_all": judges_all,
+        "datasets": list(dict.fromkeys(names)),
+        "vulnerable": read_vulnerable(root, list(dict.fromkeys(names))),
         "full": bool(managed),
         "managed": managed,
         "others": [c for c in cands if c["hosting"] != "managed"],
@@ -123,6 +140,39 @@ def _dsfa(
         "required_for_managed": config.governance.dsfa_required_for_managed,
         "guardrails": read_guardrails(root),
         "measured": _measured(cands, evidence, keys, lang),
+    }
+
+
+AI_TRANSPARENCY_TAG = "ki-transparenz"
+"""Tag of the eval cases that test Art. 50(1) EU AI Act ("am I talking to a human?")."""
+
+
+def _ai_act(cands: list[Facts], config: NovaConfig, root: Path, evidence: Evidence) -> Facts:
+    """Facts for the EU AI Act note: Art. 50 cases, GPAI Code of Practice per candidate."""
+    names = [n for p in config.profiles.values() for n in (p.quality.datasets if p.quality else [])]
+    names = list(dict.fromkeys(names))
+    cases = read_tagged_cases(root, names, AI_TRANSPARENCY_TAG)
+    with_cases = {c["dataset"] for c in cases}
+    runs = [
+        r.id
+        for r in sorted(evidence.runs.values(), key=lambda r: (r.started_at, r.id))
+        if r.kind == "quality" and with_cases & set(r.datasets)
+    ]
+    return {
+        "transparency_cases": cases,
+        "transparency_runs": runs,
+        "gpai": [
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "hosting": c["hosting"],
+                **dict.fromkeys(("provider", "status", "note", "source", "retrieved")),
+                **(c["gpai"] or {}),
+            }
+            for c in cands
+        ],
+        "gpai_missing": [c["id"] for c in cands if c["gpai"] is None],
+        "self_hosted": [c["id"] for c in cands if c["hosting"] != "managed"],
     }
 
 
@@ -395,11 +445,14 @@ def build_context(
     language: Literal["de", "en"] | None = None,
     now: dt.datetime | None = None,
     revision: str | None = None,
+    controls: Controls | None = None,
 ) -> dict[str, Any]:
     """Everything the templates show, as plain data formatted for ``language``.
 
     Reads the workspace's datasets, guardrails and red-team folders; writes nothing.
-    ``revision`` is the workspace's git revision, if the caller knows it.
+    ``revision`` is the workspace's git revision, if the caller knows it. ``controls`` is the
+    workspace's real state (``workspace_controls``); without it, the files alone decide and
+    every control that needs the run store reads "not active".
     """
     lang: Lang = language or config.governance.language
     moment = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -412,14 +465,17 @@ def build_context(
         candidate_facts(c, catalog, src, lang, today) for c in config.candidates if c not in scope
     ]
     kpis = kpi_rows(config, cands, evidence, lang)
+    state = controls or workspace_controls(workspace_root)
     ctx: dict[str, Any] = {
         "lang": lang,
+        "controls": state.model_dump(),
         "project": config.name,
         "description": " ".join(config.description.split()),
         "stale_after_days": STALE_AFTER_DAYS,
         "candidates": cands,
         "license_review": license_review(cands, catalog),
         "dsfa": _dsfa(cands, judges, config, workspace_root, evidence, lang),
+        "ai_act": _ai_act(cands, config, workspace_root, evidence),
         "exit": _exit(config, cands, workspace_root),
         "fallback": _fallback(cands, config, catalog, evidence, src, lang),
         "deployment": _deployment(cands, config, catalog, evidence, src, lang, today),
@@ -457,6 +513,99 @@ def _environment(lang: Lang) -> jinja2.Environment:
     return env
 
 
+@dataclass
+class DocumentResult:
+    """One regenerated document: where, what changed, and whether it was written."""
+
+    path: Path
+    """``docs/governance/<name>.md``."""
+    update: DocumentUpdate
+    """Merged text, diff of the generated parts, human sections carried over, conflict."""
+    written: bool
+    """False when a conflict kept the old file (or nothing changed)."""
+    backup: Path | None = None
+    """Where the old file was saved when ``force`` overwrote a conflicting one."""
+    created: bool = False
+    """The document did not exist before."""
+
+
+def update_governance_docs(
+    workspace_root: Path,
+    config: NovaConfig,
+    catalog: Catalog,
+    evidence: Evidence,
+    *,
+    language: Literal["de", "en"] | None = None,
+    now: dt.datetime | None = None,
+    revision: str | None = None,
+    controls: Controls | None = None,
+    force: bool = False,
+) -> list[DocumentResult]:
+    """Regenerate every governance document, keeping what people wrote (see ``_human``).
+
+    Each file is written atomically. A document whose old version has edits outside its human
+    sections (or no seal) is a conflict: it is left untouched, unless ``force``, which first
+    copies the old file to ``.nova/backups/docs/``.
+    """
+    ws = Workspace(workspace_root)
+    if controls is None:
+        from nova.store import open_store
+
+        with open_store(ws, config) as store:
+            controls = workspace_controls(ws, store)
+    ctx = build_context(
+        workspace_root,
+        config,
+        catalog,
+        evidence,
+        language=language,
+        now=now,
+        revision=revision,
+        controls=controls,
+    )
+    env = _environment(ctx["lang"])
+    folder = ws.governance_dir
+    planned: list[tuple[Path, DocumentUpdate]] = []
+    for name in GOVERNANCE_DOCUMENTS:
+        text = env.get_template(f"{name}.md.j2").render(ctx)
+        # Templates keep their conditionals readable; collapse the blank lines they leave.
+        text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+        path = folder / f"{name}.md"
+        # Bytes, not read_text: a person's CRLF line ends must survive byte for byte.
+        old = path.read_bytes().decode("utf-8") if path.is_file() else None
+        update = merge_document(old, text, name=f"{name}.md", lang=ctx["lang"])
+        if update.conflict and force:
+            forced = merge_document(None, text, name=f"{name}.md", lang=ctx["lang"])
+            update = DocumentUpdate(
+                text=forced.text, diff=update.diff, kept=[], conflict=update.conflict
+            )
+        planned.append((path, update))
+    results = []
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S")
+    for path, update in planned:
+        backup = None
+        if update.conflict and not force:
+            results.append(DocumentResult(path=path, update=update, written=False))
+            continue
+        old_bytes = path.read_bytes() if path.is_file() else None
+        if old_bytes is not None and update.conflict:
+            backup = ws.state_dir / "backups" / "docs" / f"{path.stem}.{stamp}.md"
+            atomic_write_bytes(backup, old_bytes)
+        changed = old_bytes != update.text.encode("utf-8")
+        if changed:
+            atomic_write_text(path, update.text)
+        results.append(
+            DocumentResult(
+                path=path,
+                update=update,
+                written=changed,
+                backup=backup,
+                created=old_bytes is None,
+            )
+        )
+    return results
+
+
 def render_governance_docs(
     workspace_root: Path,
     config: NovaConfig,
@@ -466,22 +615,27 @@ def render_governance_docs(
     language: Literal["de", "en"] | None = None,
     now: dt.datetime | None = None,
     revision: str | None = None,
+    controls: Controls | None = None,
 ) -> list[Path]:
-    """Write every governance document to ``docs/governance/`` atomically; return the paths.
+    """Regenerate the governance documents (``update_governance_docs``); return their paths.
 
-    The same inputs and ``now`` give byte-identical files.
+    The same inputs and ``now`` give byte-identical files. A document in conflict (a person
+    edited its generated text) is left as it was and not returned.
     """
-    ctx = build_context(
-        workspace_root, config, catalog, evidence, language=language, now=now, revision=revision
+    results = update_governance_docs(
+        workspace_root,
+        config,
+        catalog,
+        evidence,
+        language=language,
+        now=now,
+        revision=revision,
+        controls=controls,
     )
-    env = _environment(ctx["lang"])
-    folder = Workspace(workspace_root).governance_dir
-    written = []
-    for name in GOVERNANCE_DOCUMENTS:
-        text = env.get_template(f"{name}.md.j2").render(ctx)
-        # Templates keep their conditionals readable; collapse the blank lines they leave.
-        text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-        path = folder / f"{name}.md"
-        atomic_write_text(path, text)
-        written.append(path)
-    return written
+    for r in results:
+        if r.update.conflict and not r.written:
+            _log.warning(
+                "not regenerated, to keep what people wrote: %s (see `nova docs`)",
+                r.update.conflict,
+            )
+    return [r.path for r in results if not r.update.conflict]

@@ -17,9 +17,9 @@ import yaml
 from nova.__about__ import __version__
 from nova.catalog import Catalog, CatalogModel, ManagedOffer, PriceSheet
 from nova.config import Candidate, NovaConfig, config_hash
+from nova.datasets import load_dataset
 from nova.decision._evidence import CandidateEvidence, Evidence, Measurement
 from nova.errors import NovaError
-from nova.evals import load_dataset
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -47,6 +47,8 @@ __all__ = [
     "read_datasets",
     "read_guardrails",
     "read_redteam",
+    "read_tagged_cases",
+    "read_vulnerable",
     "token_price",
 ]
 
@@ -265,6 +267,17 @@ def candidate_facts(
         "offer_note": offer.note if offer else None,
         "offer_source": str(offer.source) if offer else None,
         "offer_retrieved": offer.retrieved.isoformat() if offer else None,
+        "gpai": (
+            {
+                "provider": rec.gpai_code.provider,
+                "status": rec.gpai_code.status,
+                "note": rec.gpai_code.note,
+                "source": str(rec.gpai_code.source),
+                "retrieved": rec.gpai_code.retrieved.isoformat(),
+            }
+            if rec is not None and rec.gpai_code is not None
+            else None
+        ),
     }
 
 
@@ -387,6 +400,7 @@ def provenance(
     for mid in sorted(src.models):
         m = src.models[mid]
         facts = [m.license, m.context_window, *m.hosting.managed, *m.lora, *m.self_hosting]
+        facts += [m.gpai_code] if m.gpai_code else []
         facts += [m.parameters] if m.parameters else []
         pairs = sorted({(str(f.source), f.retrieved.isoformat()) for f in facts})
         catalog_sources.append(
@@ -474,6 +488,54 @@ def read_datasets(root: Path, config: NovaConfig, evidence: Evidence) -> list[Fa
             if name in r.datasets
         ]
         out.append(row)
+    return out
+
+
+VULNERABLE_TAGS = (
+    "selbstgefaehrdung",
+    "krise",
+    "verletzlich",
+    "senioren",
+    "medizinisch",
+    "zahlungsschwierigkeiten",
+    "sperre",
+    "notfall",
+)
+"""Case tags that mark a vulnerable customer (crisis, hardship, health, age)."""
+
+
+def read_vulnerable(root: Path, names: list[str]) -> Facts:
+    """How many cases of the given datasets concern vulnerable customers, by tag."""
+    tags: set[str] = set()
+    hits: list[str] = []
+    count = 0
+    for name in names:
+        path = root / "datasets" / f"{name}.jsonl"
+        try:
+            ds = load_dataset(path)
+        except (NovaError, OSError):
+            continue
+        for case in ds.cases:
+            found = set(case.tags) & set(VULNERABLE_TAGS)
+            if found:
+                count += 1
+                tags |= found
+                hits.append(name)
+    return {"cases": count, "tags": sorted(tags), "datasets": list(dict.fromkeys(hits))}
+
+
+def read_tagged_cases(root: Path, names: list[str], tag: str) -> list[Facts]:
+    """Cases carrying ``tag`` in the given datasets: id, dataset, language, first user turn."""
+    out: list[Facts] = []
+    for name in names:
+        try:
+            ds = load_dataset(root / "datasets" / f"{name}.jsonl")
+        except (NovaError, OSError):
+            continue
+        for case in ds.cases:
+            if tag in case.tags:
+                ask = next((m.content for m in case.messages if m.role == "user"), "")
+                out.append({"id": case.id, "dataset": name, "language": case.language, "ask": ask})
     return out
 
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from nova._provenance import workspace_revision
 from nova.catalog import Catalog
 from nova.config import Candidate, LoadedConfig, Profile, Slo, Workspace
+from nova.datasets import load_dataset
 from nova.errors import NovaError
-from nova.evals._dataset import load_dataset
 from nova.perf._cost import CostEstimate, estimate_cost, in_eur_and_per_month
 from nova.perf._load import run_level, synthetic_prompts
 from nova.perf._metrics import LevelMetrics, RequestSample, compute_level

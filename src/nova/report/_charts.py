@@ -162,9 +162,10 @@ def _grouped_bars(
         yerr = None
         if errors is not None:
             err = [errors[name][j] for j in keep]
+            # Clamped at 0: a Wilson bound of 1.0 computes as 0.9999999999999999.
             yerr = [
-                [h - lo for h, (lo, _) in zip(heights, err, strict=True)],
-                [hi - h for h, (_, hi) in zip(heights, err, strict=True)],
+                [max(0.0, h - lo) for h, (lo, _) in zip(heights, err, strict=True)],
+                [max(0.0, hi - h) for h, (_, hi) in zip(heights, err, strict=True)],
             ]
         ax.bar(
             [xs[j] for j in keep],
@@ -366,7 +367,7 @@ def _cost_quality(m: MatrixResult, colours: dict[str, str], t: dict[str, str]) -
         on = cid in front
         yerr = None
         if q.low is not None and q.high is not None:
-            yerr = [[y - q.low], [q.high - y]]
+            yerr = [[max(0.0, y - q.low)], [max(0.0, q.high - y)]]
         ax.errorbar(
             x,
             y,

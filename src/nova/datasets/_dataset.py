@@ -7,7 +7,13 @@ A case is a conversation (one or more turns) plus what the answer must satisfy. 
      "expect": [{"grader": "contains_any", "values": ["kündig", "Kündigung"]},
                 {"grader": "escalation", "expected": false}],
      "tags": ["vertrag"], "weight": 1.0,
-     "rationale": "Standard cancellation question; answer directly, no hand-over needed."}
+     "rationale": "Standard cancellation question; answer directly, no hand-over needed.",
+     "reference": {"good": "Sie können Ihren Vertrag im Kundenportal kündigen …",
+                   "bad": "Dazu kann ich leider nichts sagen."}}
+
+``reference`` holds a good and a bad answer written by a person: ``nova datasets validate`` runs
+the deterministic graders on both and fails when they do not tell them apart. In a reference
+answer, ``[ESKALATION]`` stands for a call of the hand-over tool.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ __all__ = [
     "CaseMessage",
     "Dataset",
     "Expectation",
+    "Reference",
+    "dataset_files",
     "load_dataset",
 ]
 
@@ -81,6 +89,15 @@ class Expectation(_M):
         return dict(self.model_extra or {})
 
 
+class Reference(_M):
+    """A good and a bad answer to a case, written by a person, to check the graders."""
+
+    good: str = Field(min_length=1)
+    """An answer a reviewer would accept; every deterministic grader must pass it."""
+    bad: str = Field(min_length=1)
+    """A plausible wrong answer; at least one deterministic grader must fail it."""
+
+
 class Case(_M):
     """An eval case."""
 
@@ -102,6 +119,8 @@ class Case(_M):
     """Weight in weighted pass rates."""
     rationale: str = Field(min_length=1)
     """Why this is the expected behaviour (for reviewers)."""
+    reference: Reference | None = None
+    """Reference answers that show the graders separate right from wrong."""
 
     @field_validator("messages")
     @classmethod
@@ -163,3 +182,8 @@ def load_dataset(path: Path) -> Dataset:
     return Dataset(
         name=path.stem, path=str(path), sha256=hashlib.sha256(data).hexdigest(), cases=cases
     )
+
+
+def dataset_files(folder: Path) -> list[Path]:
+    """The JSONL datasets in ``folder`` (a workspace's ``datasets/``), sorted by name."""
+    return sorted(folder.glob("*.jsonl"))

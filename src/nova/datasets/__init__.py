@@ -1,0 +1,26 @@
+"""Eval datasets: loading, validation and content hashing of JSONL case files.
+
+Used alike by ``evals`` (quality runs), ``perf`` (prompts for load) and ``safety``.
+"""
+
+from nova.datasets._dataset import (
+    GRADER_NAMES,
+    Case,
+    CaseMessage,
+    Dataset,
+    Expectation,
+    Reference,
+    dataset_files,
+    load_dataset,
+)
+
+__all__ = [
+    "GRADER_NAMES",
+    "Case",
+    "CaseMessage",
+    "Dataset",
+    "Expectation",
+    "Reference",
+    "dataset_files",
+    "load_dataset",
+]
