@@ -15,6 +15,7 @@ PACKAGES = [
     "nova.errors",
     "nova.evals",
     "nova.governance",
+    "nova.observability",
     "nova.perf",
     "nova.providers",
     "nova.report",

@@ -11,6 +11,7 @@ from nova.__about__ import __version__
 from nova._secrets import redact
 from nova.cli._context import AppContext
 from nova.cli._render import err_console
+from nova.cli.alerts import alerts_group
 from nova.cli.audit import audit_group
 from nova.cli.benchmarks import benchmarks_command, report_command
 from nova.cli.candidates import candidates_group, catalog_group
@@ -69,6 +70,7 @@ cli.add_command(docs_command)
 cli.add_command(runs_group)
 cli.add_command(audit_group)
 cli.add_command(mock_server_command)
+cli.add_command(alerts_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,8 @@
 the fault injector for resilience tests. It listens on a loopback address only.
 
 Endpoints: ``POST /v1/chat/completions`` (SSE streaming and plain JSON), ``GET /v1/models``,
-``GET /health``, ``GET /metrics`` (Prometheus text). Any requested model name is served.
+``GET /health``, ``GET /metrics`` (Prometheus text: nova_mock_* counters plus vLLM-named engine
+metrics, see ``_mockmetrics.py``). Any requested model name is served.
 
 Answers are deterministic German-ish words; one word is one token is one SSE chunk. Prompt
 tokens are the whitespace-separated words of all message contents (text parts of multi-part
@@ -57,6 +58,8 @@ from pathlib import Path
 from typing import Any, Literal, TextIO, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from nova.providers._mockmetrics import VllmStyleMetrics
 
 __all__ = [
     "ALL_FAULTS",
@@ -387,6 +390,7 @@ class MockServer:
             s.request_log.open("a", encoding="utf-8") if s.request_log is not None else None
         )
         self._tokens = 0
+        self._engine = VllmStyleMetrics()
         self._conns: set[_Conn] = set()
         self._server: asyncio.Server | None = None
         self._url: str | None = None
@@ -521,6 +525,9 @@ class MockServer:
             "# TYPE nova_mock_info gauge",
             f"nova_mock_info{{{info}}} 1",
         ]
+        # Chat requests in progress: busy connections except the one asking for /metrics.
+        running = max(0, sum(1 for c in self._conns if c.busy) - 1)
+        lines += self._engine.render(s.model, running)
         return "\n".join(lines) + "\n"
 
     # --- chat completions -----------------------------------------------------------------
@@ -582,6 +589,8 @@ class MockServer:
             self._tokens += n
         ttft = (s.ttft_ms if ov.ttft_ms is None else ov.ttft_ms) / 1000
         itl = (s.itl_ms if ov.itl_ms is None else ov.itl_ms) / 1000
+        if fault is None:  # as the engine sees it: first token, last token, tokens
+            self._engine.observe(ttft, ttft + max(n - 1, 0) * itl, prompt_tokens, n, finish)
         if not stream:
             data = self._body(rid, n, finish, prompt_tokens)
             head = conn.head(200, _JSON, len(data), keep, extra)

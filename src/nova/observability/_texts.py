@@ -1,0 +1,161 @@
+"""Alert summaries and runbook texts in the workspace language (German and English)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["CANDIDATE", "Lang", "text"]
+
+Lang = Literal["de", "en"]
+
+CANDIDATE = "{{ $labels.candidate }}"
+"""The candidate label in an annotation; a unit test expands it to the test series value."""
+
+_TEXTS: dict[str, dict[Lang, str]] = {
+    "burn.summary": {
+        "de": "{kpi}: Fehlerbudget brennt {factor}-fach ({long} und {short}) bei {cand}",
+        "en": "{kpi}: error budget burning at {factor}x ({long} and {short}) on {cand}",
+    },
+    "burn.latency": {
+        "de": "Mehr als {threshold} der Anfragen langsamer als {target} in {long} und {short} "
+        "(Ziel: höchstens {budget}).",
+        "en": "More than {threshold} of requests slower than {target} over {long} and {short} "
+        "(target: at most {budget}).",
+    },
+    "burn.errors": {
+        "de": "Mehr als {threshold} der Anfragen mit HTTP 5xx in {long} und {short} "
+        "(Ziel: höchstens {budget}).",
+        "en": "More than {threshold} of requests failed with HTTP 5xx over {long} and {short} "
+        "(target: at most {budget}).",
+    },
+    "mean.summary": {
+        "de": "{kpi}: Mittelwert über Ziel {target} bei {cand}",
+        "en": "{kpi}: mean above target {target} on {cand}",
+    },
+    "mean.description": {
+        "de": "Mittelwert der letzten 30 min über {target}.",
+        "en": "Mean over the last 30 min above {target}.",
+    },
+    "cost.summary": {
+        "de": "{kpi}: Kosten je 1.000 Anfragen über Ziel {target} USD bei {cand}",
+        "en": "{kpi}: cost per 1,000 requests above target {target} USD on {cand}",
+    },
+    "cost.description": {
+        "de": "Gateway-Kosten der letzten 6 h je 1.000 erfolgreiche Anfragen über dem Ziel je "
+        "1.000 Gespräche; ein Gespräch hat mindestens eine Anfrage, also liegen auch die Kosten "
+        "je Gespräch über dem Ziel.",
+        "en": "Gateway cost of the last 6 h per 1,000 successful requests is above the target "
+        "per 1,000 conversations; a conversation has at least one request, so the cost per "
+        "conversation is above target too.",
+    },
+    "tokens.summary": {
+        "de": "{kpi}: Tokens je Anfrage über Ziel {target} bei {cand}",
+        "en": "{kpi}: tokens per request above target {target} on {cand}",
+    },
+    "tokens.description": {
+        "de": "Eingabe- plus Ausgabe-Tokens je Anfrage in der letzten Stunde über dem Ziel.",
+        "en": "Input plus output tokens per request over the last hour above target.",
+    },
+    "GatewayDown.summary": {
+        "de": "Gateway nicht erreichbar ({target})",
+        "en": "Gateway unreachable ({target})",
+    },
+    "GatewayDown.description": {
+        "de": "Prometheus erreicht /metrics des Gateways seit {duration} nicht.",
+        "en": "Prometheus has not reached the gateway's /metrics for {duration}.",
+    },
+    "EngineDown.summary": {
+        "de": "Inferenz-Engine von {cand} nicht erreichbar",
+        "en": "Inference engine of {cand} unreachable",
+    },
+    "EngineDown.description": {
+        "de": "Prometheus erreicht /metrics der Engine seit {duration} nicht; Anfragen an diesen "
+        "Kandidaten schlagen fehl oder laufen auf den Fallback.",
+        "en": "Prometheus has not reached the engine's /metrics for {duration}; requests to this "
+        "candidate fail or go to the fallback.",
+    },
+    "NoTraffic.summary": {
+        "de": "Keine Anfragen am Gateway seit 15 min",
+        "en": "No requests at the gateway for 15 min",
+    },
+    "NoTraffic.description": {
+        "de": "Das Gateway ist erreichbar, bekommt aber keine Anfragen: Anbindung der "
+        "Anwendung prüfen.",
+        "en": "The gateway is up but receives no requests: check the application's connection.",
+    },
+    "QueueBacklog.summary": {
+        "de": "Warteschlange der Engine von {cand} über {threshold} Anfragen",
+        "en": "Engine queue of {cand} above {threshold} requests",
+    },
+    "QueueBacklog.description": {
+        "de": "Seit 5 min warten mehr als {threshold} Anfragen; die Latenz steigt. Replikas "
+        "erhöhen oder Last begrenzen.",
+        "en": "More than {threshold} requests have waited for 5 min; latency rises. Add replicas "
+        "or limit load.",
+    },
+    "KvCacheSaturation.summary": {
+        "de": "KV-Cache der Engine von {cand} über {threshold} belegt",
+        "en": "KV cache of the engine of {cand} above {threshold} used",
+    },
+    "KvCacheSaturation.description": {
+        "de": "Seit 10 min ist der KV-Cache fast voll; Anfragen werden verdrängt oder warten.",
+        "en": "The KV cache has been nearly full for 10 min; requests are preempted or wait.",
+    },
+    "EnginePreemptions.summary": {
+        "de": "Engine von {cand} verdrängt laufend Anfragen",
+        "en": "Engine of {cand} keeps preempting requests",
+    },
+    "EnginePreemptions.description": {
+        "de": "Seit 15 min werden Anfragen mangels KV-Cache verdrängt und neu berechnet.",
+        "en": "Requests have been preempted for lack of KV cache for 15 min and are recomputed.",
+    },
+    "FallbackRateHigh.summary": {
+        "de": "Mehr als {threshold} der Anfragen gehen an den Fallback",
+        "en": "More than {threshold} of requests go to the fallback",
+    },
+    "FallbackRateHigh.description": {
+        "de": "Seit 10 min beantwortet oft das Fallback-Modell; Ursache beim Primärmodell "
+        "suchen (Fehler, Zeitüberschreitungen).",
+        "en": "The fallback model has answered often for 10 min; look for the cause at the "
+        "primary (errors, timeouts).",
+    },
+    "GuardrailBlockSpike.summary": {
+        "de": "Sprung bei Guardrail-Blockaden ({rail})",
+        "en": "Spike in guardrail blocks ({rail})",
+    },
+    "GuardrailBlockSpike.description": {
+        "de": "Blockaden der letzten 10 min mehr als {threshold}-mal so häufig wie im "
+        "Tagesmittel: möglicher Angriff oder fehlerhafte Regel.",
+        "en": "Blocks in the last 10 min more than {threshold} times the daily rate: a "
+        "possible attack or a faulty rail.",
+    },
+    "TokenBudgetBurn.summary": {
+        "de": "Token-Verbrauch überschreitet das Tagesbudget von {threshold}",
+        "en": "Token use exceeds the daily budget of {threshold}",
+    },
+    "TokenBudgetBurn.description": {
+        "de": "Hochgerechnet aus der letzten Stunde wird das Tagesbudget überschritten.",
+        "en": "Projected from the last hour, the daily budget will be exceeded.",
+    },
+    "CostBudgetBurn.summary": {
+        "de": "Kosten überschreiten das Tagesbudget von {threshold} USD",
+        "en": "Cost exceeds the daily budget of {threshold} USD",
+    },
+    "CostBudgetBurn.description": {
+        "de": "Hochgerechnet aus der letzten Stunde wird das Tagesbudget überschritten.",
+        "en": "Projected from the last hour, the daily budget will be exceeded.",
+    },
+    "BudgetRejections.summary": {
+        "de": "Gateway weist Anfragen wegen Limits ab ({kind})",
+        "en": "Gateway rejects requests for limits ({kind})",
+    },
+    "BudgetRejections.description": {
+        "de": "In den letzten 10 min wurden Anfragen wegen Raten- oder Token-Limits abgewiesen.",
+        "en": "Requests were rejected for rate or token limits in the last 10 min.",
+    },
+}
+
+
+def text(key: str, lang: Lang, **values: object) -> str:
+    """The text ``key`` in ``lang`` with ``values`` filled in."""
+    return _TEXTS[key][lang].format(**values)
