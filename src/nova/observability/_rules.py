@@ -262,13 +262,16 @@ def _burn_alerts(
 def _burn_case(
     kind: str, kpi: Kpi, target_s: float, bad_ratio: float, tier: BurnTier, *, fires: bool
 ) -> UnitCase:
-    """Constant traffic for 7 h with ``bad_ratio`` bad requests: every window sees that ratio.
+    """Constant traffic with ``bad_ratio`` bad requests until the evaluation: every window
+    sees that ratio (rate() over less data than the window still gives the ratio). Evaluated
+    once the tier's short window and ``for`` have passed: 75 min for the 1 h tier, 6 h 15 min
+    for the others (a 3-day window needs no 3 days of data for a constant ratio).
 
     10,000 requests a minute make the ratio exact to 0.01 %, far inside the 10 % margin.
     """
     total = 10_000
     bad = round(total * bad_ratio)
-    minutes = 7 * 60
+    minutes = 75 if tier.long == "1h" else 375
     cand = "unit-test"
     series: list[tuple[str, str]]
     if kind == "errors":
@@ -304,7 +307,7 @@ def _burn_case(
             )
     return UnitCase(
         series=series,
-        eval_time="7h",
+        eval_time=f"{minutes}m",
         fires=fires,
         labels={"candidate": cand},
         note=f"{bad}/{total} bad requests a minute ({bad / total:.4%}) vs threshold",
