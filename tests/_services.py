@@ -164,15 +164,15 @@ def prometheus_server(config_file: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def alertmanager_server(config_file: Path) -> Iterator[str]:
-    """A real Alertmanager (Debian's ``prometheus-alertmanager``), clustering off; yields its
-    base URL. Stopped by PID."""
+def alertmanager_server(config_file: Path, port: int | None = None) -> Iterator[str]:
+    """A real Alertmanager (Debian's ``prometheus-alertmanager``), clustering off, on ``port``
+    (default: a free one); yields its base URL. Stopped by PID."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
         require("Alertmanager", "no alertmanager binary (apt-get install prometheus-alertmanager)")
     assert binary is not None
     base = Path(tempfile.mkdtemp(prefix="nova-am-"))
-    port = free_port()
+    port = port or free_port()
     log = base / "log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
