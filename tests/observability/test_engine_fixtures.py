@@ -65,9 +65,12 @@ def test_a_renamed_metric_is_caught() -> None:
     is not what V1 exports under --show-hidden-metrics-for-version off)."""
     v1 = exposed_names((FIXTURES / "vllm.prom").read_text("utf-8"))
     stale = ENGINE_PROFILES["vllm"].model_copy(
-        update={"kv_cache_usage": ENGINE_PROFILES["vllm"].kv_cache_usage.model_copy(  # type: ignore[union-attr]
-            update={"metric": "vllm:kv_cache_usage"})}
-    )  # fmt: skip
+        update={
+            "kv_cache_usage": ENGINE_PROFILES["vllm"].kv_cache_usage.model_copy(  # type: ignore[union-attr]
+                update={"metric": "vllm:kv_cache_usage"}
+            )
+        }
+    )
     assert isinstance(stale, EngineProfile)
     assert "vllm:kv_cache_usage" in stale.metric_names() - v1
     llamacpp = exposed_names((FIXTURES / "llamacpp.prom").read_text("utf-8"))

@@ -182,20 +182,46 @@ def test_activate_reloads_prometheus_and_records_it(
         assert r.code == 0 and "never activated" in r.out
 
         # a Prometheus that reads another config file: reloaded, but no nova rules -> failure
-        r = run_cli("--workspace", str(workspace), "alerts", "activate",
-                    "--prometheus-url", wrong_prom, "--alertmanager-url", am)  # fmt: skip
+        r = run_cli(
+            "--workspace",
+            str(workspace),
+            "alerts",
+            "activate",
+            "--prometheus-url",
+            wrong_prom,
+            "--alertmanager-url",
+            am,
+        )
         assert r.code == 1
         assert "does not serve nova's rule groups" in r.err
         # unreachable -> one line, nothing recorded
         dead = f"http://127.0.0.1:{free_port()}"
-        r = run_cli("--workspace", str(workspace), "alerts", "activate",
-                    "--prometheus-url", dead, "--alertmanager-url", am)  # fmt: skip
+        r = run_cli(
+            "--workspace",
+            str(workspace),
+            "alerts",
+            "activate",
+            "--prometheus-url",
+            dead,
+            "--alertmanager-url",
+            am,
+        )
         assert r.code == 1
         assert r.err.startswith(f"error: Prometheus is unreachable at {dead}/-/reload")
         assert activation_state(ws, cfg) is None
 
-        r = run_cli("--workspace", str(workspace), "alerts", "activate",
-                    "--prometheus-url", prom, "--alertmanager-url", am, "--by", "platform-oncall")  # fmt: skip
+        r = run_cli(
+            "--workspace",
+            str(workspace),
+            "alerts",
+            "activate",
+            "--prometheus-url",
+            prom,
+            "--alertmanager-url",
+            am,
+            "--by",
+            "platform-oncall",
+        )
         assert r.code == 0, r.err
         assert "activated" in r.out and "for llama31-70b-vllm" in r.out
         groups = {g["name"] for g in get_json(f"{prom}/api/v1/rules")["data"]["groups"]}
@@ -211,8 +237,9 @@ def test_activate_reloads_prometheus_and_records_it(
         state = activation_state(ws, cfg)
         assert state is not None and state.files_unchanged and state.candidate == "llama31-70b-vllm"
 
-        r = run_cli("--workspace", str(workspace), "alerts", "status", "--prometheus-url", prom,
-                    "--json")  # fmt: skip
+        r = run_cli(
+            "--workspace", str(workspace), "alerts", "status", "--prometheus-url", prom, "--json"
+        )
         assert r.code == 0
         data = json.loads(r.out)
         assert data["activation"]["audit_seq"] == entries[0].seq
