@@ -11,124 +11,42 @@ the short one makes it reset soon after the cause ends. A tier whose threshold r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from nova.config import Candidate, Kpi, MonitoringSettings, NovaConfig
+from nova.config import Kpi, NovaConfig
 from nova.observability import _gateway as gw
-from nova.observability._engines import EngineProfile
+from nova.observability._ops import engine_alerts, engine_recording, gateway_alerts
+from nova.observability._spec import (
+    BURN_TIERS,
+    ENGINE_JOB,
+    GATEWAY_JOB,
+    WINDOWS,
+    AlertSpec,
+    BurnTier,
+    MonitoredCandidate,
+    RulePlan,
+    UnitCase,
+    _camel,
+    _pct,
+    _routed,
+    _runbook_anchor,
+    _secs,
+    _sel,
+)
 from nova.observability._texts import CANDIDATE, Lang, text
 
 __all__ = [
     "BURN_TIERS",
+    "ENGINE_JOB",
+    "GATEWAY_JOB",
     "AlertSpec",
     "BurnTier",
     "MonitoredCandidate",
     "RulePlan",
     "UnitCase",
     "build_rules",
+    "latency_targets",
 ]
-
-ENGINE_JOB = "nova-engine"
-GATEWAY_JOB = "nova-gateway"
-WINDOWS = ("5m", "30m", "1h", "6h", "3d")
-
-
-@dataclass(frozen=True)
-class BurnTier:
-    """One row of the SRE workbook's multi-window table."""
-
-    suffix: str
-    factor: float
-    long: str
-    short: str
-    severity: str
-    for_: str
-
-
-BURN_TIERS = (
-    BurnTier("Page1h", 14.4, "1h", "5m", "page", "2m"),
-    BurnTier("Page6h", 6.0, "6h", "30m", "page", "15m"),
-    BurnTier("Ticket3d", 1.0, "3d", "6h", "ticket", "1h"),
-)
-
-
-@dataclass(frozen=True)
-class MonitoredCandidate:
-    """A candidate whose traffic is watched, with its engine (None: managed, gateway only)."""
-
-    candidate: Candidate
-    engine: EngineProfile | None
-    target: str | None
-    """``host:port`` of the engine's /metrics."""
-
-
-@dataclass
-class UnitCase:
-    """One promtool unit test: input series, and whether the alert fires at ``eval_time``."""
-
-    series: list[tuple[str, str]]
-    eval_time: str
-    fires: bool
-    labels: dict[str, str] = field(default_factory=dict)
-    """Labels the firing alert carries besides the rule's own (from the series)."""
-    note: str = ""
-
-
-@dataclass
-class AlertSpec:
-    """One alert rule plus what its runbook entry and unit tests need."""
-
-    name: str
-    group: str
-    expr: str
-    for_: str
-    labels: dict[str, str]
-    summary: str
-    description: str
-    runbook_anchor: str
-    cases: list[UnitCase] = field(default_factory=list)
-
-    def rule(self, runbook_url: str) -> dict[str, Any]:
-        """The rule as Prometheus reads it."""
-        return {
-            "alert": self.name,
-            "expr": self.expr,
-            "for": self.for_,
-            "labels": dict(self.labels),
-            "annotations": {
-                "summary": self.summary,
-                "description": self.description,
-                "runbook_url": runbook_url,
-            },
-        }
-
-
-@dataclass
-class RulePlan:
-    """Everything the rule files, unit tests and runbook are written from."""
-
-    recording: list[dict[str, Any]]
-    alerts: list[AlertSpec]
-    skipped: list[tuple[str, str]]
-    """(KPI id, reason) for KPIs with ``alert: true`` that nova cannot watch at run time."""
-    notes: list[str]
-    """Burn tiers left out, and similar facts the README states."""
-    metrics: set[str] = field(default_factory=set)
-    """Every metric name the rules read (for the per-engine fixture check)."""
-
-
-def _camel(kpi_id: str) -> str:
-    return "".join(p[:1].upper() + p[1:] for p in kpi_id.replace(".", "-").split("-") if p)
-
-
-def _pct(x: float, lang: Lang) -> str:
-    v = f"{x * 100:.4g}"
-    return f"{v} %" if lang == "de" else f"{v}%"
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds * 1000:g} ms" if seconds < 1 else f"{seconds:g} s"
 
 
 _LATENCY_METRICS = {
@@ -138,27 +56,6 @@ _LATENCY_METRICS = {
     "e2el_ms": (gw.E2E, {"error_type": ""}),
 }
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
-
-
-def _esc(value: str) -> str:
-    """A PromQL double-quoted string escapes its backslashes (regex ``1\\.5`` is ``"1\\\\.5"``)."""
-    return value.replace("\\", "\\\\")
-
-
-def _sel(metric: str, **matchers: str) -> str:
-    inner = ",".join(
-        f'{k[:-3]}=~"{_esc(v)}"'
-        if k.endswith("_re")
-        else f'{k[:-3]}!="{v}"'
-        if k.endswith("_ne")
-        else f'{k}="{v}"'
-        for k, v in matchers.items()
-    )
-    return f"{metric}{{{inner}}}" if inner else metric
-
-
-def _routed(**extra: str) -> str:
-    return _sel(gw.REQUESTS, candidate_ne="", **extra)
 
 
 def _bad_ratio_exprs(kpi: Kpi) -> tuple[dict[str, str], str, float, float] | None:
@@ -183,10 +80,6 @@ def _bad_ratio_exprs(kpi: Kpi) -> tuple[dict[str, str], str, float, float] | Non
         }
         return out, "latency", round(1 - _QUANTILES[kpi.statistic], 6), target_s
     return None
-
-
-def _runbook_anchor(name: str) -> str:
-    return name.lower()
 
 
 def _burn_alerts(
@@ -380,272 +273,6 @@ def _skip_reason(kpi: Kpi) -> str:
     )
 
 
-def _ops(
-    name: str,
-    group: str,
-    expr: str,
-    for_: str,
-    owner: str,
-    severity: str,
-    lang: Lang,
-    signal: str,
-    **fmt: object,
-) -> AlertSpec:
-    return AlertSpec(
-        name=name,
-        group=group,
-        expr=expr,
-        for_=for_,
-        labels={"severity": severity, "owner": owner, "kpi": f"ops:{signal}"},
-        summary=text(f"{name}.summary", lang, **fmt),
-        description=text(f"{name}.description", lang, **fmt),
-        runbook_anchor=_runbook_anchor(name),
-    )
-
-
-def _engine_recording(monitored: list[MonitoredCandidate]) -> list[dict[str, Any]]:
-    """nova:engine_* series with one name for every engine, labelled by candidate."""
-    rules: list[dict[str, Any]] = []
-    for prof in sorted(
-        {m.engine.id: m.engine for m in monitored if m.engine}.values(), key=lambda p: p.id
-    ):
-        scope = {"job": ENGINE_JOB, "nova_engine": prof.id}
-        rules.append(
-            {
-                "record": "nova:engine_requests_waiting",
-                "expr": f"sum by (candidate) ({prof.requests_waiting.promql(**scope)})",
-            }
-        )
-        rules.append(
-            {
-                "record": "nova:engine_requests_running",
-                "expr": f"sum by (candidate) ({prof.requests_running.promql(**scope)})",
-            }
-        )
-        if prof.kv_cache_usage is not None:
-            rules.append(
-                {
-                    "record": "nova:engine_kv_cache_usage:ratio",
-                    "expr": f"max by (candidate) ({prof.kv_cache_usage.promql(**scope)})",
-                }
-            )
-        if prof.preemptions is not None:
-            rules.append(
-                {
-                    "record": "nova:engine_preemptions:rate5m",
-                    "expr": f"sum by (candidate) (rate({prof.preemptions.promql(**scope)}[5m]))",
-                }
-            )
-        for tokens, kind in ((prof.prompt_tokens, "input"), (prof.generation_tokens, "output")):
-            if tokens is not None:
-                rules.append(
-                    {
-                        "record": "nova:engine_tokens:rate5m",
-                        "labels": {"gen_ai_token_type": kind},
-                        "expr": f"sum by (candidate) (rate({tokens.promql(**scope)}[5m]))",
-                    }
-                )
-
-    return [{"name": "nova-engine", "rules": rules}] if rules else []
-
-
-def _engine_alerts(
-    monitored: list[MonitoredCandidate], ms: MonitoringSettings, lang: Lang
-) -> list[AlertSpec]:
-    engines = [m for m in monitored if m.engine is not None]
-    if not engines:
-        return []
-    out = []
-    c0 = engines[0].candidate.id
-    down = _ops(
-        "EngineDown",
-        "nova-engine",
-        f'up{{job="{ENGINE_JOB}"}} == 0',
-        ms.engine_down_for,
-        "Platform",
-        "page",
-        lang,
-        "engine-up",
-        cand=CANDIDATE,
-        duration=ms.engine_down_for,
-    )
-    down.cases = [
-        UnitCase(
-            [(f'up{{job="{ENGINE_JOB}",candidate="{c0}",instance="e:8000"}}', "1 1 0x30")],
-            "20m",
-            True,
-            {"candidate": c0, "instance": "e:8000", "job": ENGINE_JOB},
-        ),
-        UnitCase(
-            [(f'up{{job="{ENGINE_JOB}",candidate="{c0}",instance="e:8000"}}', "1x30")], "20m", False
-        ),
-    ]
-    out.append(down)
-    queue = _ops(
-        "QueueBacklog",
-        "nova-engine",
-        f"nova:engine_requests_waiting > {ms.queue_backlog}",
-        "5m",
-        "Platform",
-        "ticket",
-        lang,
-        "queue-backlog",
-        cand=CANDIDATE,
-        threshold=ms.queue_backlog,
-    )
-    prof = engines[0].engine
-    assert prof is not None
-    scope = {"job": ENGINE_JOB, "nova_engine": prof.id, "candidate": c0}
-    queue.cases = [
-        UnitCase(
-            [(prof.requests_waiting.promql(**scope), f"{ms.queue_backlog + 1}x30")],
-            "20m",
-            True,
-            {"candidate": c0},
-        ),
-        UnitCase([(prof.requests_waiting.promql(**scope), f"{ms.queue_backlog}x30")], "20m", False),
-    ]
-    out.append(queue)
-    kv = [m for m in engines if m.engine and m.engine.kv_cache_usage is not None]
-    if kv:
-        thr = ms.kv_cache_saturation
-        alert = _ops(
-            "KvCacheSaturation",
-            "nova-engine",
-            f"nova:engine_kv_cache_usage:ratio > {thr:g}",
-            "10m",
-            "Platform",
-            "ticket",
-            lang,
-            "kv-cache",
-            cand=CANDIDATE,
-            threshold=_pct(thr, lang),
-        )
-        kp = kv[0].engine
-        assert kp is not None and kp.kv_cache_usage is not None
-        ks = {"job": ENGINE_JOB, "nova_engine": kp.id, "candidate": kv[0].candidate.id}
-        alert.cases = [
-            UnitCase(
-                [(kp.kv_cache_usage.promql(**ks), f"{min(1.0, thr + 0.01):g}x30")],
-                "20m",
-                True,
-                {"candidate": kv[0].candidate.id},
-            ),
-            UnitCase([(kp.kv_cache_usage.promql(**ks), f"{thr - 0.05:g}x30")], "20m", False),
-        ]
-        out.append(alert)
-    if any(m.engine and m.engine.preemptions is not None for m in engines):
-        out.append(
-            _ops(
-                "EnginePreemptions",
-                "nova-engine",
-                "nova:engine_preemptions:rate5m > 0",
-                "15m",
-                "Platform",
-                "ticket",
-                lang,
-                "preemptions",
-                cand=CANDIDATE,
-            )
-        )
-    return out
-
-
-def _gateway_alerts(ms: MonitoringSettings, lang: Lang) -> list[AlertSpec]:
-    g = "nova-gateway"
-    out = [
-        _ops(
-            "GatewayDown",
-            g,
-            f'up{{job="{GATEWAY_JOB}"}} == 0',
-            ms.engine_down_for,
-            "Platform",
-            "page",
-            lang,
-            "gateway-up",
-            target=ms.gateway_target,
-            duration=ms.engine_down_for,
-        ),
-        _ops(
-            "NoTraffic",
-            g,
-            f'sum(up{{job="{GATEWAY_JOB}"}}) > 0\nand\n'
-            f"(sum(rate({gw.REQUESTS}[15m])) or vector(0)) == 0",
-            "15m",
-            "Platform",
-            "ticket",
-            lang,
-            "traffic",
-        ),
-        _ops(
-            "FallbackRateHigh",
-            g,
-            f"sum(rate({gw.FALLBACKS}[10m]))\n/\nsum(rate({_routed()}[10m]))\n"
-            f"> {ms.fallback_rate:g}",
-            "10m",
-            "Platform",
-            "ticket",
-            lang,
-            "fallback-rate",
-            threshold=_pct(ms.fallback_rate, lang),
-        ),
-        _ops(
-            "GuardrailBlockSpike",
-            g,
-            f"sum by (rail, stage) (rate({gw.RAIL_BLOCKS}[10m]))\n"
-            f"> {ms.rail_block_spike:g} * sum by (rail, stage) (rate({gw.RAIL_BLOCKS}[1d]))\n"
-            f"and\nsum by (rail, stage) (increase({gw.RAIL_BLOCKS}[10m])) >= 5",
-            "5m",
-            "Security",
-            "ticket",
-            lang,
-            "rail-blocks",
-            rail="{{ $labels.rail }}/{{ $labels.stage }}",
-            threshold=f"{ms.rail_block_spike:g}",
-        ),
-        _ops(
-            "BudgetRejections",
-            g,
-            f"sum by (kind) (increase({gw.BUDGET_REJECTIONS}[10m])) > 0",
-            "0m",
-            "Platform",
-            "ticket",
-            lang,
-            "budget-rejections",
-            kind="{{ $labels.kind }}",
-        ),
-    ]
-    if ms.daily_tokens is not None:
-        out.append(
-            _ops(
-                "TokenBudgetBurn",
-                g,
-                f"sum(rate({gw.TOKENS}_sum[1h])) * 86400 > {ms.daily_tokens}",
-                "15m",
-                "Aura",
-                "ticket",
-                lang,
-                "token-budget",
-                threshold=ms.daily_tokens,
-            )
-        )
-    if ms.daily_cost_usd is not None:
-        out.append(
-            _ops(
-                "CostBudgetBurn",
-                g,
-                f"sum(rate({gw.COST}[1h])) * 86400 > {ms.daily_cost_usd:g}",
-                "15m",
-                "Aura",
-                "ticket",
-                lang,
-                "cost-budget",
-                threshold=f"{ms.daily_cost_usd:g}",
-            )
-        )
-    return out
-
-
 def build_rules(config: NovaConfig, monitored: list[MonitoredCandidate]) -> RulePlan:
     """The recording rules, alerts (with unit cases), skipped KPIs and notes."""
     lang: Lang = "de" if config.governance.language == "de" else "en"
@@ -666,9 +293,9 @@ def build_rules(config: NovaConfig, monitored: list[MonitoredCandidate]) -> Rule
             alerts.append(single)
         else:
             skipped.append((kpi.id, _skip_reason(kpi)))
-    recording += _engine_recording(monitored)
-    alerts += _gateway_alerts(ms, lang)
-    alerts += _engine_alerts(monitored, ms, lang)
+    recording += engine_recording(monitored)
+    alerts += gateway_alerts(ms, lang)
+    alerts += engine_alerts(monitored, ms, lang)
     return RulePlan(recording=recording, alerts=alerts, skipped=skipped, notes=notes)
 
 
