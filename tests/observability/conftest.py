@@ -11,9 +11,10 @@ from nova.config import Workspace, load_config
 
 
 def set_monitoring(root: Path, block: str) -> None:
-    """Append a ``monitoring:`` block (YAML text, indented by two) to nova.yaml."""
+    """Replace the ``monitoring:`` block at the end of nova.yaml (YAML text, indented by two)."""
     path = root / "nova.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "\nmonitoring:\n" + block, "utf-8")
+    head = path.read_text(encoding="utf-8").split("\nmonitoring:\n", 1)[0]
+    path.write_text(head + "\nmonitoring:\n" + block, "utf-8")
 
 
 def loaded(root: Path) -> tuple[Workspace, Any]:

@@ -105,7 +105,7 @@ def _burn_alerts(
         if threshold >= 1:
             notes.append(
                 f"{kpi.id}: the {tier.factor:g}x tier ({tier.long}/{tier.short}) is left out: "
-                f"{tier.factor:g} x the {_pct(budget, 'en')} error budget reaches 100 %"
+                f"{tier.factor:g} x the {_pct(budget, 'en')} error budget reaches 100%"
             )
             continue
         name = f"{_camel(kpi.id)}BurnRate{tier.suffix}"
