@@ -171,9 +171,12 @@ def test_activate_reloads_prometheus_and_records_it(
     am_file.write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
     other = tmp_path / "other.yml"
     other.write_text("global: {scrape_interval: 15s}\n")
+    other_am = tmp_path / "other-am.yml"
+    other_am.write_text(am_file.read_text())
     ws, cfg = loaded(workspace)
     with (
         alertmanager_server(am_file) as am,
+        alertmanager_server(other_am) as wrong_am,
         prometheus_server(prom_file) as prom,
         prometheus_server(other) as wrong_prom,
     ):
@@ -194,6 +197,13 @@ def test_activate_reloads_prometheus_and_records_it(
         )
         assert r.code == 1
         assert "does not serve nova's rule groups" in r.err
+        # an Alertmanager that reads another file: reloaded, but not nova's receivers
+        r = run_cli(
+            "--workspace", str(workspace), "alerts", "activate",
+            "--prometheus-url", prom, "--alertmanager-url", wrong_am,
+        )  # fmt: skip
+        assert r.code == 1
+        assert "does not run nova's configuration (no receiver owner-aura)" in r.err
         # unreachable -> one line, nothing recorded
         dead = f"http://127.0.0.1:{free_port()}"
         r = run_cli(

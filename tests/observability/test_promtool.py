@@ -12,6 +12,7 @@ import pytest
 
 from nova.config import init_workspace
 from tests._services import require
+from tests.observability.conftest import alerts_by_name, set_monitoring
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +91,21 @@ def test_missing_promtool_says_what_to_install(
         "error: promtool is not installed: apt-get install prometheus prometheus-alertmanager"
     )
     assert os.environ["PATH"] == str(empty)
+
+
+def test_budget_alerts_and_short_page_for_pass_their_tests(
+    workspace: Path, run_cli: Callable[..., object]
+) -> None:
+    set_monitoring(
+        workspace, "  daily_cost_usd: 150\n  daily_tokens: 2000000\n  burn_page_for: 1s\n"
+    )
+    r = run_cli("--workspace", str(workspace), "alerts")
+    assert r.code == 0, r.err  # type: ignore[attr-defined]
+    alerts = alerts_by_name(workspace)
+    assert (
+        alerts["CostBudgetBurn"]["expr"]
+        == "sum(rate(nova_gateway_cost_usd_total[1h])) * 86400 > 150"
+    )
+    assert "TokenBudgetBurn" in alerts
+    assert alerts["ErrorRateBurnRatePage1h"]["for"] == "1s"
+    assert alerts["ErrorRateBurnRateTicket3d"]["for"] == "1h"

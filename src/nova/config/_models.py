@@ -418,6 +418,9 @@ class MonitoringSettings(_Model):
     """How often Prometheus evaluates the rules."""
     engine_down_for: str = Field(default="2m", pattern=_DURATION)
     """How long an engine must be unreachable before EngineDown fires."""
+    burn_page_for: str | None = Field(default=None, pattern=_DURATION)
+    """How long a paging burn rate must last before it fires (default: 2m for the 1 h tier,
+    15m for the 6 h tier); end-to-end tests set seconds."""
     queue_backlog: int = Field(default=16, ge=1)
     """Waiting requests at the engine above which QueueBacklog fires (after 5 minutes)."""
     kv_cache_saturation: float = Field(default=0.95, gt=0, le=1)

@@ -10,9 +10,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from nova.config import NovaConfig, Workspace
+from nova.observability._files import ALERTMANAGER_FILE
 from nova.observability._render import MANIFEST_FILE, render_monitoring
 from nova.observability._tools import MonitoringError, check_monitoring, problem_line
 
@@ -115,6 +117,20 @@ def _served_groups(prometheus_url: str) -> set[str]:
     return {g["name"] for g in data.get("data", {}).get("groups", [])}
 
 
+def _check_alertmanager(ws: Workspace, am: str) -> None:
+    """Alertmanager runs nova's configuration: every receiver nova rendered is loaded."""
+    rendered = ws.monitoring_dir / ALERTMANAGER_FILE
+    want = {r["name"] for r in yaml.safe_load(rendered.read_text("utf-8"))["receivers"]}
+    status = json.loads(_http("GET", f"{am}/api/v2/status", "Alertmanager"))
+    loaded = yaml.safe_load(status.get("config", {}).get("original") or "{}") or {}
+    have = {r.get("name") for r in loaded.get("receivers") or []}
+    if not want <= have:
+        raise MonitoringError(
+            f"Alertmanager at {am} reloaded but does not run nova's configuration "
+            f"(no receiver {sorted(want - have)[0]}): start it with --config.file={rendered}"
+        )
+
+
 def activate_monitoring(
     ws: Workspace,
     config: NovaConfig,
@@ -124,8 +140,9 @@ def activate_monitoring(
     alertmanager_url: str | None = None,
     actor: str = "nova",
 ) -> ActivationResult:
-    """Render, check, reload Prometheus and Alertmanager, verify that Prometheus serves every
-    nova rule group, and only then append ``alerts.activate`` to the audit log."""
+    """Render, check, reload Prometheus and Alertmanager, verify that Alertmanager runs nova's
+    receivers and Prometheus serves every nova rule group, and only then append
+    ``alerts.activate`` to the audit log."""
     prom = (prometheus_url or config.monitoring.prometheus_url).rstrip("/")
     am = (alertmanager_url or config.monitoring.alertmanager_url).rstrip("/")
     rendered = render_monitoring(ws, config, candidate)
@@ -138,6 +155,7 @@ def activate_monitoring(
     _http("POST", f"{prom}/-/reload", "Prometheus")
     _http("POST", f"{am}/-/reload", "Alertmanager")
     wanted = {a.group for a in rendered.plan.alerts} | {g["name"] for g in rendered.plan.recording}
+    _check_alertmanager(ws, am)
     served = _served_groups(prom)
     missing = sorted(wanted - served)
     if missing:

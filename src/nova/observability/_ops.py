@@ -177,7 +177,8 @@ def engine_alerts(
             UnitCase([(kp.kv_cache_usage.promql(**ks), f"{thr - 0.05:g}x30")], "20m", False),
         ]
         out.append(alert)
-    if any(m.engine and m.engine.preemptions is not None for m in engines):
+    pre = [m for m in engines if m.engine and m.engine.preemptions is not None]
+    if pre:
         out.append(
             _ops(
                 "EnginePreemptions",
@@ -191,6 +192,14 @@ def engine_alerts(
                 cand=CANDIDATE,
             )
         )
+        pp = pre[0].engine
+        assert pp is not None and pp.preemptions is not None
+        ps = {"job": ENGINE_JOB, "nova_engine": pp.id, "candidate": pre[0].candidate.id}
+        out[-1].cases = [
+            UnitCase([(pp.preemptions.promql(**ps), "0+1x40")], "40m", True,
+                     {"candidate": pre[0].candidate.id}),
+            UnitCase([(pp.preemptions.promql(**ps), "5x40")], "40m", False),
+        ]  # fmt: skip
     return out
 
 
@@ -235,8 +244,12 @@ def gateway_alerts(ms: MonitoringSettings, lang: Lang) -> list[AlertSpec]:
         _ops(
             "GuardrailBlockSpike",
             g,
+            # The baseline averages 10-minute rates over the day before (a subquery): rate()
+            # over [1d] would divide by a whole day even when Prometheus holds 2 h of data,
+            # and every restart would page as a spike.
             f"sum by (rail, stage) (rate({gw.RAIL_BLOCKS}[10m]))\n"
-            f"> {ms.rail_block_spike:g} * sum by (rail, stage) (rate({gw.RAIL_BLOCKS}[1d]))\n"
+            f"> {ms.rail_block_spike:g} * sum by (rail, stage) "
+            f"(avg_over_time(rate({gw.RAIL_BLOCKS}[10m])[1d:10m] offset 10m))\n"
             f"and\nsum by (rail, stage) (increase({gw.RAIL_BLOCKS}[10m])) >= 5",
             "5m",
             "Security",
@@ -286,4 +299,61 @@ def gateway_alerts(ms: MonitoringSettings, lang: Lang) -> list[AlertSpec]:
                 threshold=f"{ms.daily_cost_usd:g}",
             )
         )
+    for a in out:
+        a.cases = _gateway_cases(a.name, ms)
     return out
+
+
+def _gateway_cases(name: str, ms: MonitoringSettings) -> list[UnitCase]:
+    """Fires / stays silent, for each gateway alert (promtool unit tests)."""
+    req = f'{gw.REQUESTS}{{candidate="c",code="200"}}'
+    up = f'up{{job="{GATEWAY_JOB}",instance="g:8080"}}'
+    if name == "GatewayDown":
+        return [
+            UnitCase([(up, "1 1 0x30")], "20m", True, {"instance": "g:8080", "job": GATEWAY_JOB}),
+            UnitCase([(up, "1x30")], "20m", False),
+        ]
+    if name == "NoTraffic":
+        return [
+            UnitCase([(up, "1x40"), (req, "0+0x40")], "40m", True),
+            UnitCase([(up, "1x40"), (req, "0+10x40")], "40m", False),
+        ]
+    if name == "FallbackRateHigh":
+        fb = f'{gw.FALLBACKS}{{from_candidate="c",to_candidate="f",reason="http_503"}}'
+        hi, lo = round(100 * ms.fallback_rate * 1.2, 3), round(100 * ms.fallback_rate * 0.8, 3)
+        return [
+            UnitCase([(req, "0+100x40"), (fb, f"0+{hi:g}x40")], "40m", True),
+            UnitCase([(req, "0+100x40"), (fb, f"0+{lo:g}x40")], "40m", False),
+        ]
+    if name == "GuardrailBlockSpike":
+        rb = f'{gw.RAIL_BLOCKS}{{rail="pii",stage="input"}}'
+        # 1 block a minute for 2 h, then a jump to k times that for 30 min
+        k = ms.rail_block_spike * 5
+        jump = f"0+1x120 {120 + k:g}+{k:g}x29"
+        return [
+            UnitCase([(rb, jump)], "150m", True, {"rail": "pii", "stage": "input"}),
+            UnitCase([(rb, "0+1x150")], "150m", False),
+        ]
+    if name == "BudgetRejections":
+        br = f'{gw.BUDGET_REJECTIONS}{{kind="tpm"}}'
+        return [
+            UnitCase([(br, "0 0 0 5x20")], "10m", True, {"kind": "tpm"}),
+            UnitCase([(br, "0x20")], "10m", False),
+        ]
+    # Budget projections read rate() over [1h], which counts a whole hour even when there is
+    # less data: they start to fire once Prometheus holds an hour (evaluated at 80 min).
+    if name == "TokenBudgetBurn" and ms.daily_tokens is not None:
+        tok = f'{gw.TOKENS}_sum{{candidate="c",gen_ai_token_type="output"}}'
+        per_min = ms.daily_tokens / 1440
+        return [
+            UnitCase([(tok, f"0+{per_min * 1.2:g}x80")], "80m", True),
+            UnitCase([(tok, f"0+{per_min * 0.8:g}x80")], "80m", False),
+        ]
+    if name == "CostBudgetBurn" and ms.daily_cost_usd is not None:
+        cost = f'{gw.COST}{{candidate="c"}}'
+        per_min = ms.daily_cost_usd / 1440
+        return [
+            UnitCase([(cost, f"0+{per_min * 1.2:g}x80")], "80m", True),
+            UnitCase([(cost, f"0+{per_min * 0.8:g}x80")], "80m", False),
+        ]
+    return []

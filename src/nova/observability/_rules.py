@@ -83,7 +83,11 @@ def _bad_ratio_exprs(kpi: Kpi) -> tuple[dict[str, str], str, float, float] | Non
 
 
 def _burn_alerts(
-    kpi: Kpi, lang: Lang, recording: list[dict[str, Any]], notes: list[str]
+    kpi: Kpi,
+    lang: Lang,
+    recording: list[dict[str, Any]],
+    notes: list[str],
+    page_for: str | None = None,
 ) -> list[AlertSpec] | None:
     found = _bad_ratio_exprs(kpi)
     if found is None:
@@ -117,7 +121,7 @@ def _burn_alerts(
             name=name,
             group=f"nova-slo-{kpi.id}",
             expr=expr,
-            for_=tier.for_,
+            for_=page_for if page_for and tier.severity == "page" else tier.for_,
             labels={
                 "severity": tier.severity,
                 "owner": kpi.owner,
@@ -215,7 +219,7 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             f"1000 * sum by (candidate) (increase({gw.COST}[6h]))\n/\n"
             f"sum by (candidate) (increase({_routed(code_re='2..')}[6h]))\n> {kpi.target:g}"
         )
-        return AlertSpec(
+        spec = AlertSpec(
             name,
             f"nova-kpi-{kpi.id}",
             expr,
@@ -225,6 +229,16 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             text("cost.description", lang),
             _runbook_anchor(name),
         )
+        # one request a minute costing 1.2x / 0.8x the target per 1,000
+        req = _sel(gw.REQUESTS, candidate="c", code="200")
+        cost = _sel(gw.COST, candidate="c")
+        spec.cases = [
+            UnitCase([(req, "0+1x60"), (cost, f"0+{kpi.target * 1.2 / 1000:g}x60")], "60m",
+                     True, {"candidate": "c"}),
+            UnitCase([(req, "0+1x60"), (cost, f"0+{kpi.target * 0.8 / 1000:g}x60")], "60m",
+                     False),
+        ]  # fmt: skip
+        return spec
     if kpi.metric == "tokens_per_request" and kpi.direction == "lower":
         expr = (
             f"sum by (candidate) (rate({gw.TOKENS}_sum[1h]))\n/\n"
@@ -284,7 +298,7 @@ def build_rules(config: NovaConfig, monitored: list[MonitoredCandidate]) -> Rule
     for kpi in config.kpis:
         if not kpi.alert:
             continue
-        burn = _burn_alerts(kpi, lang, recording, notes)
+        burn = _burn_alerts(kpi, lang, recording, notes, ms.burn_page_for)
         if burn is not None:
             alerts += burn
             continue

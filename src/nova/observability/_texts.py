@@ -125,9 +125,9 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     },
     "GuardrailBlockSpike.description": {
         "de": "Blockaden der letzten 10 min mehr als {threshold}-mal so häufig wie im "
-        "Tagesmittel: möglicher Angriff oder fehlerhafte Regel.",
-        "en": "Blocks in the last 10 min more than {threshold} times the daily rate: a "
-        "possible attack or a faulty rail.",
+        "Mittel des Tages davor: möglicher Angriff oder fehlerhafte Regel.",
+        "en": "Blocks in the last 10 min more than {threshold} times the average of the day "
+        "before: a possible attack or a faulty rail.",
     },
     "TokenBudgetBurn.summary": {
         "de": "Token-Verbrauch überschreitet das Tagesbudget von {threshold}",
