@@ -3,73 +3,22 @@ Alertmanager and resolves; ``alerts activate`` reloads a running Prometheus."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from nova.observability import activation_state, render_monitoring
+from nova.observability import activation_state
 from nova.providers import MockServerSettings, running_mock_server
 from nova.store import open_store
 from tests._services import alertmanager_server, free_port, prometheus_server
-from tests.observability.conftest import loaded, set_monitoring
+from tests.observability.conftest import get_json, loaded, monitoring_stack, query, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def webhook_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """An aiohttp server that records every Alertmanager webhook payload."""
-    received: list[dict[str, Any]] = []
-    loop = asyncio.new_event_loop()
-    port = free_port()
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/hook", received
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
-
-
-def query(prom: str, expr: str) -> list[dict[str, Any]]:
-    q = urllib.parse.quote(expr)
-    result: list[dict[str, Any]] = get_json(f"{prom}/api/v1/query?query={q}")["data"]["result"]
-    return result
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.25)
 
 
 def chat(base_url: str, n: int) -> None:
@@ -83,80 +32,54 @@ def chat(base_url: str, n: int) -> None:
         urllib.request.urlopen(req, timeout=10).read()
 
 
-def _notified(received: list[dict[str, Any]], status: str, candidate: str) -> list[dict[str, Any]]:
-    return [
-        a
-        for payload in received
-        for a in payload["alerts"]
-        if a["status"] == status
-        and a["labels"]["alertname"] == "EngineDown"
-        and a["labels"].get("candidate") == candidate
-    ]
-
-
 def test_engine_down_fires_through_alertmanager_and_resolves(workspace: Path) -> None:
-    engine_port, am_port = free_port(), free_port()
+    engine_port = free_port()
     engine = f"127.0.0.1:{engine_port}"
     mock = MockServerSettings(port=engine_port, ttft_ms=2, itl_ms=1, output_tokens=4, model="m")
-    with webhook_receiver() as (hook_url, received):
-        set_monitoring(
-            workspace,
-            f"  alertmanager_url: http://127.0.0.1:{am_port}\n"
-            f"  gateway_target: '{engine}'\n"  # the gateway is not in this branch: stand-in
-            f"  engine_targets: {{llama31-70b-vllm: '{engine}', mixtral-8x7b-vllm: '{engine}'}}\n"
-            "  scrape_interval: 1s\n  evaluation_interval: 1s\n  engine_down_for: 1s\n"
-            "  group_wait: 1s\n  group_interval: 1s\n"
-            f"  receivers: {{Platform: {{webhook_url: '{hook_url}'}}}}\n",
-        )
-        ws, cfg = loaded(workspace)
-        render_monitoring(ws, cfg)
-        mon = workspace / "deploy/monitoring"
-        with (
-            alertmanager_server(mon / "alertmanager/alertmanager.yml", port=am_port),
-            prometheus_server(mon / "prometheus/prometheus.yml") as prom,
-        ):
-            with running_mock_server(mock) as base_url:
-                wait_for(
-                    "the engine target to be up",
-                    lambda: any(
-                        r["value"][1] == "1"
-                        for r in query(prom, 'up{job="nova-engine",candidate="llama31-70b-vllm"}')
-                    ),
-                )
-                chat(base_url, 5)
-                # nova's engine recording rule reads the live vLLM-named counter
-                wait_for(
-                    "nova:engine_tokens:rate5m from the live /metrics",
-                    lambda: any(
-                        float(r["value"][1]) > 0
-                        for r in query(
-                            prom,
-                            'nova:engine_tokens:rate5m{candidate="llama31-70b-vllm",'
-                            'gen_ai_token_type="output"}',
-                        )
-                    ),
-                )
-                assert not _notified(received, "firing", "llama31-70b-vllm")
-            # the engine is gone: up == 0 -> EngineDown -> Alertmanager -> our webhook
+    cand = "llama31-70b-vllm"
+    with monitoring_stack(
+        workspace,
+        gateway_target=engine,  # the gateway is not in this branch: the mock stands in
+        engine_targets={cand: engine, "mixtral-8x7b-vllm": engine},
+    ) as stack:
+        prom = stack.prometheus
+        with running_mock_server(mock) as base_url:
             wait_for(
-                "EngineDown to reach the webhook",
-                lambda: bool(_notified(received, "firing", "llama31-70b-vllm")),
+                "the engine target to be up",
+                lambda: any(
+                    r["value"][1] == "1"
+                    for r in query(prom, f'up{{job="nova-engine",candidate="{cand}"}}')
+                ),
             )
-            alert = _notified(received, "firing", "llama31-70b-vllm")[0]
-            assert alert["labels"]["owner"] == "Platform"
-            assert alert["labels"]["severity"] == "page"
-            assert alert["labels"]["kpi"] == "ops:engine-up"
-            assert alert["annotations"]["summary"] == (
-                "Inferenz-Engine von llama31-70b-vllm nicht erreichbar"
+            chat(base_url, 5)
+            # nova's engine recording rule reads the live vLLM-named counter
+            wait_for(
+                "nova:engine_tokens:rate5m from the live /metrics",
+                lambda: any(
+                    float(r["value"][1]) > 0
+                    for r in query(
+                        prom,
+                        f'nova:engine_tokens:rate5m{{candidate="{cand}",gen_ai_token_type="output"}}',
+                    )
+                ),
             )
-            assert alert["annotations"]["runbook_url"] == (
-                "deploy/monitoring/RUNBOOK.md#enginedown"
+            assert not stack.notified("EngineDown", "firing", candidate=cand)
+        # the engine is gone: up == 0 -> EngineDown -> Alertmanager -> our webhook
+        wait_for(
+            "EngineDown to reach the webhook",
+            lambda: bool(stack.notified("EngineDown", "firing", candidate=cand)),
+        )
+        alert = stack.notified("EngineDown", "firing", candidate=cand)[0]
+        assert alert["labels"]["owner"] == "Platform"
+        assert alert["labels"]["severity"] == "page"
+        assert alert["labels"]["kpi"] == "ops:engine-up"
+        assert alert["annotations"]["summary"] == f"Inferenz-Engine von {cand} nicht erreichbar"
+        assert alert["annotations"]["runbook_url"] == "deploy/monitoring/RUNBOOK.md#enginedown"
+        with running_mock_server(mock):
+            wait_for(
+                "the resolution to reach the webhook",
+                lambda: bool(stack.notified("EngineDown", "resolved", candidate=cand)),
             )
-            with running_mock_server(mock):
-                wait_for(
-                    "the resolution to reach the webhook",
-                    lambda: bool(_notified(received, "resolved", "llama31-70b-vllm")),
-                )
 
 
 def test_activate_reloads_prometheus_and_records_it(

@@ -109,3 +109,27 @@ def test_budget_alerts_and_short_page_for_pass_their_tests(
     assert "TokenBudgetBurn" in alerts
     assert alerts["ErrorRateBurnRatePage1h"]["for"] == "1s"
     assert alerts["ErrorRateBurnRateTicket3d"]["for"] == "1h"
+
+
+def test_mean_and_token_kpis_and_unwatchable_ones(
+    workspace: Path, run_cli: Callable[..., object]
+) -> None:
+    path = workspace / "nova.yaml"
+    extra = (
+        "  - {id: ttft-mean, name: TTFT mean, metric: ttft_ms, statistic: mean, target: 400, "
+        "direction: lower, unit: ms, owner: Aura}\n"
+        "  - {id: tokens-req, name: Tokens per request, metric: tokens_per_request, "
+        "statistic: mean, target: 1200, direction: lower, owner: Platform}\n"
+        "  - {id: goodput, name: Goodput, metric: goodput, statistic: rate, target: 0.9, "
+        "direction: higher, owner: Aura}\n"
+    )
+    text = path.read_text()
+    path.write_text(text.replace("\ndecision:\n", extra + "\ndecision:\n", 1))
+    r = run_cli("--workspace", str(workspace), "alerts")
+    assert r.code == 0, r.err  # type: ignore[attr-defined]
+    assert "not watched at run time: goodput" in r.out  # type: ignore[attr-defined]
+    alerts = alerts_by_name(workspace)
+    assert alerts["TtftMeanAboveTarget"]["expr"].endswith("> 0.4")
+    assert alerts["TokensReqAboveTarget"]["labels"]["owner"] == "Platform"
+    readme = (workspace / "deploy/monitoring/README.md").read_text()
+    assert "- `goodput`: no gateway or engine metric gives goodput" in readme

@@ -332,3 +332,18 @@ def test_activation_state_is_none_until_activated(workspace: Path) -> None:
     ws, cfg = loaded(workspace)
     render_monitoring(ws, cfg)
     assert activation_state(ws, cfg) is None
+
+
+def test_no_secret_reaches_the_monitoring_files(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {"SOPHIA_VLLM_API_KEY": "sk-vllm-1b2c3d4e5f", "AZURE_OPENAI_API_KEY": "az-9f8e7d6c5b"}
+    for k, v in secrets.items():
+        monkeypatch.setenv(k, v)
+    ws, cfg = loaded(workspace)
+    render_monitoring(ws, cfg)
+    for path in (workspace / MON).rglob("*"):
+        if path.is_file():
+            text = path.read_text("utf-8")
+            for value in secrets.values():
+                assert value not in text, path

@@ -245,7 +245,7 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             f"sum by (candidate) (rate({_sel(gw.TOKENS + '_count', gen_ai_token_type='input')}"
             f"[1h]))\n> {kpi.target:g}"
         )
-        return AlertSpec(
+        spec = AlertSpec(
             name,
             f"nova-kpi-{kpi.id}",
             expr,
@@ -255,6 +255,14 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             text("tokens.description", lang),
             _runbook_anchor(name),
         )
+        # one request a minute with 1.2x / 0.8x the target tokens (half input, half output)
+        spec.cases = [
+            UnitCase(
+                _token_series(kpi.target * f), "60m", f > 1, {"candidate": "c"} if f > 1 else {}
+            )
+            for f in (1.2, 0.8)
+        ]
+        return spec
     if kpi.metric in _LATENCY_METRICS and kpi.statistic == "mean" and kpi.direction == "lower":
         metric, extra = _LATENCY_METRICS[kpi.metric]
         target_s = kpi.target / 1000
@@ -262,7 +270,7 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             f"sum by (candidate) (rate({_sel(metric + '_sum', **extra)}[30m]))\n/\n"
             f"sum by (candidate) (rate({_sel(metric + '_count', **extra)}[30m]))\n> {target_s:g}"
         )
-        return AlertSpec(
+        spec = AlertSpec(
             name,
             f"nova-kpi-{kpi.id}",
             expr,
@@ -272,7 +280,30 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             text("mean.description", lang, target=_secs(target_s)),
             _runbook_anchor(name),
         )
+        # 100 requests a minute, each taking 1.2x / 0.8x the target
+        spec.cases = [
+            UnitCase(
+                [
+                    (_sel(f"{metric}_sum", candidate="c", **extra), f"0+{100 * target_s * f:g}x60"),
+                    (_sel(f"{metric}_count", candidate="c", **extra), "0+100x60"),
+                ],
+                "60m",
+                f > 1,
+                {"candidate": "c"} if f > 1 else {},
+            )
+            for f in (1.2, 0.8)
+        ]
+        return spec
     return None
+
+
+def _token_series(tokens: float) -> list[tuple[str, str]]:
+    out = []
+    for kind in ("input", "output"):
+        labels = {"candidate": "c", "gen_ai_token_type": kind}
+        out.append((_sel(f"{gw.TOKENS}_sum", **labels), f"0+{tokens / 2:g}x60"))
+        out.append((_sel(f"{gw.TOKENS}_count", **labels), "0+1x60"))
+    return out
 
 
 def _skip_reason(kpi: Kpi) -> str:
