@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nova.observability import activation_state
+from nova.observability import activation_state, alert_status
 from nova.providers import MockServerSettings, running_mock_server
 from nova.store import open_store
 from tests._services import alertmanager_server, free_port, prometheus_server
@@ -43,6 +43,7 @@ def test_engine_down_fires_through_alertmanager_and_resolves(workspace: Path) ->
         engine_targets={cand: engine, "mixtral-8x7b-vllm": engine},
     ) as stack:
         prom = stack.prometheus
+        cfg = loaded(workspace)[1]
         with running_mock_server(mock) as base_url:
             wait_for(
                 "the engine target to be up",
@@ -75,6 +76,8 @@ def test_engine_down_fires_through_alertmanager_and_resolves(workspace: Path) ->
         assert alert["labels"]["kpi"] == "ops:engine-up"
         assert alert["annotations"]["summary"] == f"Inferenz-Engine von {cand} nicht erreichbar"
         assert alert["annotations"]["runbook_url"] == "deploy/monitoring/RUNBOOK.md#enginedown"
+        firing = [a for a in alert_status(cfg, prom) if a.state == "firing"]
+        assert ("EngineDown", cand, "Platform") in {(a.name, a.candidate, a.owner) for a in firing}
         with running_mock_server(mock):
             wait_for(
                 "the resolution to reach the webhook",

@@ -53,6 +53,12 @@ def readme(
         "dashboard and its provisioning.",
         f"- `{f.RUNBOOK_FILE}`: one section per alert; every alert's `runbook_url` points there.",
         "",
+        "Mounts (compose or Kubernetes): `prometheus/` at `/etc/prometheus` (the rule paths are "
+        "relative to `prometheus.yml`; run Prometheus with `--web.enable-lifecycle` so "
+        "`alerts activate` can reload it), `alertmanager/alertmanager.yml` as Alertmanager's "
+        "`--config.file`, `grafana/provisioning` at `/etc/grafana/provisioning` and "
+        "`grafana/dashboards` at `/var/lib/grafana/dashboards/nova`.",
+        "",
         "## Monitored candidates",
         "",
     ]
