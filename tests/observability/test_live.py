@@ -146,20 +146,19 @@ def test_activate_reloads_prometheus_and_records_it(
         assert r.err.startswith(f"error: Prometheus is unreachable at {dead}/-/reload")
         assert activation_state(ws, cfg) is None
 
+        csv = workspace / "Agenten_Aufgaben_Uebersicht.csv"
+        before = csv.read_bytes()
+        assert before.count(b"Offen,SOPHIA-09;SOPHIA-19,deploy/monitoring/") == 1  # SOPHIA-21
         r = run_cli(
-            "--workspace",
-            str(workspace),
-            "alerts",
-            "activate",
-            "--prometheus-url",
-            prom,
-            "--alertmanager-url",
-            am,
-            "--by",
-            "platform-oncall",
-        )
+            "--workspace", str(workspace), "alerts", "activate",
+            "--prometheus-url", prom, "--alertmanager-url", am, "--by", "platform-oncall",
+        )  # fmt: skip
         assert r.code == 0, r.err
         assert "activated" in r.out and "for llama31-70b-vllm" in r.out
+        assert "task list: SOPHIA-09, SOPHIA-21 set to Abgeschlossen" in r.out
+        after = csv.read_bytes()
+        assert after.count(b",Abgeschlossen,") == 2
+        assert after.replace(b",Abgeschlossen,", b",Offen,") == before  # nothing else changed
         groups = {g["name"] for g in get_json(f"{prom}/api/v1/rules")["data"]["groups"]}
         assert {"nova-slo-error-rate", "nova-slo-ttft-p95", "nova-engine", "nova-gateway"} <= groups
         am_conf = get_json(f"{am}/api/v2/status")["config"]["original"]

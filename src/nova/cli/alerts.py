@@ -171,6 +171,10 @@ def activate_command(
         f"{len(res.rule_groups)} nova rule groups (audit #{res.audit_seq})",
         markup=False,
     )
+    if res.rows_completed:
+        out_console().print(
+            f"task list: {', '.join(res.rows_completed)} set to Abgeschlossen", markup=False
+        )
 
 
 @alerts_group.command("status")

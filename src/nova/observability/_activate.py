@@ -8,6 +8,7 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 ACTIVATE_ACTION = "alerts.activate"
+_DONE = "Abgeschlossen"
 _TIMEOUT_S = 10.0
 
 
@@ -66,6 +68,8 @@ class ActivationResult(BaseModel):
     """nova's rule groups that Prometheus serves after the reload."""
     alerts: int
     """Number of alert rules."""
+    rows_completed: list[str]
+    """Task-list rows (``nova_Befehl`` names ``nova alerts``) set to Abgeschlossen."""
 
 
 class AlertStatus(BaseModel):
@@ -141,8 +145,9 @@ def activate_monitoring(
     actor: str = "nova",
 ) -> ActivationResult:
     """Render, check, reload Prometheus and Alertmanager, verify that Alertmanager runs nova's
-    receivers and Prometheus serves every nova rule group, and only then append
-    ``alerts.activate`` to the audit log."""
+    receivers and Prometheus serves every nova rule group; only then append
+    ``alerts.activate`` to the audit log and mark the monitoring rows of the team's task list
+    (``nova_Befehl`` naming ``nova alerts``) Abgeschlossen."""
     prom = (prometheus_url or config.monitoring.prometheus_url).rstrip("/")
     am = (alertmanager_url or config.monitoring.alertmanager_url).rstrip("/")
     rendered = render_monitoring(ws, config, candidate)
@@ -166,21 +171,47 @@ def activate_monitoring(
         )
     from nova.store import open_store
 
+    csv_path, rows = _monitoring_rows(ws, config)
     payload: dict[str, Any] = {
         "prometheus_url": prom,
         "alertmanager_url": am,
         "rule_groups": sorted(wanted),
         "alerts": len(rendered.plan.alerts),
         "files": rendered.files,
+        "rows_completed": rows,
     }
     with open_store(ws, config) as store:
         entry = store.audit(actor, ACTIVATE_ACTION, rendered.candidate, payload)
+    if rows:
+        from nova.governance import update_tasks
+
+        update_tasks(csv_path, {i: {"Status": _DONE} for i in rows})
     return ActivationResult(
         candidate=rendered.candidate,
         audit_seq=entry.seq,
         rule_groups=sorted(wanted),
         alerts=len(rendered.plan.alerts),
+        rows_completed=rows,
     )
+
+
+def _monitoring_rows(ws: Workspace, config: NovaConfig) -> tuple[Path, list[str]]:
+    """Rows of the team's task list that `python -m nova alerts` completes once activated."""
+    from nova.governance import TaskTable
+
+    path = ws.root / config.governance.tasks_csv
+    if not path.is_file():
+        return path, []
+    table = TaskTable.load(path)
+    if not {"ID", "Status", "nova_Befehl"} <= set(table.header):
+        return path, []
+    return path, [
+        row["ID"]
+        for row in table.rows
+        if (row.get("ID") or "").strip()
+        and "nova alerts" in (row.get("nova_Befehl") or "")
+        and row.get("Status") not in (_DONE, "Blockiert")
+    ]
 
 
 def activation_state(ws: Workspace, config: NovaConfig | None = None) -> ActivationState | None:
