@@ -108,7 +108,7 @@ def test_every_alert_has_kpi_owner_severity_language_and_a_runbook_anchor(
         assert ann["summary"] and ann["description"], name
     # German workspace: German summaries
     assert (
-        "Fehlerbudget brennt 14.4-fach"
+        "Fehlerbudget brennt 14,4-fach (1 h und 5 min)"
         in alerts["ErrorRateBurnRatePage1h"]["annotations"]["summary"]
     )
     assert alerts["GuardrailBlockSpike"]["labels"]["owner"] == "Security"
@@ -121,7 +121,7 @@ def test_english_workspace_gets_english_summaries(tmp_path: Path) -> None:
     render_monitoring(ws, cfg)
     summary = alerts_by_name(root)["ErrorRateBurnRatePage1h"]["annotations"]["summary"]
     assert summary == (
-        "Error rate: error budget burning at 14.4x (1h and 5m) on {{ $labels.candidate }}"
+        "Error rate: error budget burning at 14.4x (1 h and 5 min) on {{ $labels.candidate }}"
     )
 
 

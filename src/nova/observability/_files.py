@@ -57,7 +57,8 @@ _Dumper.add_representer(str, _str)
 
 def yaml_text(doc: Any, header: str = HEADER) -> str:
     """YAML with multi-line strings as blocks, keys in the given order, nova's header."""
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    # no line folding: a folded "{{ $labels.x }}" still works but reads badly
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
     return header + body
 
 
@@ -263,6 +264,8 @@ def runbook(config: NovaConfig, plan: RulePlan) -> str:
             f"- {_expand(a.summary, {'candidate': '<candidate>'})}",
             f"- {_expand(a.description, {'candidate': '<candidate>'})}",
         ]
+        if a.steps:
+            lines.append(f"- {'Erste Schritte' if de else 'First steps'}: {a.steps}")
         if not a.labels["kpi"].startswith("ops:"):
             lines.append(
                 f"- {'KPI-Katalog' if de else 'KPI catalogue'}: "

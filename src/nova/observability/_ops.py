@@ -43,6 +43,7 @@ def _ops(
         summary=text(f"{name}.summary", lang, **fmt),
         description=text(f"{name}.description", lang, **fmt),
         runbook_anchor=_runbook_anchor(name),
+        steps=text(f"steps.{name}", lang),
     )
 
 

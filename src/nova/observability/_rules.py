@@ -27,11 +27,13 @@ from nova.observability._spec import (
     RulePlan,
     UnitCase,
     _camel,
+    _num,
     _pct,
     _routed,
     _runbook_anchor,
     _secs,
     _sel,
+    _window,
 )
 from nova.observability._texts import CANDIDATE, Lang, text
 
@@ -132,21 +134,22 @@ def _burn_alerts(
                 "burn.summary",
                 lang,
                 kpi=kpi.name,
-                factor=f"{tier.factor:g}",
-                long=tier.long,
-                short=tier.short,
+                factor=_num(tier.factor, lang),
+                long=_window(tier.long),
+                short=_window(tier.short),
                 cand=CANDIDATE,
             ),
             description=text(
                 desc_key,
                 lang,
                 threshold=_pct(threshold, lang),
-                target=_secs(target_s),
-                long=tier.long,
-                short=tier.short,
+                target=_secs(target_s, lang),
+                long=_window(tier.long),
+                short=_window(tier.short),
                 budget=_pct(budget, lang),
             ),
             runbook_anchor=_runbook_anchor(name),
+            steps=text(f"steps.burn.{kind}", lang),
         )
         spec.cases = [
             _burn_case(kind, kpi, target_s, threshold * 1.1, tier, fires=True),
@@ -225,9 +228,10 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             expr,
             "30m",
             base,
-            text("cost.summary", lang, kpi=kpi.name, target=f"{kpi.target:g}", cand=CANDIDATE),
+            text("cost.summary", lang, kpi=kpi.name, target=_num(kpi.target, lang), cand=CANDIDATE),
             text("cost.description", lang),
             _runbook_anchor(name),
+            steps=text("steps.cost", lang),
         )
         # one request a minute costing 1.2x / 0.8x the target per 1,000
         req = _sel(gw.REQUESTS, candidate="c", code="200")
@@ -251,9 +255,12 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             expr,
             "30m",
             base,
-            text("tokens.summary", lang, kpi=kpi.name, target=f"{kpi.target:g}", cand=CANDIDATE),
+            text(
+                "tokens.summary", lang, kpi=kpi.name, target=_num(kpi.target, lang), cand=CANDIDATE
+            ),
             text("tokens.description", lang),
             _runbook_anchor(name),
+            steps=text("steps.tokens", lang),
         )
         # one request a minute with 1.2x / 0.8x the target tokens (half input, half output)
         spec.cases = [
@@ -276,9 +283,10 @@ def _threshold_alert(kpi: Kpi, lang: Lang) -> AlertSpec | None:
             expr,
             "15m",
             base,
-            text("mean.summary", lang, kpi=kpi.name, target=_secs(target_s), cand=CANDIDATE),
-            text("mean.description", lang, target=_secs(target_s)),
+            text("mean.summary", lang, kpi=kpi.name, target=_secs(target_s, lang), cand=CANDIDATE),
+            text("mean.description", lang, target=_secs(target_s, lang)),
             _runbook_anchor(name),
+            steps=text("steps.mean", lang),
         )
         # 100 requests a minute, each taking 1.2x / 0.8x the target
         spec.cases = [

@@ -82,6 +82,8 @@ class AlertSpec:
     description: str
     runbook_anchor: str
     cases: list[UnitCase] = field(default_factory=list)
+    steps: str = ""
+    """First steps for the runbook."""
 
     def rule(self, runbook_url: str) -> dict[str, Any]:
         """The rule as Prometheus reads it."""
@@ -114,13 +116,29 @@ def _camel(kpi_id: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in kpi_id.replace(".", "-").split("-") if p)
 
 
+def _num(x: float, lang: Lang) -> str:
+    """``1.5`` in English, ``1,5`` in German."""
+    v = f"{x:.4g}"
+    return v.replace(".", ",") if lang == "de" else v
+
+
 def _pct(x: float, lang: Lang) -> str:
-    v = f"{x * 100:.4g}"
+    v = _num(x * 100, lang)
     return f"{v} %" if lang == "de" else f"{v}%"
 
 
-def _secs(seconds: float) -> str:
-    return f"{seconds * 1000:g} ms" if seconds < 1 else f"{seconds:g} s"
+def _secs(seconds: float, lang: Lang = "en") -> str:
+    if seconds < 1:
+        return f"{_num(seconds * 1000, lang)} ms"
+    return f"{_num(seconds, lang)} s"
+
+
+_WINDOW_TEXT = {"5m": "5 min", "30m": "30 min", "1h": "1 h", "6h": "6 h", "3d": "3 d"}
+
+
+def _window(w: str) -> str:
+    """A window as people write it: ``5 min``, ``1 h``, ``3 d``."""
+    return _WINDOW_TEXT.get(w, w)
 
 
 def _esc(value: str) -> str:

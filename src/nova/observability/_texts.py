@@ -153,6 +153,93 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "de": "In den letzten 10 min wurden Anfragen wegen Raten- oder Token-Limits abgewiesen.",
         "en": "Requests were rejected for rate or token limits in the last 10 min.",
     },
+    "steps.burn.errors": {
+        "de": "Dashboard-Panels Fehlerquote und Anfragen je Status prüfen; Logs von Engine und "
+        "Gateway des Kandidaten ansehen; hält die Störung an, auf den Fallback umschalten"
+        " (docs/governance/fallback_plan.md).",
+        "en": "Check the dashboard panels error ratio and requests by status; read the "
+        "candidate's engine and gateway logs; if it persists, switch to the fallback "
+        "(docs/governance/fallback_plan.md).",
+    },
+    "steps.burn.latency": {
+        "de": "Dashboard-Panels TTFT, TPOT, Ende-zu-Ende und Warteschlange prüfen; Last und "
+        "Replikas vergleichen; hält es an, Last begrenzen oder auf den Fallback "
+        "umschalten.",
+        "en": "Check the dashboard panels TTFT, TPOT, end-to-end and queue depth; compare load "
+        "and replicas; if it persists, limit load or switch to the fallback.",
+    },
+    "steps.cost": {
+        "de": "Kosten-Panel je Kandidat prüfen; Preisblatt, Prompt- und Antwortlängen mit den "
+        "Annahmen des KPI vergleichen.",
+        "en": "Check the cost panel per candidate; compare the price sheet and prompt and "
+        "answer lengths with the KPI's assumptions.",
+    },
+    "steps.tokens": {
+        "de": "Token-Panel prüfen; Prompt-Vorlagen und max_tokens der Anwendung ansehen.",
+        "en": "Check the token panel; review the application's prompt templates and max_tokens.",
+    },
+    "steps.mean": {
+        "de": "Latenz-Panels prüfen; Last und Replikas vergleichen.",
+        "en": "Check the latency panels; compare load and replicas.",
+    },
+    "steps.GatewayDown": {
+        "de": "Gateway-Pods bzw. -Prozess und Ingress prüfen; ohne Gateway erreicht keine "
+        "Anfrage ein Modell.",
+        "en": "Check the gateway pods or process and the ingress; without the gateway no "
+        "request reaches a model.",
+    },
+    "steps.EngineDown": {
+        "de": "Prozess bzw. Pod der Engine prüfen (Logs, GPU, Speicher); das Gateway leitet bis"
+        " dahin auf den Fallback um.",
+        "en": "Check the engine's process or pod (logs, GPU, memory); until then the gateway "
+        "routes to the fallback.",
+    },
+    "steps.NoTraffic": {
+        "de": "Anwendung, DNS und Ingress prüfen; in den Gateway-Logs nach eingehenden Anfragen"
+        " sehen.",
+        "en": "Check the application, DNS and ingress; look for incoming requests in the "
+        "gateway logs.",
+    },
+    "steps.QueueBacklog": {
+        "de": "Replikas erhöhen oder die Parallelität der Anwendung senken; KV-Cache-Panel prüfen.",
+        "en": "Add replicas or lower the application's concurrency; check the KV-cache panel.",
+    },
+    "steps.KvCacheSaturation": {
+        "de": "Maximale gleichzeitige Sequenzen oder Kontextlänge senken, oder Replikas erhöhen.",
+        "en": "Lower the maximum concurrent sequences or the context length, or add replicas.",
+    },
+    "steps.EnginePreemptions": {
+        "de": "Wie bei KV-Cache-Sättigung: gleichzeitige Sequenzen senken oder Replikas erhöhen.",
+        "en": "As for KV-cache saturation: lower concurrent sequences or add replicas.",
+    },
+    "steps.FallbackRateHigh": {
+        "de": "Primärmodell prüfen (EngineDown, Fehlerquote); Gründe im Fallback-Panel ansehen.",
+        "en": "Check the primary (EngineDown, error ratio); read the reasons in the fallback "
+        "panel.",
+    },
+    "steps.GuardrailBlockSpike": {
+        "de": "Blockierte Anfragen im Audit-Log ansehen; Angriff oder fehlerhafte Regel "
+        "unterscheiden; Security informieren.",
+        "en": "Look at the blocked requests in the audit log; tell an attack from a faulty "
+        "rail; inform Security.",
+    },
+    "steps.BudgetRejections": {
+        "de": "Raten- und Token-Limits der Schlüssel prüfen; Verursacher finden oder Limits "
+        "anpassen.",
+        "en": "Check the keys' rate and token limits; find the cause or adjust the limits.",
+    },
+    "steps.TokenBudgetBurn": {
+        "de": "Verbrauch je Kandidat im Dashboard prüfen; Verursacher finden; Budget oder "
+        "Limits anpassen.",
+        "en": "Check use per candidate on the dashboard; find the cause; adjust the budget or "
+        "limits.",
+    },
+    "steps.CostBudgetBurn": {
+        "de": "Kosten je Kandidat im Dashboard prüfen; Verursacher finden; Budget oder Limits "
+        "anpassen.",
+        "en": "Check cost per candidate on the dashboard; find the cause; adjust the budget or "
+        "limits.",
+    },
 }
 
 
