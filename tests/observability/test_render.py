@@ -63,6 +63,11 @@ def test_render_writes_every_file_and_burn_rate_tiers(workspace: Path) -> None:
     # alert: false KPIs never become alerts; alert: true ones nova cannot watch are listed
     assert not any(a["labels"]["kpi"] == "pass-rate" for a in alerts.values())
     assert "Cost1kConvAboveTarget" in alerts
+    # a histogram without a bucket at the target makes the SLO alerts blind: that alerts too
+    bucket = alerts["TtftP95BucketMissing"]
+    assert bucket["labels"] == {"severity": "ticket", "owner": "Platform", "kpi": "ttft-p95"}
+    assert 'le=~"1\\\\.5"' in bucket["expr"] and "unless" in bucket["expr"]
+    assert {"E2elP95BucketMissing", "TpotP50BucketMissing"} <= set(alerts)
     assert set(alerts) >= {
         "EngineDown", "GatewayDown", "NoTraffic", "QueueBacklog", "KvCacheSaturation",
         "EnginePreemptions", "FallbackRateHigh", "GuardrailBlockSpike", "BudgetRejections",
@@ -209,6 +214,27 @@ def test_kpi_target_that_is_not_a_bucket_edge_is_rejected(workspace: Path) -> No
 def test_kpi_targets_of_the_template_are_bucket_edges() -> None:
     for seconds in (0.08, 1.5, 2.0, 12.0, 20.0):  # TPOT, TTFT, demo TTFT, E2E, demo E2E
         assert seconds in GATEWAY_LATENCY_BUCKETS
+    # a superset of the edges the gateway stream chose (latency 1 ms..60 s, per token 1 ms..1.2 s)
+    gateway_latency = (
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+        5,
+        10,
+        30,
+        60,
+    )
+    gateway_per_token = (0.001, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2)
+    assert set(gateway_latency) | set(gateway_per_token) <= set(GATEWAY_LATENCY_BUCKETS)
+    assert list(GATEWAY_LATENCY_BUCKETS) == sorted(set(GATEWAY_LATENCY_BUCKETS))
 
 
 def test_alertmanager_routes_per_owner_and_secrets_by_file(workspace: Path) -> None:

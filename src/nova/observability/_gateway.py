@@ -52,11 +52,12 @@ GATEWAY_METRICS: dict[str, GatewayMetric] = {
 """Gateway metric name -> type and labels (COORD.md); latency in seconds."""
 
 GATEWAY_LATENCY_BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0,
-    7.5, 10.0, 12.0, 15.0, 20.0, 30.0, 60.0, 120.0,
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.04, 0.05, 0.08, 0.1, 0.15, 0.25, 0.3, 0.5, 0.6,
+    0.75, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0, 12.0, 15.0, 20.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
-"""Bucket edges (seconds) for the gateway's three latency histograms. They contain the shipped
-KPI targets (TPOT 80 ms, TTFT 1.5 s, E2E 12 s) and the demo SLOs (2 s, 20 s); a KPI target
+"""Bucket edges (seconds) for the gateway's three latency histograms (request duration, TTFT,
+TPOT). They contain the shipped KPI targets (TPOT 80 ms, TTFT 1.5 s, E2E 12 s), the demo SLOs
+(2 s, 20 s) and the gateway's earlier edges (1 ms .. 60 s); a KPI target
 that is not an edge is reported by ``nova alerts render``."""
 
 TTFT = "gen_ai_server_time_to_first_token_seconds"

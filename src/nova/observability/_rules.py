@@ -156,7 +156,45 @@ def _burn_alerts(
             _burn_case(kind, kpi, target_s, threshold * 0.9, tier, fires=False),
         ]
         alerts.append(spec)
+    if kind == "latency":
+        alerts.append(_bucket_missing(kpi, lang, target_s))
     return alerts
+
+
+def _bucket_missing(kpi: Kpi, lang: Lang, target_s: float) -> AlertSpec:
+    """The histogram is there but has no bucket edge at the target: the burn-rate alerts of
+    this KPI read an empty series and can never fire. Say so instead of staying silent."""
+    metric, extra = _LATENCY_METRICS[kpi.metric]
+    name = f"{_camel(kpi.id)}BucketMissing"
+    count = _sel(f"{metric}_count", **extra)
+    edge = _sel(f"{metric}_bucket", le_re=gw.le_matcher(target_s), **extra)
+    spec = AlertSpec(
+        name=name,
+        group=f"nova-slo-{kpi.id}",
+        expr=f"count({count}) > 0\nunless\ncount({edge}) > 0",
+        for_="15m",
+        labels={"severity": "ticket", "owner": "Platform", "kpi": kpi.id},
+        summary=text("bucket.summary", lang, kpi=kpi.name, target=_secs(target_s, lang)),
+        description=text("bucket.description", lang, metric=metric, target=f"{target_s:g}"),
+        runbook_anchor=_runbook_anchor(name),
+        steps=text("steps.bucket", lang),
+    )
+    labels = {"candidate": "c", **extra}
+    other = _sel(f"{metric}_bucket", le="+Inf", **labels)
+    at_target = _sel(f"{metric}_bucket", le=f"{target_s:g}", **labels)
+    spec.cases = [
+        UnitCase([(_sel(f"{metric}_count", **labels), "0+10x30"), (other, "0+10x30")], "30m", True),
+        UnitCase(
+            [
+                (_sel(f"{metric}_count", **labels), "0+10x30"),
+                (other, "0+10x30"),
+                (at_target, "0+9x30"),
+            ],
+            "30m",
+            False,
+        ),
+    ]
+    return spec
 
 
 def _burn_case(

@@ -240,6 +240,22 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Check cost per candidate on the dashboard; find the cause; adjust the budget or "
         "limits.",
     },
+    "bucket.summary": {
+        "de": "{kpi}: SLO-Alarm blind, kein Histogramm-Bucket bei {target}",
+        "en": "{kpi}: SLO alert is blind, no histogram bucket at {target}",
+    },
+    "bucket.description": {
+        "de": "{metric} hat keine Bucket-Grenze le={target}; die Burn-Rate-Alarme dieses KPI "
+        "können nicht feuern.",
+        "en": "{metric} has no bucket edge le={target}; the burn-rate alerts of this KPI cannot "
+        "fire.",
+    },
+    "steps.bucket": {
+        "de": "Das Gateway mit den Bucket-Grenzen aus nova.observability.GATEWAY_LATENCY_BUCKETS "
+        "ausrollen, oder ein KPI-Ziel wählen, das eine Grenze ist.",
+        "en": "Roll out the gateway with the bucket edges of "
+        "nova.observability.GATEWAY_LATENCY_BUCKETS, or choose a KPI target that is an edge.",
+    },
 }
 
 
