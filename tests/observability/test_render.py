@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from nova.config import init_workspace
-from nova.errors import ConfigError
+from nova.errors import ConfigError, NovaError
 from nova.observability import (
     GATEWAY_LATENCY_BUCKETS,
     GATEWAY_METRICS,
@@ -373,3 +373,12 @@ def test_no_secret_reaches_the_monitoring_files(
             text = path.read_text("utf-8")
             for value in secrets.values():
                 assert value not in text, path
+
+
+def test_without_a_chosen_candidate_render_says_what_to_do(workspace: Path) -> None:
+    text = (workspace / "nova.yaml").read_text()
+    (workspace / "nova.yaml").write_text(text.replace("role: primary", "role: candidate"))
+    ws, cfg = loaded(workspace)
+    with pytest.raises(NovaError, match=r"no candidate chosen yet: record a decision"):
+        render_monitoring(ws, cfg)
+    assert not (workspace / MON / "prometheus").exists()

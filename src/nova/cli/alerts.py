@@ -46,7 +46,7 @@ def _render(app: AppContext, candidate: str | None) -> None:
 def _report(results: list[ToolResult]) -> bool:
     con = out_console()
     for r in results:
-        name = " ".join(r.command[1:3]) if len(r.command) > 2 else r.command[-1]
+        name = " ".join(w for w in r.command[1:3] if not w.startswith("/"))
         tool = r.command[0].rsplit("/", 1)[-1]
         con.print(f"{'ok' if r.ok else 'FAILED'}: {tool} {name}", markup=False)
         if not r.ok:
