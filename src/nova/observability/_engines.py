@@ -93,40 +93,39 @@ _VLLM_SOURCE = (
     "vllm/v1/metrics/loggers.py (PrometheusStatLogger)"
 )
 
+_VLLM_V1 = EngineProfile(
+    id="vllm",
+    name="vLLM V1 engine (0.9 and later)",
+    source=_VLLM_SOURCE,
+    retrieved="2026-11-30",
+    requests_waiting=_s("vllm:num_requests_waiting"),
+    requests_running=_s("vllm:num_requests_running"),
+    kv_cache_usage=_s("vllm:kv_cache_usage_perc"),
+    preemptions=_s("vllm:num_preemptions_total"),
+    ttft_histogram="vllm:time_to_first_token_seconds",
+    e2e_histogram="vllm:e2e_request_latency_seconds",
+    prompt_tokens=_s("vllm:prompt_tokens_total"),
+    generation_tokens=_s("vllm:generation_tokens_total"),
+)
+
+# V0 exports the same names, except the KV-cache gauge (renamed in 0.9).
+_VLLM_V0 = _VLLM_V1.model_copy(
+    update={
+        "id": "vllm-v0",
+        "name": "vLLM V0 engine (before 0.9; KV cache as gpu_cache_usage_perc)",
+        "source": (
+            "https://github.com/vllm-project/vllm/blob/"
+            "00c33e81b526a179a6afb86512d1e8198965ee2f/vllm/engine/metrics.py (class Metrics)"
+        ),
+        "kv_cache_usage": _s("vllm:gpu_cache_usage_perc"),
+    }
+)
+
 ENGINE_PROFILES: dict[str, EngineProfile] = {
     p.id: p
     for p in (
-        EngineProfile(
-            id="vllm",
-            name="vLLM V1 engine (0.9 and later)",
-            source=_VLLM_SOURCE,
-            retrieved="2026-11-30",
-            requests_waiting=_s("vllm:num_requests_waiting"),
-            requests_running=_s("vllm:num_requests_running"),
-            kv_cache_usage=_s("vllm:kv_cache_usage_perc"),
-            preemptions=_s("vllm:num_preemptions_total"),
-            ttft_histogram="vllm:time_to_first_token_seconds",
-            e2e_histogram="vllm:e2e_request_latency_seconds",
-            prompt_tokens=_s("vllm:prompt_tokens_total"),
-            generation_tokens=_s("vllm:generation_tokens_total"),
-        ),
-        EngineProfile(
-            id="vllm-v0",
-            name="vLLM V0 engine (before 0.9; KV cache as gpu_cache_usage_perc)",
-            source=(
-                "https://github.com/vllm-project/vllm/blob/"
-                "00c33e81b526a179a6afb86512d1e8198965ee2f/vllm/engine/metrics.py (class Metrics)"
-            ),
-            retrieved="2026-11-30",
-            requests_waiting=_s("vllm:num_requests_waiting"),
-            requests_running=_s("vllm:num_requests_running"),
-            kv_cache_usage=_s("vllm:gpu_cache_usage_perc"),
-            preemptions=_s("vllm:num_preemptions_total"),
-            ttft_histogram="vllm:time_to_first_token_seconds",
-            e2e_histogram="vllm:e2e_request_latency_seconds",
-            prompt_tokens=_s("vllm:prompt_tokens_total"),
-            generation_tokens=_s("vllm:generation_tokens_total"),
-        ),
+        _VLLM_V1,
+        _VLLM_V0,
         EngineProfile(
             id="tgi",
             name="Hugging Face TGI 3.x (router metrics; no KV-cache or TTFT metric)",
