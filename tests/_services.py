@@ -103,3 +103,94 @@ def postgres_server() -> Iterator[str]:
             proc.kill()
             proc.wait(timeout=10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def prometheus_server(config_file: Path) -> Iterator[str]:
+    """A real Prometheus (Debian's ``prometheus``) with ``config_file``, the lifecycle API on
+    and a throwaway TSDB; yields its base URL. Stopped by PID."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        require("Prometheus", "no prometheus binary (apt-get install prometheus)")
+    assert binary is not None
+    base = Path(tempfile.mkdtemp(prefix="nova-prom-"))
+    port = free_port()
+    log = base / "log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={base / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/-/ready", proc, "prometheus", log)
+        yield url
+    finally:
+        _stop(proc)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def alertmanager_server(config_file: Path, port: int | None = None) -> Iterator[str]:
+    """A real Alertmanager (Debian's ``prometheus-alertmanager``), clustering off, on ``port``
+    (default: a free one); yields its base URL. Stopped by PID."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        require("Alertmanager", "no alertmanager binary (apt-get install prometheus-alertmanager)")
+    assert binary is not None
+    base = Path(tempfile.mkdtemp(prefix="nova-am-"))
+    port = port or free_port()
+    log = base / "log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_file}",
+                f"--storage.path={base / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/-/ready", proc, "alertmanager", log)
+        yield url
+    finally:
+        _stop(proc)
+        shutil.rmtree(base, ignore_errors=True)

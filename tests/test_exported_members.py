@@ -16,6 +16,7 @@ PACKAGES = [
     "nova.errors",
     "nova.evals",
     "nova.governance",
+    "nova.observability",
     "nova.perf",
     "nova.providers",
     "nova.report",

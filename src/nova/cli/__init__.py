@@ -11,6 +11,7 @@ from nova.__about__ import __version__
 from nova._secrets import redact
 from nova.cli._context import AppContext
 from nova.cli._render import err_console
+from nova.cli.alerts import alerts_group
 from nova.cli.audit import audit_group
 from nova.cli.benchmarks import benchmarks_command, report_command
 from nova.cli.candidates import candidates_group, catalog_group
@@ -76,6 +77,7 @@ cli.add_command(deploy_group)
 cli.add_command(redteam_group)
 cli.add_command(guardrails_group)
 cli.add_command(controls_command)
+cli.add_command(alerts_group)
 
 
 def _debug() -> bool:

@@ -22,11 +22,13 @@ __all__ = [
     "Gate",
     "Governance",
     "Kpi",
+    "MonitoringSettings",
     "NovaConfig",
     "PerformanceSpec",
     "Profile",
     "ProviderSettings",
     "QualitySpec",
+    "Receiver",
     "RedTeamSpec",
     "Reviewer",
     "Slo",
@@ -402,6 +404,74 @@ class StoreSettings(_Model):
     """SQLAlchemy URL; default ``sqlite:///.nova/nova.db``; ``NOVA_DATABASE_URL`` overrides."""
 
 
+_DURATION = r"^[0-9]+(ms|s|m|h|d|w|y)$"
+
+
+class Receiver(_Model):
+    """Where the alerts of one owner go. Secrets only as file references (mounted secrets)."""
+
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^@\s]+$")
+    """Webhook URL (no credentials in it; put a token in ``webhook_token_file``)."""
+    webhook_token_file: str | None = None
+    """File with a bearer token for the webhook, as Alertmanager sees its file system."""
+    email_to: str | None = None
+    """E-mail address for the alerts."""
+    email_from: str = "nova-alerts@example.invalid"
+    """Sender address of alert e-mails."""
+    smarthost: str | None = None
+    """SMTP server ``host:port``."""
+    smtp_username: str | None = None
+    """SMTP user name."""
+    smtp_password_file: str | None = None
+    """File with the SMTP password, as Alertmanager sees its file system."""
+
+
+class MonitoringSettings(_Model):
+    """Prometheus, Alertmanager and Grafana for ``python -m nova alerts``."""
+
+    prometheus_url: str = Field(default="http://127.0.0.1:9090", pattern=r"^https?://")
+    """Prometheus HTTP API; ``alerts activate`` reloads it (needs ``--web.enable-lifecycle``)."""
+    alertmanager_url: str = Field(default="http://127.0.0.1:9093", pattern=r"^https?://")
+    """Alertmanager HTTP API; ``alerts activate`` reloads it."""
+    gateway_target: str = "127.0.0.1:8080"
+    """``host:port`` where Prometheus scrapes the gateway's ``/metrics``."""
+    engine_targets: dict[str, str] = Field(default_factory=dict)
+    """``host:port`` of an engine's ``/metrics`` per candidate id (default: its base_url)."""
+    engines: dict[str, str] = Field(default_factory=dict)
+    """Engine profile per candidate id (vllm, vllm-v0, tgi, triton-trtllm, llamacpp)."""
+    scrape_interval: str = Field(default="15s", pattern=_DURATION)
+    """How often Prometheus scrapes."""
+    evaluation_interval: str = Field(default="15s", pattern=_DURATION)
+    """How often Prometheus evaluates the rules."""
+    engine_down_for: str = Field(default="2m", pattern=_DURATION)
+    """How long an engine must be unreachable before EngineDown fires."""
+    burn_page_for: str | None = Field(default=None, pattern=_DURATION)
+    """How long a paging burn rate must last before it fires (default: 2m for the 1 h tier,
+    15m for the 6 h tier); end-to-end tests set seconds."""
+    queue_backlog: int = Field(default=16, ge=1)
+    """Waiting requests at the engine above which QueueBacklog fires (after 5 minutes)."""
+    kv_cache_saturation: float = Field(default=0.95, gt=0, le=1)
+    """KV-cache usage (0..1) above which KvCacheSaturation fires (after 10 minutes)."""
+    fallback_rate: float = Field(default=0.05, gt=0, le=1)
+    """Share of requests served by a fallback above which FallbackRateHigh fires."""
+    rail_block_spike: float = Field(default=3.0, gt=1)
+    """Guardrail blocks per second over 10 minutes this many times the 1-day rate: a spike."""
+    daily_cost_usd: float | None = Field(default=None, gt=0)
+    """Cost budget per day; CostBudgetBurn fires when the last hour's spend projects above it."""
+    daily_tokens: int | None = Field(default=None, gt=0)
+    """Token budget per day; TokenBudgetBurn fires when the last hour projects above it."""
+    group_wait: str = Field(default="30s", pattern=_DURATION)
+    """How long Alertmanager waits to bundle the first alerts of a group."""
+    group_interval: str = Field(default="5m", pattern=_DURATION)
+    """How long Alertmanager waits before notifying about changes (and resolutions) of a group."""
+    receivers: dict[str, Receiver] = Field(default_factory=dict)
+    """Receiver per KPI owner (e.g. ``Aura``, ``Security``, ``Platform``)."""
+    runbook_base_url: str | None = None
+    """Base URL of the workspace's docs (e.g. its git web view); runbook links start with it."""
+    grafana_datasource_url: str | None = None
+    """Prometheus URL as Grafana reaches it (default: ``prometheus_url``)."""
+
+
 class NovaConfig(_Model):
     """nova.yaml: everything nova needs to evaluate and roll out a model for one assistant."""
 
@@ -423,6 +493,8 @@ class NovaConfig(_Model):
     """Reviews, sign-off and language."""
     store: StoreSettings = Field(default_factory=StoreSettings)
     """Run store location."""
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    """Prometheus, Alertmanager and Grafana for ``python -m nova alerts``."""
 
     def candidate(self, candidate_id: str) -> Candidate:
         """The candidate with this id; ``UnknownCandidateError`` (also a KeyError) when absent."""

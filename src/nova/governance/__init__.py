@@ -32,6 +32,7 @@ from nova.governance._task_rules import (
     CONDITIONS,
     DEFAULT_TASK_RULES,
     TaskCheck,
+    effective_rules,
     rows_to_complete,
     rule_for,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "build_context",
     "check_decision",
     "decide",
+    "effective_rules",
     "human_regions",
     "load_matrix",
     "merge_document",

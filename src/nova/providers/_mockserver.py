@@ -2,8 +2,9 @@
 the fault injector for resilience tests. It listens on a loopback address only.
 
 Endpoints: ``POST /v1/chat/completions`` (SSE streaming and plain JSON), ``GET /v1/models``,
-``POST /v1/moderations`` (OpenAI-style), ``GET /health``, ``GET /metrics`` (Prometheus text).
-Any requested model name is served.
+``POST /v1/moderations`` (OpenAI-style), ``GET /health``, ``GET /metrics`` (Prometheus text:
+nova_mock_* counters plus vLLM-named engine metrics, see ``_mockmetrics.py``). Any requested
+model name is served.
 
 Scripted answers (``script``): the first rule whose ``match`` regex is found in the last user
 message answers with its ``text`` instead of the German-ish words (a classifier's ``unsafe\nS1``
@@ -66,6 +67,7 @@ from typing import Any, Literal, TextIO, cast
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from nova.errors import NotReadyError
+from nova.providers._mockmetrics import VllmStyleMetrics
 
 __all__ = [
     "ALL_FAULTS",
@@ -423,6 +425,7 @@ class MockServer:
             s.request_log.open("a", encoding="utf-8") if s.request_log is not None else None
         )
         self._tokens = 0
+        self._engine = VllmStyleMetrics()
         self._conns: set[_Conn] = set()
         self._server: asyncio.Server | None = None
         self._url: str | None = None
@@ -559,6 +562,9 @@ class MockServer:
             "# TYPE nova_mock_info gauge",
             f"nova_mock_info{{{info}}} 1",
         ]
+        # Chat requests in progress: busy connections except the one asking for /metrics.
+        running = max(0, sum(1 for c in self._conns if c.busy) - 1)
+        lines += self._engine.render(s.model, running)
         return "\n".join(lines) + "\n"
 
     # --- chat completions -----------------------------------------------------------------
@@ -621,6 +627,8 @@ class MockServer:
             self._tokens += n
         ttft = (s.ttft_ms if ov.ttft_ms is None else ov.ttft_ms) / 1000
         itl = (s.itl_ms if ov.itl_ms is None else ov.itl_ms) / 1000
+        if fault is None:  # as the engine sees it: first token, last token, tokens
+            self._engine.observe(ttft, ttft + max(n - 1, 0) * itl, prompt_tokens, n, finish)
         if not stream:
             data = self._body(rid, n, finish, prompt_tokens, scripted)
             head = conn.head(200, _JSON, len(data), keep, extra)
