@@ -14,6 +14,7 @@ PACKAGES = [
     "nova.decision",
     "nova.errors",
     "nova.evals",
+    "nova.gateway",
     "nova.governance",
     "nova.perf",
     "nova.providers",

@@ -19,9 +19,11 @@ from nova.cli.decision import decide_command, matrix_command, review_group
 from nova.cli.docs import docs_command
 from nova.cli.evals import datasets_group, eval_group
 from nova.cli.init import init_command
+from nova.cli.keys import keys_group
 from nova.cli.mock_server import mock_server_command
 from nova.cli.perf import perf_group
 from nova.cli.runs import runs_group
+from nova.cli.serve import serve_command
 from nova.errors import EXIT_INTERRUPTED, EXIT_KNOWN_ERROR, ConfigError, NovaError
 from nova.settings import get_settings
 
@@ -69,6 +71,8 @@ cli.add_command(docs_command)
 cli.add_command(runs_group)
 cli.add_command(audit_group)
 cli.add_command(mock_server_command)
+cli.add_command(serve_command)
+cli.add_command(keys_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,5 +20,11 @@ def database_url(workspace: Workspace, config: NovaConfig | None = None) -> str:
 
 
 def open_store(workspace: Workspace, config: NovaConfig | None = None) -> RunStore:
-    """Open (and migrate) the workspace's run store."""
-    return RunStore(database_url(workspace, config))
+    """Open (and migrate) the workspace's run store.
+
+    The audit head is anchored next to a SQLite file (``.nova/nova.db.audit.head``); for a
+    database server it is anchored in the workspace (``.nova/audit.head``).
+    """
+    url = database_url(workspace, config)
+    head = None if url.startswith("sqlite") else workspace.state_dir / "audit.head"
+    return RunStore(url, audit_head=head)
