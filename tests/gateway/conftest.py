@@ -98,8 +98,8 @@ class Gw:
         key = kw.pop("key", None) or (self.keys[role] if role else None)
         return request(self.url, method, path, key=key, **kw)
 
-    def chat(self, role: str | None = "app", **body: Any) -> Resp:
-        return self.call("POST", "/v1/chat/completions", role, json_body={**CHAT, **body})
+    def chat(self, role: str | None = "app", key: str | None = None, **body: Any) -> Resp:
+        return self.call("POST", "/v1/chat/completions", role, key=key, json_body={**CHAT, **body})
 
     def key(self, role: KeyRole = "app", **kw: Any) -> str:
         return create_key(self.store, name=f"t-{role}", role=role, **kw).secret

@@ -119,20 +119,19 @@ class AuditWriter:
         self.last_error = None
         self.batches += 1
         self.records += len(entries)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, AuditEntry]]] = {}
-        for (_, fut, loop), entry in zip(flat, entries, strict=True):
-            by_loop.setdefault(loop, []).append((fut, entry))
-        for loop, done in by_loop.items():
-            loop.call_soon_threadsafe(_resolve, done)  # one wake-up per batch, not per request
         if used:
             try:
                 self.store.add_api_key_usage(used)
             except Exception as exc:
                 log.error("could not store token usage: %s", exc)
-                return
-            if self._on_usage is not None:
-                loop = flat[0][2]
-                loop.call_soon_threadsafe(self._on_usage, used)
+            else:
+                if self._on_usage is not None:
+                    flat[0][2].call_soon_threadsafe(self._on_usage, used)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, AuditEntry]]] = {}
+        for (_, fut, loop), entry in zip(flat, entries, strict=True):
+            by_loop.setdefault(loop, []).append((fut, entry))
+        for loop, done in by_loop.items():
+            loop.call_soon_threadsafe(_resolve, done)  # one wake-up per batch, not per request
 
 
 def _resolve(done: list[tuple[asyncio.Future[AuditEntry], AuditEntry]]) -> None:
