@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -186,6 +187,7 @@ def append_audit_many(
     t = _schema.audit_log
     cleaned = [(i.actor, i.action, i.subject, _clean(i.payload)) for i in items]
     for _attempt in range(50):
+        last = None
         try:
             entries: list[AuditEntry] = []
             with engine.begin() as conn:
@@ -213,7 +215,18 @@ def append_audit_many(
                     prev = h
                 conn.execute(sa.insert(t), [e.model_dump() for e in entries])
         except sa.exc.IntegrityError:
-            continue  # another writer took this seq; read the new tail and retry
+            with engine.connect() as conn:
+                now_last = conn.execute(sa.select(sa.func.max(t.c.seq))).scalar()
+            if (now_last or 0) != (0 if last is None else int(last[0])):
+                continue  # another writer took this seq; read the new tail and retry
+            raise  # refused for another reason (a constraint, a trigger): not a race
+        except sa.exc.OperationalError as exc:
+            # SQLite in WAL mode: a read transaction cannot be upgraded after another
+            # process wrote (SQLITE_BUSY_SNAPSHOT): start over from the new tail.
+            if "locked" not in str(exc.orig) and "busy" not in str(exc.orig).lower():
+                raise
+            time.sleep(0.001 * (_attempt + 1))
+            continue
         if head is not None:
             _advance_head(head, AuditHead(entries[-1].seq, entries[-1].hash))
         return entries
