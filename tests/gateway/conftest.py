@@ -34,8 +34,13 @@ def candidate(cid: str, url: str, role: str, **provider: Any) -> dict[str, Any]:
     }
 
 
-def make_config(primary_url: str, fallback_url: str | None = None, **gateway: Any) -> NovaConfig:
-    cands = [candidate("primary-m", primary_url, "primary")]
+def make_config(
+    primary_url: str,
+    fallback_url: str | None = None,
+    provider: dict[str, Any] | None = None,
+    **gateway: Any,
+) -> NovaConfig:
+    cands = [candidate("primary-m", primary_url, "primary", **(provider or {}))]
     if fallback_url is not None:
         cands.append(candidate("fallback-m", fallback_url, "fallback"))
     return NovaConfig.model_validate({"name": "Sophia", "candidates": cands, "gateway": gateway})

@@ -197,7 +197,7 @@ def to_chat_request(
         tools=tools,
         tool_choice=choice,
         response_format=body.response_format,
-        stream=True,
+        stream=body.stream,
     )
 
 
