@@ -4,8 +4,10 @@ one audit record per request."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.gateway.conftest import Gw, make_config
 
@@ -165,3 +167,58 @@ def test_every_request_gets_one_chained_audit_record_without_secrets(
     db = (tmp_path / "nova.db").read_bytes() + (tmp_path / "nova.db-wal").read_bytes()
     for key in gw.keys.values():
         assert key[18:].encode() not in db and key.encode() not in db
+
+
+def test_audit_api_pages_through_the_log(
+    mock_urls: Callable[..., str], gw_factory: Callable[..., Gw]
+) -> None:
+    gw = gw_factory(make_config(mock_urls(output_tokens=2)))
+    for _ in range(3):
+        assert gw.chat().status == 200
+    page = gw.call("GET", "/v1/audit?after=1&limit=1", role="auditor").json()["data"]
+    assert [e["seq"] for e in page] == [2]
+    assert gw.call("GET", "/v1/audit/verify", role="auditor").json() == {
+        "intact": True,
+        "issues": [],
+    }
+    assert gw.call("GET", "/v1/audit?after=x", role="auditor").status == 400
+
+
+def test_an_unwritable_audit_log_refuses_instead_of_serving_unaudited(
+    mock_urls: Callable[..., str], gw_factory: Callable[..., Gw], tmp_path: Path
+) -> None:
+    gw = gw_factory(make_config(mock_urls(output_tokens=2)))
+    with sqlite3.connect(tmp_path / "nova.db") as con:
+        con.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    r = gw.chat()
+    assert r.status == 503 and "audit log cannot be written" in r.json()["error"]["message"]
+    s = gw.chat(stream=True)
+    events = s.events()
+    assert "[DONE]" not in events and events[-1]["error"]["code"] == "audit"
+    assert gw.call("GET", "/readyz", role=None).status == 503
+
+
+def write_yaml(root: Path, text: str) -> Path:
+    root.mkdir()
+    (root / "nova.yaml").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_serve_refuses_a_bad_gateway_config_with_one_line(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    head = "version: 1\nname: S\ncandidates:\n  - {id: a, model: 'openai/m', "
+    ws = write_yaml(tmp_path / "a", head + "provider: {base_url: 'http://x/v1'}}\n")
+    r = run_cli("--workspace", str(ws), "serve", "--port", "0")
+    assert r.code == 2
+    assert "gateway.primary: no candidate to serve" in r.err
+    ws = write_yaml(
+        tmp_path / "b",
+        head + "role: primary, provider: {base_url: 'http://x/v1'}}\ngateway:\n  fallback: zz\n",
+    )
+    r = run_cli("--workspace", str(ws), "serve", "--port", "0")
+    assert r.code == 2
+    assert "nova.yaml:6: gateway.fallback: unknown candidate 'zz'" in r.err

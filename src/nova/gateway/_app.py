@@ -460,7 +460,7 @@ class Gateway:
             call.status, call.outcome = 499, "client_disconnected"
             self._assemble(call, seen, body)
             call.answer = "".join(text)
-            await self._finish(call)
+            await self._finish_quietly(call)
             raise
         try:
             await out.flush()
@@ -468,7 +468,7 @@ class Gateway:
             call.status, call.outcome = 499, "client_disconnected"
             self._assemble(call, seen, body)
             call.answer = "".join(text)
-            await self._finish(call)
+            await self._finish_quietly(call)
             return resp
         if err is not None:
             await _aclose(opened.stream)
@@ -478,7 +478,7 @@ class Gateway:
             self._assemble(call, seen, body)
             call.answer = "".join(text)
             log.warning("stream cut after %d tokens from %s: %s", pieces, route.id, call.error)
-            await self._finish(call)
+            await self._finish_quietly(call)
             await _write_all(
                 resp,
                 cw.delta({}, finish="error"),
@@ -507,7 +507,11 @@ class Gateway:
         call.answer = answer
         if pieces > 1:
             self.metrics.tpot.labels(route.id).observe((t_last - t_first) / (pieces - 1))
-        await self._finish(call)  # the audit record is committed before the client sees the end
+        # The audit record is committed before the client sees the end of the answer.
+        audit_error = await self._finish_quietly(call)
+        if audit_error is not None:
+            await _write_all(resp, cw.delta({}, finish="error"), error_event(audit_error, "audit"))
+            return resp
         tail = [cw.delta({}, finish=finish or "stop")]
         if blocked_event is not None:
             tail.append(blocked_event)
@@ -519,6 +523,14 @@ class Gateway:
         return resp
 
     # --- the end of every chat request: metrics and the audit record ----------------------
+    async def _finish_quietly(self, call: _Call) -> str | None:
+        """``_finish`` for a response already under way: the audit failure as a message."""
+        try:
+            await self._finish(call)
+        except ApiError as err:
+            return err.message
+        return None
+
     async def _finish(self, call: _Call) -> None:
         m = self.metrics
         cid = call.route.id if call.route is not None else ""
@@ -644,8 +656,8 @@ class Gateway:
             limit = min(int(request.query.get("limit", "100")), 1000)
         except ValueError:
             raise ApiError(400, "after and limit must be integers") from None
-        entries = await asyncio.to_thread(self.store.audit_entries)
-        page = [e.model_dump(mode="json") for e in entries if e.seq > after][:limit]
+        entries = await asyncio.to_thread(self.store.audit_entries, after=after, limit=limit)
+        page = [e.model_dump(mode="json") for e in entries]
         return web.json_response({"object": "list", "data": page})
 
     async def audit_verify(self, request: web.Request) -> web.Response:

@@ -147,6 +147,16 @@ def to_chat_request(
     msgs: list[Message] = []
     if system_prompt:
         msgs.append(Message(role="system", content=system_prompt))
+    if len(messages) != len(body.messages):
+        # The rails changed the conversation's shape: send what they returned, as text.
+        msgs += [
+            Message(
+                role="system" if m["role"] == "developer" else m["role"],
+                content=m["content"],
+            )
+            for m in messages
+        ]
+        return _request(body, msgs)
     for src, m in zip(body.messages, messages, strict=True):
         role = "system" if src.role == "developer" else src.role
         calls = None
@@ -169,6 +179,10 @@ def to_chat_request(
                 tool_call_id=src.tool_call_id,
             )
         )
+    return _request(body, msgs)
+
+
+def _request(body: ChatBody, msgs: list[Message]) -> ChatRequest:
     tools = None
     if body.tools:
         tools = []

@@ -239,11 +239,14 @@ def append_audit(
     return append_audit_many(engine, [AuditItem(actor, action, subject, payload)], head=head)[0]
 
 
-def read_audit(engine: sa.Engine) -> list[AuditEntry]:
-    """All entries in chain order."""
+def read_audit(engine: sa.Engine, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
+    """Entries in chain order (those after seq ``after``, at most ``limit`` of them)."""
     t = _schema.audit_log
+    q = sa.select(t).where(t.c.seq > after).order_by(t.c.seq)
+    if limit is not None:
+        q = q.limit(limit)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(t).order_by(t.c.seq)).mappings().all()
+        rows = conn.execute(q).mappings().all()
     out = []
     for r in rows:
         data = dict(r)

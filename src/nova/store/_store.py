@@ -356,9 +356,9 @@ class RunStore:
         """Append several entries in one transaction (all or none)."""
         return append_audit_many(self.engine, items, head=self.audit_head)
 
-    def audit_entries(self) -> list[AuditEntry]:
-        """The audit log in chain order."""
-        return read_audit(self.engine)
+    def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        """The audit log in chain order (after seq ``after``, at most ``limit`` entries)."""
+        return read_audit(self.engine, after=after, limit=limit)
 
     def audit_anchor(self) -> AuditHead | None:
         """The head anchored outside the table (None without an anchor file)."""
