@@ -15,10 +15,16 @@ Phases:
 CPU per request = the gateway process's user+system CPU seconds (from /proc) during a phase
 divided by the requests of that phase; RSS = the gateway's resident memory after the run.
 Percentiles: nearest-rank over every request of the phase (no warm-up requests counted: the
-first 200 requests of each phase are a warm-up and dropped). The machine is shared (2 cores,
+first 200 requests of the rate phase and the first second of the others are a warm-up and
+dropped; CPU of the warm-up of the closed-loop phases is counted, so their CPU per request
+is slightly high). The machine is shared (2 cores,
 other work running): the numbers are one run; run it twice to see the spread.
 
-Run: python benchmarks/bench_gateway.py [SECONDS] [RATE]     (defaults 4 s, 500/s)
+LiteLLM's proxy runs side by side when benchmarks/.venv-litellm exists (create it with
+`python -m venv benchmarks/.venv-litellm && benchmarks/.venv-litellm/bin/pip install
+'litellm[proxy]==1.108.7'`): one worker, a master key, no database, the same mock server.
+
+Run: python benchmarks/bench_gateway.py [SECONDS] [RATE] [--no-litellm]  (defaults 4 s, 500/s)
 """
 
 from __future__ import annotations
@@ -43,8 +49,9 @@ from nova.gateway import create_key
 from nova.providers import MockServerSettings
 from nova.store import open_store
 
-SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 4.0
-RATE = float(sys.argv[2]) if len(sys.argv) > 2 else 500.0
+_ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+SECONDS = float(_ARGS[0]) if _ARGS else 4.0
+RATE = float(_ARGS[1]) if len(_ARGS) > 1 else 500.0
 WARMUP = 200
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -73,6 +80,15 @@ def _body(stream: bool) -> bytes:
     ).encode()
 
 
+def _has_content(data: bytes) -> bool:
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return False
+    choices = chunk.get("choices") or [{}]
+    return bool((choices[0].get("delta") or {}).get("content"))
+
+
 async def _one(
     s: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], stream: bool
 ) -> tuple[float, float]:
@@ -84,7 +100,7 @@ async def _one(
             raise RuntimeError(f"HTTP {r.status}: {await r.text()}")
         if stream:
             async for line in r.content:
-                if ttft != ttft and b'"content":"' in line and b'"content":""' not in line:
+                if ttft != ttft and line.startswith(b"data: {") and _has_content(line[6:]):
                     ttft = time.perf_counter() - t0
         else:
             await r.read()
@@ -113,25 +129,27 @@ async def _rate(url: str, headers: dict[str, str]) -> list[float]:
 async def _closed(
     url: str, headers: dict[str, str], conc: int, stream: bool
 ) -> tuple[list[float], list[float], float]:
+    """Latencies and TTFTs of requests started after a 1 s warm-up, and the rate over the
+    measured SECONDS."""
     body = _body(stream)
     lats: list[float] = []
     ttfts: list[float] = []
     count = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc * 2)) as s:
-        t_end = time.perf_counter() + SECONDS + 1.0
+        t_warm = time.perf_counter() + 1.0
+        t_end = t_warm + SECONDS
 
         async def worker() -> None:
             nonlocal count
-            while time.perf_counter() < t_end:
+            while (start := time.perf_counter()) < t_end:
                 lat, ttft = await _one(s, url, body, headers, stream)
-                count += 1
-                if count > WARMUP:
+                if start >= t_warm:
+                    count += 1
                     lats.append(lat)
                     ttfts.append(ttft)
 
-        t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(conc)))
-        wall = time.perf_counter() - t0
+        wall = time.perf_counter() - t_warm
     return lats, ttfts, count / wall
 
 
@@ -150,9 +168,71 @@ def _workspace(root: Path, mock_url: str) -> tuple[Workspace, str]:
     return ws, key.secret
 
 
+_LITELLM = Path(__file__).resolve().parent / ".venv-litellm" / "bin" / "litellm"
+_LITELLM_KEY = "sk-bench-litellm-master"
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children (LiteLLM may run uvicorn in a child)."""
+    total = _cpu_s(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += _tree_cpu_s(int(stat.parent.name))
+    return total
+
+
+def _start_litellm(tmp: Path, mock_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    cfg = tmp / "litellm.yaml"
+    cfg.write_text(
+        "model_list:\n  - model_name: primary-m\n    litellm_params:\n"
+        f"      model: openai/nova-mock\n      api_base: {mock_url}\n      api_key: sk-none\n"
+        f"general_settings:\n  master_key: {_LITELLM_KEY}\n",
+        encoding="utf-8",
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(_LITELLM), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port),
+         "--num_workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait(f"http://127.0.0.1:{port}/health/liveliness", 120)
+    return proc, f"http://127.0.0.1:{port}/v1/chat/completions"
+
+
+Target = tuple[str, str, dict[str, str], "subprocess.Popen[bytes] | None"]
+
+
+def _phases(targets: list[Target]) -> list[tuple[str, str, list[float], float | None, float]]:
+    rows = []
+    for phase in ("rate", "conc", "stream"):
+        for name, url, headers, proc in targets:
+            c0 = _tree_cpu_s(proc.pid) if proc else 0.0
+            rps: float | None = None
+            if phase == "rate":
+                lats = asyncio.run(_rate(url, headers))
+                label = f"{RATE:g} req/s, plain: latency"
+            elif phase == "conc":
+                lats, _, rps = asyncio.run(_closed(url, headers, 32, False))
+                label = "concurrency 32, plain: latency"
+            else:
+                _, lats, rps = asyncio.run(_closed(url, headers, 8, True))
+                label = "concurrency 8, streaming: time to first chunk"
+            n = len(lats) + (WARMUP if phase == "rate" else 0)
+            cpu = (_tree_cpu_s(proc.pid) - c0) / max(1, n) if proc else float("nan")
+            rows.append((label, name, lats, rps, cpu))
+    return rows
+
+
 def main() -> int:
     con = Console(width=200)
     settings = MockServerSettings(output_tokens=16)
+    litellm = _LITELLM.exists() and "--no-litellm" not in sys.argv
+    rss: dict[str, float] = {}
+    procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp, mock_server_process(settings) as mock_url:
         ws, key = _workspace(Path(tmp) / "ws", mock_url)
         port = _free_port()
@@ -162,56 +242,54 @@ def main() -> int:
              "--port", str(port)],
             env=env, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        procs.append(gw)
         try:
             _wait(f"http://127.0.0.1:{port}/readyz")
-            gw_url = f"http://127.0.0.1:{port}/v1/chat/completions"
-            direct = f"{mock_url}/chat/completions"
-            auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
             plain = {"Content-Type": "application/json"}
-            rows = []
-            cpu0 = _cpu_s(gw.pid)
-            d = asyncio.run(_rate(direct, plain))
-            c0 = _cpu_s(gw.pid)
-            g = asyncio.run(_rate(gw_url, auth))
-            cpu_rate = (_cpu_s(gw.pid) - c0) / (len(g) + WARMUP)
-            rows.append((f"rate {RATE:g}/s, plain", d, g, None, None, cpu_rate))
-            d2, _, d_rps = asyncio.run(_closed(direct, plain, 32, False))
-            c0 = _cpu_s(gw.pid)
-            g2, _, g_rps = asyncio.run(_closed(gw_url, auth, 32, False))
-            cpu_conc = (_cpu_s(gw.pid) - c0) / (len(g2) + WARMUP)
-            rows.append(("concurrency 32, plain", d2, g2, d_rps, g_rps, cpu_conc))
-            _, dt, d3_rps = asyncio.run(_closed(direct, plain, 8, True))
-            c0 = _cpu_s(gw.pid)
-            _, gt, g3_rps = asyncio.run(_closed(gw_url, auth, 8, True))
-            cpu_stream = (_cpu_s(gw.pid) - c0) / (len(gt) + WARMUP)
-            rows.append(("concurrency 8, stream: TTFT", dt, gt, d3_rps, g3_rps, cpu_stream))
-            rss = _rss_mb(gw.pid)
-            _ = cpu0
+            targets: list[Target] = [
+                ("direct", f"{mock_url}/chat/completions", plain, None),
+                ("nova serve", f"http://127.0.0.1:{port}/v1/chat/completions",
+                 {**plain, "Authorization": f"Bearer {key}"}, gw),
+            ]  # fmt: skip
+            if litellm:
+                lp, lurl = _start_litellm(Path(tmp), mock_url)
+                procs.append(lp)
+                auth = {**plain, "Authorization": f"Bearer {_LITELLM_KEY}"}
+                targets.append(("LiteLLM 1.108.7", lurl, auth, lp))
+            rows = _phases(targets)
+            for name, _, _, proc in targets:
+                if proc is not None:
+                    rss[name] = _rss_mb(proc.pid)
         finally:
-            gw.terminate()
-            gw.wait(10)
+            for p in procs:
+                p.terminate()
+                p.wait(20)
         with open_store(ws) as store:
             issues = store.verify_audit()
             n_audit = len(store.audit_entries())
-    t = Table(title=f"nova serve vs the same mock server called directly ({SECONDS:g} s/phase)")
-    for col in ("phase", "direct p50 ms", "gateway p50 ms", "added p50 ms", "direct p99 ms",
-                "gateway p99 ms", "added p99 ms", "req/s direct", "req/s gateway",
-                "gateway CPU ms/req"):  # fmt: skip
+    t = Table(title=f"The same mock server: direct, through nova serve, through LiteLLM "
+                    f"({SECONDS:g} s per phase)")  # fmt: skip
+    for col in ("phase", "target", "p50 ms", "added p50 ms", "p99 ms", "added p99 ms",
+                "req/s", "gateway CPU ms/req"):  # fmt: skip
         t.add_column(col, justify="right")
-    for name, d, g, drps, grps, cpu in rows:
-        dp50, gp50, dp99, gp99 = (_pct(d, 50), _pct(g, 50), _pct(d, 99), _pct(g, 99))
+    base: dict[str, tuple[float, float]] = {}
+    for label, name, lats, rps, cpu in rows:
+        p50, p99 = _pct(lats, 50), _pct(lats, 99)
+        if name == "direct":
+            base[label] = (p50, p99)
+        b50, b99 = base[label]
         t.add_row(
-            name,
-            f"{dp50 * 1e3:.2f}", f"{gp50 * 1e3:.2f}", f"{(gp50 - dp50) * 1e3:+.2f}",
-            f"{dp99 * 1e3:.2f}", f"{gp99 * 1e3:.2f}", f"{(gp99 - dp99) * 1e3:+.2f}",
-            f"{drps:.0f}" if drps else "", f"{grps:.0f}" if grps else "",
-            f"{cpu * 1e3:.3f}",
+            label, name, f"{p50 * 1e3:.2f}",
+            "" if name == "direct" else f"{(p50 - b50) * 1e3:+.2f}",
+            f"{p99 * 1e3:.2f}", "" if name == "direct" else f"{(p99 - b99) * 1e3:+.2f}",
+            f"{rps:.0f}" if rps else "", "" if cpu != cpu else f"{cpu * 1e3:.3f}",
         )  # fmt: skip
     con.print(t)
     con.print(
-        f"gateway RSS after the run: {rss:.0f} MB; audit records: {n_audit}, "
-        f"chain {'intact' if not issues else 'BROKEN'}; cores: {os.cpu_count()}, "
-        f"load average {os.getloadavg()[0]:.2f}"
+        "RSS after the run: "
+        + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items())
+        + f"; nova audit records: {n_audit}, chain {'intact' if not issues else 'BROKEN'};"
+        f" cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}"
     )
     return 0 if not issues else 1
 
@@ -224,10 +302,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(url: str) -> None:
+def _wait(url: str, timeout_s: float = 30) -> None:
     import urllib.request
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
