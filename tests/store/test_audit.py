@@ -138,6 +138,7 @@ def test_head_never_moves_backwards(tmp_path: Path) -> None:
 def test_a_corrupted_head_is_reported(tmp_path: Path) -> None:
     store, _ = _store(tmp_path)
     assert store.audit_head is not None
-    store.audit_head.write_text('{"seq": 2, "hash": "x"}\n')  # no valid checksum (torn or hand-edited)
+    # No valid checksum: torn, or edited by hand.
+    store.audit_head.write_text('{"seq": 2, "hash": "x"}\n')
     issues = store.verify_audit()
     assert len(issues) == 1 and "unreadable" in issues[0].problem

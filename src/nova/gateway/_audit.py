@@ -4,8 +4,8 @@ Requests hand their record to a queue and wait for the commit before the client 
 of the answer: a response that reached a client is in the audit log. Everything queued while a
 commit runs goes into the next transaction, so under load one commit serves many requests
 (the hash chain is computed inside the transaction; a batch is stored whole or not at all).
-After each commit the head anchor advances (``nova.store``) and the keys' token usage is
-added in a second short transaction.
+The keys' token usage is added in the same transaction, so a budget counts exactly the
+requests the audit log holds; after each commit the head anchor advances (``nova.store``).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class AuditWriter:
                 if u is not None and u[1]:
                     used[u[0]] = used.get(u[0], 0) + u[1]
         try:
-            entries = self.store.audit_many([item for item, _, _ in flat])
+            entries = self.store.audit_many([item for item, _, _ in flat], key_usage=used)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("audit write failed: %s", self.last_error)
@@ -119,14 +119,8 @@ class AuditWriter:
         self.last_error = None
         self.batches += 1
         self.records += len(entries)
-        if used:
-            try:
-                self.store.add_api_key_usage(used)
-            except Exception as exc:
-                log.error("could not store token usage: %s", exc)
-            else:
-                if self._on_usage is not None:
-                    flat[0][2].call_soon_threadsafe(self._on_usage, used)
+        if used and self._on_usage is not None:
+            flat[0][2].call_soon_threadsafe(self._on_usage, used)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, AuditEntry]]] = {}
         for (_, fut, loop), entry in zip(flat, entries, strict=True):
             by_loop.setdefault(loop, []).append((fut, entry))

@@ -27,7 +27,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -207,9 +207,15 @@ def _clean(payload: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def append_audit_many(
-    engine: sa.Engine, items: Sequence[AuditItem], *, head: Path | None = None
+    engine: sa.Engine,
+    items: Sequence[AuditItem],
+    *,
+    head: Path | None = None,
+    also: Callable[[sa.Connection], None] | None = None,
 ) -> list[AuditEntry]:
     """Append ``items`` in order, in ONE transaction (all or none), then advance the head file.
+    ``also`` runs inside the same transaction (the gateway adds the keys' token usage there,
+    so usage is stored exactly when its audit records are).
 
     Concurrent writers (threads or processes) are serialised by the primary key on ``seq``:
     the loser of a race reads the new tail and tries again.
@@ -238,6 +244,8 @@ def append_audit_many(
                     )  # fmt: skip
                     prev = h
                 conn.execute(sa.insert(t), rows)
+                if also is not None:
+                    also(conn)
         except sa.exc.IntegrityError:
             with engine.connect() as conn:
                 now_last = conn.execute(sa.select(sa.func.max(t.c.seq))).scalar()

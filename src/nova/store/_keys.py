@@ -11,7 +11,15 @@ from pydantic import BaseModel, ConfigDict
 
 from nova.store import _schema
 
-__all__ = ["ApiKeyRecord", "KeyRole", "add_key_usage", "insert_key", "list_keys", "revoke_key"]
+__all__ = [
+    "ApiKeyRecord",
+    "KeyRole",
+    "add_key_usage",
+    "add_key_usage_in",
+    "insert_key",
+    "list_keys",
+    "revoke_key",
+]
 
 KeyRole = Literal["app", "auditor", "admin"]
 
@@ -88,9 +96,14 @@ def add_key_usage(engine: sa.Engine, used: Mapping[str, int]) -> None:
     several gateway processes can share the table)."""
     if not used:
         return
-    t = _schema.api_keys
     with engine.begin() as conn:
-        for key_id, tokens in used.items():
-            conn.execute(
-                sa.update(t).where(t.c.id == key_id).values(tokens_used=t.c.tokens_used + tokens)
-            )
+        add_key_usage_in(conn, used)
+
+
+def add_key_usage_in(conn: sa.Connection, used: Mapping[str, int]) -> None:
+    """``add_key_usage`` inside a transaction the caller holds."""
+    t = _schema.api_keys
+    for key_id, tokens in used.items():
+        conn.execute(
+            sa.update(t).where(t.c.id == key_id).values(tokens_used=t.c.tokens_used + tokens)
+        )

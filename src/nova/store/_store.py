@@ -25,7 +25,14 @@ from nova.store._audit import (
     read_head,
     verify_audit,
 )
-from nova.store._keys import ApiKeyRecord, add_key_usage, insert_key, list_keys, revoke_key
+from nova.store._keys import (
+    ApiKeyRecord,
+    add_key_usage,
+    add_key_usage_in,
+    insert_key,
+    list_keys,
+    revoke_key,
+)
 from nova.store._migrations import applied_migrations, migrate
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
@@ -352,9 +359,18 @@ class RunStore:
         """Append an entry to the hash-chained audit log."""
         return self.audit_many([AuditItem(actor, action, subject, payload)])[0]
 
-    def audit_many(self, items: Sequence[AuditItem]) -> list[AuditEntry]:
-        """Append several entries in one transaction (all or none)."""
-        return append_audit_many(self.engine, items, head=self.audit_head)
+    def audit_many(
+        self, items: Sequence[AuditItem], *, key_usage: Mapping[str, int] | None = None
+    ) -> list[AuditEntry]:
+        """Append several entries in one transaction (all or none), adding ``key_usage``
+        (tokens per gateway key id) in the same transaction."""
+
+        def usage(conn: sa.Connection) -> None:
+            add_key_usage_in(conn, key_usage or {})
+
+        return append_audit_many(
+            self.engine, items, head=self.audit_head, also=usage if key_usage else None
+        )
 
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
         """The audit log in chain order (after seq ``after``, at most ``limit`` entries)."""
