@@ -91,6 +91,7 @@ def serve(
 ) -> None:
     """Serve until SIGINT/SIGTERM. ``workers`` > 1 starts that many processes sharing the
     port (SO_REUSEPORT); their metrics are merged through a shared multiprocess folder."""
+    _setup_logging()
     open_gateway(workspace).store.close()  # fail here, with one line, on a bad config
     if workers <= 1:
         _serve_one(workspace.root, host, port, False, on_ready)
