@@ -224,3 +224,24 @@ def test_malformed_chunk_after_tokens_is_a_counted_cut(
     assert "invalid JSON" in events[-1]["error"]["message"]
     text = gw.call("GET", "/metrics", role=None).body.decode()
     assert metric(text, "nova_gateway_stream_cuts_total", candidate="primary-m") == 1
+
+
+def test_breaker_state_machine() -> None:
+    from nova.gateway import Breaker
+
+    now = [0.0]
+    b = Breaker(failures=2, cooldown_s=10, clock=lambda: now[0])
+    assert b.allow() and b.state == "closed"
+    b.failure()
+    assert b.state == "closed"
+    b.failure()
+    assert (b.state, b.allow()) == ("open", False)
+    now[0] = 10.5
+    assert b.state == "half-open"
+    assert b.allow() and not b.allow()  # exactly one trial
+    b.failure()
+    assert (b.state, b.allow()) == ("open", False)
+    now[0] = 21.0
+    assert b.allow()
+    b.success()
+    assert (b.state, b.allow(), b.allow()) == ("closed", True, True)

@@ -221,6 +221,7 @@ class Router:
                 upstream += time.perf_counter() - t
                 reason = fallback_reason(exc)
                 if reason is None:
+                    route.breaker.success()  # it answered (with a refusal): it is reachable
                     raise
                 route.breaker.failure()
                 path.append({"candidate": route.id, "reason": reason, "error": str(exc)[:300]})
@@ -230,6 +231,7 @@ class Router:
                 self._fell_back(route.id, chain[i + 1].id, reason)
                 continue
             upstream += time.perf_counter() - t
+            route.breaker.success()  # a first token: reachable (a later cut counts as a failure)
             return Opened(route, stream, first, path, upstream)
         raise AssertionError("unreachable: the last candidate raises or returns")
 
