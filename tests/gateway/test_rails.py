@@ -150,3 +150,25 @@ def test_blocked_output_plain_is_a_content_filter_refusal(
     text = gw.call("GET", "/metrics", role=None).body.decode()
     assert metric(text, "nova_gateway_rail_blocks_total", rail="deny_topics", stage="output") == 2
     assert gw.chat(max_tokens=3).json()["choices"][0]["finish_reason"] == "length"
+
+
+def test_buffered_stream_shows_nothing_the_output_rails_did_not_pass(
+    safety: types.ModuleType,
+    mock_urls: Callable[..., str],
+    gw_factory: Callable[..., Gw],
+    tmp_path: Path,
+) -> None:
+    cfg = make_config(mock_urls(output_tokens=20), stream_output_rails="buffer")
+    gw = gw_factory(cfg, load_workspace_rails(tmp_path))
+    events = gw.chat(stream=True).events()
+    assert events[-1] == "[DONE]"
+    text = "".join(
+        e["choices"][0]["delta"].get("content") or "" for e in events[:-1] if e.get("choices")
+    )
+    assert text == "Dazu darf ich nichts sagen."  # not one token of the blocked answer
+    assert events[-2]["choices"][0]["finish_reason"] == "content_filter"
+    ok = gw.chat(stream=True, max_tokens=3).events()
+    assert (
+        "".join(e["choices"][0]["delta"].get("content") or "" for e in ok[:-1] if e.get("choices"))
+        == "Guten Tag und"
+    )

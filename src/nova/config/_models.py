@@ -418,6 +418,11 @@ class GatewaySettings(_Model):
     audit_content: Literal["hash", "redacted", "none"] = "hash"
     """What the audit record keeps of prompt and answer: SHA-256 only, the text after the
     rails' redaction (hash only while no rails are active), or nothing."""
+    stream_output_rails: Literal["end", "buffer"] = "end"
+    """Output rails on a streamed answer: ``end`` streams tokens as they come and checks the
+    complete answer (a block then ends the stream with ``content_filter`` and an error
+    event, after the text was shown); ``buffer`` sends nothing before the rails passed the
+    whole answer (no streaming benefit, nothing unchecked shown)."""
     first_token_timeout_s: float = Field(default=10.0, gt=0)
     """A streamed answer without a first token after this long falls back."""
     breaker_failures: int = Field(default=5, ge=1)

@@ -420,6 +420,11 @@ class Gateway:
         deadline = asyncio.get_running_loop().time() + max(
             0.001, route.candidate.provider.timeout_s - (time.perf_counter() - call.t0)
         )
+        # With output rails and stream_output_rails "buffer", nothing of the answer leaves
+        # before the rails passed it (the client waits for the whole answer).
+        hold = self.rails.active and self.settings.stream_output_rails == "buffer"
+        held: list[bytes] = []
+        emit = held.append if hold else out.push
         try:
             out.push(cw.delta({"role": "assistant", "content": ""}))
             it = opened.stream.__aiter__()
@@ -447,9 +452,9 @@ class Gateway:
                         pieces += 1
                         t_last = time.perf_counter()
                         t_first = t_first or t_last
-                        out.push(cw.text(d.text))
+                        emit(cw.text(d.text))
                     if d.tool_calls:
-                        out.push(cw.delta({"tool_calls": d.tool_calls}))
+                        emit(cw.delta({"tool_calls": d.tool_calls}))
                     if d.finish_reason:
                         finish = d.finish_reason
         except TimeoutError as exc:
@@ -513,6 +518,13 @@ class Gateway:
             await _write_all(resp, cw.delta({}, finish="error"), error_event(audit_error, "audit"))
             return resp
         tail = [cw.delta({}, finish=finish or "stop")]
+        if hold:
+            # Nothing was shown yet: the answer as the rails passed it, or their refusal.
+            if checked is not None and checked.blocked:
+                held, blocked_event = [cw.text(checked.refusal or "")], None
+            elif checked is not None and checked.text is not None:
+                held = [cw.text(checked.text)]
+            tail = held + tail
         if blocked_event is not None:
             tail.append(blocked_event)
         elif (body.stream_options or {}).get("include_usage"):
