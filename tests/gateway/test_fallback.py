@@ -245,3 +245,36 @@ def test_breaker_state_machine() -> None:
     assert b.allow()
     b.success()
     assert (b.state, b.allow(), b.allow()) == ("closed", True, True)
+
+
+def test_any_provider_gets_the_same_path_scripted_mock_falls_back_to_echo(
+    gw_factory: Callable[..., Gw],
+) -> None:
+    from nova.config import NovaConfig
+
+    cfg = NovaConfig.model_validate(
+        {
+            "name": "S",
+            "candidates": [
+                {"id": "primary-m", "model": "mock/down", "role": "primary",
+                 "provider": {"options": {"fail": "server"}}},
+                {"id": "fallback-m", "model": "mock/echo", "role": "fallback"},
+            ],
+        }
+    )  # fmt: skip
+    gw = gw_factory(cfg)
+    for stream in (False, True):
+        r = gw.chat(stream=stream)
+        assert r.status == 200 and r.headers["X-Nova-Candidate"] == "fallback-m"
+        if stream:
+            events = r.events()
+            text = "".join(
+                e["choices"][0]["delta"].get("content") or ""
+                for e in events[:-1]
+                if e.get("choices")
+            )
+        else:
+            text = r.json()["choices"][0]["message"]["content"]
+        assert text == "Hallo Sophia"  # the echo of the last user message
+    rec = gw.store.audit_entries()[-1].payload
+    assert rec["fallback_path"][0]["reason"] == "http_5xx"
