@@ -254,3 +254,19 @@ def test_oidc_jwts_are_checked_against_the_jwks(
     assert gw.call("GET", "/v1/audit", role=None, key=auditor).status == 200
     rec = gw.store.audit_entries()[0]
     assert rec.actor == "oidc:anna" and rec.payload["role"] == "app"
+
+
+def test_no_key_reaches_a_log_line(
+    mock_urls: Callable[..., str],
+    gw_factory: Callable[..., Gw],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    primary = mock_urls(error_rate=1.0, fault_mix=["http_500"])
+    gw = gw_factory(make_config(primary, mock_urls(output_tokens=2)))
+    wrong = gw.keys["app"][:-4] + "AAAA"
+    assert gw.chat().status == 200  # a fallback, logged as a warning
+    assert gw.chat(key=wrong).status == 401
+    assert "fallback primary-m -> fallback-m" in caplog.text
+    for key in [*gw.keys.values(), wrong]:
+        assert key[18:] not in caplog.text
