@@ -21,8 +21,9 @@ from aiohttp import web
 from nova._secrets import RedactingFilter
 from nova.config import NovaConfig, Workspace, load_config
 from nova.errors import NovaError
-from nova.gateway._app import Gateway, build_app
+from nova.gateway._app import Gateway
 from nova.gateway._rails import WorkspaceRails
+from nova.gateway._routes import build_app
 from nova.store import RunStore, open_store
 
 __all__ = ["open_gateway", "running_gateway", "serve"]
