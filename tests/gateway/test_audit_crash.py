@@ -135,3 +135,20 @@ def test_kill_9_under_load_leaves_a_verifiable_chain_with_every_answer(
     logged = {e.payload.get("request_id") for e in entries if e.action == "gateway.request"}
     assert confirmed <= logged  # every answer a client got is in the chain
     assert len(confirmed) >= after
+
+
+def test_store_audit_head_moves_the_anchor(tmp_path: Path) -> None:
+    from nova.config import NovaConfig
+
+    ws = write_workspace(tmp_path / "ws", "http://127.0.0.1:1/v1")
+    shared = tmp_path / "shared" / "sophia.head"
+    cfg = NovaConfig.model_validate(
+        {"name": "S", "candidates": [], "store": {"audit_head": str(shared)}}
+    )
+    with open_store(ws, cfg) as store:
+        store.audit("nova", "x")
+        assert store.audit_head == shared and shared.exists()
+        assert store.verify_audit() == []
+    shared.unlink()
+    with open_store(ws, cfg) as store:
+        assert "is missing" in store.verify_audit()[0].problem

@@ -375,6 +375,10 @@ class StoreSettings(_Model):
 
     url: str | None = None
     """SQLAlchemy URL; default ``sqlite:///.nova/nova.db``; ``NOVA_DATABASE_URL`` overrides."""
+    audit_head: str | None = None
+    """File anchoring the audit chain's head, relative to the workspace or absolute (default:
+    next to a SQLite file, ``.nova/audit.head`` for a database server); gateways on several
+    hosts sharing one database should point it at storage they share."""
 
 
 class OidcSettings(_Model):
