@@ -172,3 +172,27 @@ def test_buffered_stream_shows_nothing_the_output_rails_did_not_pass(
         "".join(e["choices"][0]["delta"].get("content") or "" for e in ok[:-1] if e.get("choices"))
         == "Guten Tag und"
     )
+
+
+def test_invalid_rails_file_stops_serve_with_file_and_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    from nova.errors import ConfigError, Problem
+
+    def load_rails(root: Path) -> Rails:
+        rails = root / "guardrails" / "rails.yaml"
+        raise ConfigError([Problem(rails, 3, "input[0].kind", "unknown rail 'piii'")])
+
+    mod = types.ModuleType("nova.safety")
+    mod.load_rails = load_rails  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "nova.safety", mod)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "nova.yaml").write_text(
+        "version: 1\nname: S\ncandidates:\n  - {id: a, model: 'openai/m', role: primary, "
+        "provider: {base_url: 'http://127.0.0.1:1/v1'}}\n",
+        encoding="utf-8",
+    )
+    r = run_cli("--workspace", str(ws), "serve", "--port", "0")
+    assert r.code == 2
+    assert "rails.yaml:3: input[0].kind: unknown rail 'piii'" in r.err
