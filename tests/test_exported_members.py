@@ -15,6 +15,7 @@ PACKAGES = [
     "nova.deploy",
     "nova.errors",
     "nova.evals",
+    "nova.gateway",
     "nova.governance",
     "nova.observability",
     "nova.perf",

@@ -3,7 +3,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from nova.store import RunStore
+import pytest
+import sqlalchemy as sa
+
+from nova.store import AuditHead, AuditItem, RunStore
 
 
 def _store(tmp_path: Path) -> tuple[RunStore, Path]:
@@ -61,3 +64,81 @@ def test_reordered_entries_are_named(tmp_path: Path) -> None:
     issues = store.verify_audit()
     assert {i.seq for i in issues} >= {2}
     assert issues[0].seq == 2
+
+
+def test_deleted_tail_is_detected_through_the_head_anchor(tmp_path: Path) -> None:
+    store, db = _store(tmp_path)
+    assert store.audit_head == Path(f"{db}.audit.head")
+    with sqlite3.connect(db) as con:  # the chain 1..2 left is consistent in itself
+        con.execute("DELETE FROM audit_log WHERE seq >= 3")
+    issues = store.verify_audit()
+    assert [i.seq for i in issues] == [3]
+    assert "entries 3..4 were deleted from the end" in issues[0].problem
+
+
+def test_whole_log_deleted_is_detected(tmp_path: Path) -> None:
+    store, db = _store(tmp_path)
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM audit_log")
+    issues = store.verify_audit()
+    assert len(issues) == 1 and "entries 1..4 were deleted" in issues[0].problem
+
+
+def test_rewritten_tail_is_detected(tmp_path: Path) -> None:
+    store, db = _store(tmp_path)
+    head = store.audit_anchor()
+    with sqlite3.connect(db) as con:  # drop the last two and append a recomputed fake
+        con.execute("DELETE FROM audit_log WHERE seq >= 3")
+    other = RunStore(f"sqlite:///{db}", audit_head=tmp_path / "elsewhere.head")
+    other.audit("mallory", "review.approve", "x", {})
+    other.audit("mallory", "review.approve", "x", {})
+    assert other.verify_audit() == []  # consistent in itself and with its own anchor
+    assert head is not None
+    issues = store.verify_audit()
+    assert [i.seq for i in issues] == [4] and "head anchor" in issues[0].problem
+
+
+def test_missing_head_anchor_is_reported(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path)
+    assert store.audit_head is not None
+    store.audit_head.unlink()
+    issues = store.verify_audit()
+    assert len(issues) == 1 and "is missing" in issues[0].problem
+    store.audit("nova", "x")  # the next entry anchors the head again
+    assert store.verify_audit() == []
+
+
+def test_batch_append_is_one_chain_in_one_transaction(tmp_path: Path) -> None:
+    store = RunStore(f"sqlite:///{tmp_path / 'b.db'}")
+    items = [AuditItem("gw", "gateway.request", f"c{i}", {"i": i}) for i in range(50)]
+    entries = store.audit_many(items)
+    assert [e.seq for e in entries] == list(range(1, 51))
+    assert store.audit_anchor() == (50, entries[-1].hash)
+    assert store.verify_audit() == []
+    with sqlite3.connect(tmp_path / "b.db") as con:  # the database refuses the 2nd of a batch
+        con.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.action = 'b' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with pytest.raises(sa.exc.IntegrityError):
+        store.audit_many([AuditItem("gw", "a"), AuditItem("gw", "b")])
+    assert len(store.audit_entries()) == 50  # nothing of the failed batch, not even "a"
+    assert store.audit_anchor() == (50, entries[-1].hash)
+
+
+def test_head_never_moves_backwards(tmp_path: Path) -> None:
+    from nova.store._audit import _advance_head, read_head
+
+    head = tmp_path / "h"
+    _advance_head(head, AuditHead(5, "a" * 64))
+    _advance_head(head, AuditHead(3, "b" * 64))  # a slower writer process arriving late
+    assert read_head(head) == (5, "a" * 64)
+
+
+def test_a_corrupted_head_is_reported(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path)
+    assert store.audit_head is not None
+    # No valid checksum: torn, or edited by hand.
+    store.audit_head.write_text('{"seq": 2, "hash": "x"}\n')
+    issues = store.verify_audit()
+    assert len(issues) == 1 and "unreadable" in issues[0].problem

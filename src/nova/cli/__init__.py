@@ -23,10 +23,12 @@ from nova.cli.docs import docs_command
 from nova.cli.evals import datasets_group, eval_group
 from nova.cli.guardrails import guardrails_group
 from nova.cli.init import init_command
+from nova.cli.keys import keys_group
 from nova.cli.mock_server import mock_server_command
 from nova.cli.perf import perf_group
 from nova.cli.redteam import redteam_group
 from nova.cli.runs import runs_group
+from nova.cli.serve import serve_command
 from nova.errors import EXIT_INTERRUPTED, EXIT_KNOWN_ERROR, ConfigError, NovaError
 
 __all__ = ["cli", "main"]
@@ -78,6 +80,8 @@ cli.add_command(redteam_group)
 cli.add_command(guardrails_group)
 cli.add_command(controls_command)
 cli.add_command(alerts_group)
+cli.add_command(serve_command)
+cli.add_command(keys_group)
 
 
 def _debug() -> bool:

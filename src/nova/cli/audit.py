@@ -47,7 +47,8 @@ def audit_log(app: AppContext, as_json: bool) -> None:
 @audit_group.command("verify")
 @pass_app
 def audit_verify(app: AppContext) -> None:
-    """Check the hash chain; name every changed, deleted or reordered entry (exit 1 if any).
+    """Check the hash chain; name every changed, deleted or reordered entry, and a deleted or
+    rewritten tail (against the head anchored outside the table); exit 1 if any.
 
     \b
     Example:
@@ -64,4 +65,7 @@ def audit_verify(app: AppContext) -> None:
         err_console().print(f"audit log is NOT intact: {len(issues)} problem(s)")
         raise SystemExit(1)
     last = entries[-1].hash if entries else "(empty)"
-    out_console().print(f"audit log intact: {len(entries)} entries, last hash {last}", markup=False)
+    anchor = f"; head anchored in {store.audit_head}" if store.audit_head else ""
+    out_console().print(
+        f"audit log intact: {len(entries)} entries, last hash {last}{anchor}", markup=False
+    )

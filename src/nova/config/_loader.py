@@ -225,6 +225,14 @@ def _cross_checks(
                 ("profiles", name, "redteam", "judge"),
                 f"unknown candidate {prof.redteam.judge!r}",
             )
+    gw = cfg.gateway
+    gw_refs: list[tuple[PathT, str]] = [
+        *((("gateway", f), v) for f in ("primary", "fallback") if (v := getattr(gw, f))),
+        *((("gateway", "models", j), cid) for j, cid in enumerate(gw.models)),
+    ]
+    for path, cid in gw_refs:
+        if cid not in seen:
+            add(path, f"unknown candidate {cid!r}; known: {', '.join(seen)}")
     sources: list[tuple[str, int, str]] = [
         ("criteria", i, c.source) for i, c in enumerate(cfg.decision.criteria)
     ] + [("gates", i, g.source) for i, g in enumerate(cfg.decision.gates)]

@@ -20,10 +20,12 @@ __all__ = [
     "Criterion",
     "Decision",
     "Gate",
+    "GatewaySettings",
     "Governance",
     "Kpi",
     "MonitoringSettings",
     "NovaConfig",
+    "OidcSettings",
     "PerformanceSpec",
     "Profile",
     "ProviderSettings",
@@ -402,6 +404,74 @@ class StoreSettings(_Model):
 
     url: str | None = None
     """SQLAlchemy URL; default ``sqlite:///.nova/nova.db``; ``NOVA_DATABASE_URL`` overrides."""
+    audit_head: str | None = None
+    """File anchoring the audit chain's head, relative to the workspace or absolute (default:
+    next to a SQLite file, ``.nova/audit.head`` for a database server); gateways on several
+    hosts sharing one database should point it at storage they share."""
+
+
+class OidcSettings(_Model):
+    """Bearer JWTs from an OpenID Connect provider, accepted besides nova's own API keys."""
+
+    jwks_url: str
+    """URL of the provider's JSON Web Key Set, e.g. ``https://idp.example/.well-known/jwks.json``."""
+    issuer: str
+    """Expected ``iss`` claim."""
+    audience: str
+    """Expected ``aud`` claim."""
+    role_claim: str = "nova_role"
+    """Claim that holds the role (``app``, ``auditor`` or ``admin``; a list may hold several)."""
+    models_claim: str | None = None
+    """Claim with the allowed candidate ids (absent: every model the gateway serves)."""
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    """Accepted signature algorithms (never ``none``, never HMAC with a public key)."""
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not a.startswith(("RS", "ES", "PS", "EdDSA"))]
+        if bad or not v:
+            raise ValueError(f"only asymmetric JWT algorithms are accepted, not {bad or v}")
+        return v
+
+
+class GatewaySettings(_Model):
+    """``nova serve``: which candidates it serves and how it guards, meters and audits them."""
+
+    primary: str | None = None
+    """Candidate id answered by default (default: the candidate with ``role: primary``)."""
+    fallback: str | None = None
+    """Candidate id tried when the primary fails before its first token (default: the
+    candidate with ``role: fallback``)."""
+    models: list[str] = Field(default_factory=list)
+    """Candidate ids clients may request (default: the primary and the fallback)."""
+    ai_marker: bool = True
+    """Mark every generated answer as AI-generated (EU AI Act Art. 50(2)): the response
+    header ``X-AI-Generated: true`` and the body field ``ai_generated: true``."""
+    audit_content: Literal["hash", "redacted", "none"] = "hash"
+    """What the audit record keeps of prompt and answer: SHA-256 only, the text after the
+    rails' redaction (hash only while no rails are active), or nothing."""
+    stream_output_rails: Literal["end", "buffer"] = "end"
+    """Output rails on a streamed answer: ``end`` streams tokens as they come and checks the
+    complete answer (a block then ends the stream with ``content_filter`` and an error
+    event, after the text was shown); ``buffer`` sends nothing before the rails passed the
+    whole answer (no streaming benefit, nothing unchecked shown)."""
+    first_token_timeout_s: float = Field(default=10.0, gt=0)
+    """A streamed answer without a first token after this long falls back."""
+    breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive failures that open a candidate's circuit breaker."""
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    """How long an open breaker sends requests straight to the fallback before one trial."""
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Largest request body accepted (bigger: HTTP 413)."""
+    max_tokens_limit: int = Field(default=32768, ge=1)
+    """Largest ``max_tokens`` a request may ask for (bigger: HTTP 400)."""
+    default_max_tokens: int = Field(default=1024, ge=1)
+    """Tokens reserved against TPM limits and budgets when a request gives no ``max_tokens``."""
+    key_refresh_s: float = Field(default=1.0, gt=0)
+    """How often keys are re-read from the store: a revocation takes effect within this."""
+    oidc: OidcSettings | None = None
+    """Accept OIDC bearer JWTs too (optional)."""
 
 
 _DURATION = r"^[0-9]+(ms|s|m|h|d|w|y)$"
@@ -495,6 +565,8 @@ class NovaConfig(_Model):
     """Run store location."""
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     """Prometheus, Alertmanager and Grafana for ``python -m nova alerts``."""
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    """``nova serve``: served candidates, access control, fallback and audit."""
 
     def candidate(self, candidate_id: str) -> Candidate:
         """The candidate with this id; ``UnknownCandidateError`` (also a KeyError) when absent."""

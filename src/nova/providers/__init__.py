@@ -27,6 +27,7 @@ from nova.providers._mockserver import (
 )
 from nova.providers._ping import PingResult, ping_candidates
 from nova.providers._types import (
+    ChatDelta,
     ChatRequest,
     ChatResponse,
     Message,
@@ -43,6 +44,7 @@ __all__ = [
     "AuthError",
     "BadRequestError",
     "CandidateClient",
+    "ChatDelta",
     "ChatRequest",
     "ChatResponse",
     "ContextLengthError",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from nova.config import Candidate
 from nova.errors import ConfigError, Problem
-from nova.providers._types import ChatRequest, ChatResponse, ModelInfo
+from nova.providers._types import ChatDelta, ChatRequest, ChatResponse, ModelInfo, Usage
 
 __all__ = ["Provider", "create_provider", "provider_names", "register_provider"]
 
@@ -52,6 +52,22 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """Send one request, once (no retries); raise a ``ProviderError`` on failure."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        """The answer piece by piece, once (no retries); raise a ``ProviderError`` on failure.
+
+        This default asks ``chat`` for the whole answer and yields it as one piece, so every
+        provider can stream; providers with a streaming API override it.
+        """
+        resp = await self.chat(request)
+        calls = [
+            {"index": i, "id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments}}
+            for i, c in enumerate(resp.tool_calls)
+        ]  # fmt: skip
+        yield ChatDelta(text=resp.text, tool_calls=calls or None, model=resp.model_reported)
+        usage = resp.usage if resp.usage.source != "none" else Usage()
+        yield ChatDelta(finish_reason=resp.finish_reason or "stop", usage=usage)
 
     async def model_info(self) -> ModelInfo | None:
         """What the server says about its model, if it can tell."""

@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -31,6 +32,7 @@ from nova.providers._errors import (
 )
 from nova.providers._sse import iter_sse_data
 from nova.providers._types import (
+    ChatDelta,
     ChatRequest,
     ChatResponse,
     ModelInfo,
@@ -170,23 +172,7 @@ class OpenAIProvider(Provider):
     ) -> ChatResponse:
         assert self._session is not None
         body = build_body(self.body_model(), request, include_usage=self._include_usage)
-        try:
-            resp = await self._session.post(self.url(), data=json.dumps(body))
-        except aiohttp.ClientConnectorError as exc:
-            raise UnreachableError(
-                self.candidate.id,
-                f"cannot connect to {self.url()}: "
-                f"{exc.os_error or exc} — is the server running and "
-                "provider.base_url right?",
-            ) from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            raise UnreachableError(
-                self.candidate.id, f"connection lost before a response: {exc}"
-            ) from None
-        except TimeoutError:
-            raise TimeoutError_(
-                self.candidate.id, "connect timed out (provider.connect_timeout_s)", phase="connect"
-            ) from None
+        resp = await self._post(body)
         t_first_byte = _now()
         async with resp:
             if resp.status >= 400:
@@ -219,6 +205,93 @@ class OpenAIProvider(Provider):
                 ),
                 request_id,
             )
+
+    async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        """POST the body; connection problems become ``UnreachableError``/``TimeoutError_``."""
+        assert self._session is not None
+        try:
+            return await self._session.post(self.url(), data=json.dumps(body))
+        except aiohttp.ClientConnectorError as exc:
+            raise UnreachableError(
+                self.candidate.id,
+                f"cannot connect to {self.url()}: "
+                f"{exc.os_error or exc} — is the server running and "
+                "provider.base_url right?",
+            ) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            raise UnreachableError(
+                self.candidate.id, f"connection lost before a response: {exc}"
+            ) from None
+        except TimeoutError:
+            raise TimeoutError_(
+                self.candidate.id, "connect timed out (provider.connect_timeout_s)", phase="connect"
+            ) from None
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        """The answer chunk by chunk as the server streams it (no timeouts here beyond the
+        connect timeout: the caller bounds the wait for each chunk)."""
+        await self.start()
+        req = request if request.stream else request.model_copy(update={"stream": True})
+        body = build_body(self.body_model(), req, include_usage=self._include_usage)
+        resp = await self._post(body)
+        cid = self.candidate.id
+        async with resp:
+            if resp.status >= 400:
+                text = await resp.text(errors="replace")
+                if resp.status == 400 and "stream_options" in body and "stream_options" in text:
+                    self._include_usage = False
+                    async for d in self.stream(request):
+                        yield d
+                    return
+                raise self._http_error(resp, text)
+            rid = resp.headers.get("x-request-id")
+            finish: str | None = None
+            pieces = 0
+            try:
+                async for data in iter_sse_data(resp.content.iter_any()):
+                    if data.strip() == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise StreamCutError(
+                            cid, f"invalid JSON in stream: {data[:120]!r}", request_id=rid
+                        ) from None
+                    if not isinstance(chunk, dict):
+                        raise StreamCutError(cid, "stream chunk is not an object", request_id=rid)
+                    if "error" in chunk and not chunk.get("choices"):
+                        e = chunk["error"]
+                        msg = e.get("message") if isinstance(e, dict) else e
+                        raise ServerError(cid, f"error inside stream: {msg}", request_id=rid)
+                    model = chunk.get("model")
+                    if chunk.get("usage"):
+                        yield ChatDelta(usage=_usage(chunk["usage"]), model=model)
+                    for choice in chunk.get("choices") or []:
+                        delta = choice.get("delta") or {}
+                        fin = choice.get("finish_reason")
+                        piece = delta.get("content") or ""
+                        calls = delta.get("tool_calls")
+                        if piece or calls or fin:
+                            pieces += 1
+                            finish = fin or finish
+                            yield ChatDelta(
+                                text=piece, tool_calls=calls, finish_reason=fin, model=model
+                            )
+            except (
+                aiohttp.ClientPayloadError,
+                aiohttp.ServerDisconnectedError,
+                aiohttp.ClientOSError,
+                ConnectionResetError,
+            ) as exc:
+                raise StreamCutError(
+                    cid, f"stream cut after {pieces} chunks: {exc}", request_id=rid
+                ) from None
+            if finish is None:
+                raise StreamCutError(
+                    cid,
+                    f"stream ended after {pieces} chunks without a finish reason",
+                    request_id=rid,
+                )
 
     def _http_error(self, resp: aiohttp.ClientResponse, text: str) -> ProviderError:
         cid = self.candidate.id

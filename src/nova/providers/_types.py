@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ChatDelta",
     "ChatRequest",
     "ChatResponse",
     "Message",
@@ -165,3 +167,22 @@ class ModelInfo(_Model):
     """Owner as reported."""
     context_window: int | None = None
     """Context window, where the server reports it."""
+
+
+@dataclass(slots=True)
+class ChatDelta:
+    """One piece of a streamed answer, as ``Provider.stream`` yields it.
+
+    A slotted dataclass, not a pydantic model: the gateway makes one per token on its hot path.
+    """
+
+    text: str = ""
+    """Content text of this piece (may be empty)."""
+    tool_calls: list[dict[str, Any]] | None = None
+    """OpenAI-style tool-call deltas (``index``, ``id``, ``function.name/arguments``)."""
+    finish_reason: str | None = None
+    """Set on the piece that ends the answer."""
+    usage: Usage | None = None
+    """Token counts, usually on the last piece."""
+    model: str | None = None
+    """Model id as the server reported it."""

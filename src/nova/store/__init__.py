@@ -1,7 +1,8 @@
 """The run store: SQLAlchemy Core schema with named migrations; SQLite by default, PostgreSQL
 by URL (``NOVA_DATABASE_URL``)."""
 
-from nova.store._audit import AuditEntry, AuditIssue
+from nova.store._audit import AuditEntry, AuditHead, AuditIssue, AuditItem
+from nova.store._keys import ApiKeyRecord, KeyRole
 from nova.store._migrations import MIGRATIONS
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus, UsageSource
 from nova.store._schema import SCHEMA_VERSION
@@ -11,9 +12,13 @@ from nova.store._url import database_url, open_store
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "ApiKeyRecord",
     "AuditEntry",
+    "AuditHead",
     "AuditIssue",
+    "AuditItem",
     "GradeRecord",
+    "KeyRole",
     "RequestRecord",
     "RunRecord",
     "RunStatus",

@@ -2,16 +2,34 @@
 
 ``hash = sha256(prev_hash || canonical JSON of the entry)``; the first entry's ``prev_hash`` is
 64 zeros. Changing, deleting or reordering an entry breaks the chain at that entry, and
-``verify`` names it. (An attacker who can rewrite the whole tail can recompute it: anchor the
-latest hash elsewhere, e.g. in the decision log, to detect that too.)
+``verify`` names it.
+
+Deleting the *last* entries leaves a shorter chain that is still consistent in itself, so the
+newest ``(seq, hash)`` is also anchored outside the table: a small head file, rewritten
+after every committed append as one fixed-size record with a checksum (a single small write:
+all or nothing when the process is killed), under an exclusive ``flock`` so that several
+writer processes only ever move it forward. ``verify`` reads the head
+first, then the table: the table must reach the head's entry and that entry must carry the
+head's hash. Because the head is written only after the commit, a crash between the two leaves
+the head one batch behind (never ahead), which ``verify`` accepts; a deleted or rewritten tail
+is reported. The head is not fsynced: a killed process cannot tear it, but after an OS crash or
+power loss it may be older than the table (accepted) or unreadable (reported).
+Appends of many entries (``append_audit_many``) share one transaction: a batch is stored whole
+or not at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
-from typing import Any
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +37,18 @@ from pydantic import BaseModel, ConfigDict
 from nova._secrets import redact
 from nova.store import _schema
 
-__all__ = ["GENESIS", "AuditEntry", "AuditIssue", "append_audit", "read_audit", "verify_audit"]
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "AuditHead",
+    "AuditIssue",
+    "AuditItem",
+    "append_audit",
+    "append_audit_many",
+    "read_audit",
+    "read_head",
+    "verify_audit",
+]
 
 GENESIS = "0" * 64
 
@@ -83,60 +112,181 @@ def _digest(
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+class AuditItem(NamedTuple):
+    """An entry to append: who did what to what, with details."""
+
+    actor: str
+    action: str
+    subject: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+class AuditHead(NamedTuple):
+    """The newest entry as anchored outside the table."""
+
+    seq: int
+    hash: str
+
+
+_HEAD_SIZE = 192
+
+
+def _check(seq: int, hash_: str) -> str:
+    return hashlib.sha256(f"{seq}:{hash_}".encode()).hexdigest()[:16]
+
+
+def _parse_head(raw: bytes) -> AuditHead:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        head = AuditHead(int(data["seq"]), str(data["hash"]))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return AuditHead(-1, "")
+    if data.get("check") != _check(*head):
+        return AuditHead(-1, "")
+    return head
+
+
+def read_head(path: Path) -> AuditHead | None:
+    """The anchored head, or None when the file does not exist; an unreadable or corrupted
+    file is a head at seq -1 (``verify`` reports it)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return AuditHead(-1, "")
+    return _parse_head(raw)
+
+
+_HEAD_FDS: dict[str, int] = {}
+_THREAD_LOCK = threading.Lock()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _advance_head(path: Path, head: AuditHead) -> None:
+    """Rewrite the head file with ``head`` unless it already names a later entry.
+
+    The record is one fixed-size write at offset 0 with a checksum, under an exclusive
+    ``flock`` of the file (so several processes only move it forward). A write of one small
+    block either happens or not when the process is killed; a rename-based replace cost
+    0.7 ms per batch on this machine's filesystem, this about 20 us.
+    """
+    with _THREAD_LOCK:
+        fd = _HEAD_FDS.get(str(path))
+        if fd is not None and not _same_file(fd, path):  # deleted or replaced meanwhile
+            os.close(fd)
+            fd = None
+        if fd is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = _HEAD_FDS[str(path)] = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            raw = os.pread(fd, _HEAD_SIZE, 0)
+            current = _parse_head(raw) if raw.strip() else None
+            if current is not None and current.seq >= head.seq:
+                return
+            rec = json.dumps({"seq": head.seq, "hash": head.hash, "check": _check(*head)})
+            os.pwrite(fd, rec.encode().ljust(_HEAD_SIZE - 1) + b"\n", 0)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _clean(payload: dict[str, Any] | None) -> dict[str, Any]:
+    # Round-trip through JSON so the stored payload hashes the same as the one we hash now.
+    clean = redact(payload or {})
+    out: dict[str, Any] = json.loads(json.dumps(clean, ensure_ascii=False, default=str))
+    return out
+
+
+def append_audit_many(
+    engine: sa.Engine,
+    items: Sequence[AuditItem],
+    *,
+    head: Path | None = None,
+    also: Callable[[sa.Connection], None] | None = None,
+) -> list[AuditEntry]:
+    """Append ``items`` in order, in ONE transaction (all or none), then advance the head file.
+    ``also`` runs inside the same transaction (the gateway adds the keys' token usage there,
+    so usage is stored exactly when its audit records are).
+
+    Concurrent writers (threads or processes) are serialised by the primary key on ``seq``:
+    the loser of a race reads the new tail and tries again.
+    """
+    if not items:
+        return []
+    t = _schema.audit_log
+    cleaned = [(i.actor, i.action, i.subject, _clean(i.payload)) for i in items]
+    for _attempt in range(50):
+        last = None
+        try:
+            rows: list[dict[str, Any]] = []
+            with engine.begin() as conn:
+                last = conn.execute(
+                    sa.select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)
+                ).first()
+                seq = 0 if last is None else int(last[0])
+                prev = GENESIS if last is None else str(last[1])
+                at = dt.datetime.now(dt.UTC)
+                for actor, action, subject, payload in cleaned:
+                    seq += 1
+                    h = _digest(prev, seq, at, actor, action, subject, payload)
+                    rows.append(
+                        {"seq": seq, "at": at, "actor": actor, "action": action,
+                         "subject": subject, "payload": payload, "prev_hash": prev, "hash": h}
+                    )  # fmt: skip
+                    prev = h
+                conn.execute(sa.insert(t), rows)
+                if also is not None:
+                    also(conn)
+        except sa.exc.IntegrityError:
+            with engine.connect() as conn:
+                now_last = conn.execute(sa.select(sa.func.max(t.c.seq))).scalar()
+            if (now_last or 0) != (0 if last is None else int(last[0])):
+                continue  # another writer took this seq; read the new tail and retry
+            raise  # refused for another reason (a constraint, a trigger): not a race
+        except sa.exc.OperationalError as exc:
+            # SQLite in WAL mode: a read transaction cannot be upgraded after another
+            # process wrote (SQLITE_BUSY_SNAPSHOT): start over from the new tail.
+            if "locked" not in str(exc.orig) and "busy" not in str(exc.orig).lower():
+                raise
+            time.sleep(0.001 * (_attempt + 1))
+            continue
+        if head is not None:
+            _advance_head(head, AuditHead(rows[-1]["seq"], rows[-1]["hash"]))
+        # Built from values computed here, so not validated again (the gateway's hot path).
+        return [AuditEntry.model_construct(**r) for r in rows]
+    raise RuntimeError("could not append to the audit log after 50 attempts")
+
+
 def append_audit(
     engine: sa.Engine,
     actor: str,
     action: str,
     subject: str | None = None,
     payload: dict[str, Any] | None = None,
+    *,
+    head: Path | None = None,
 ) -> AuditEntry:
-    """Append an entry; concurrent writers are serialised by the primary key on ``seq``."""
-    t = _schema.audit_log
-    clean = redact(payload or {})
-    # Round-trip through JSON so the stored payload hashes the same as the one we hash now.
-    clean = json.loads(json.dumps(clean, ensure_ascii=False, default=str))
-    for _attempt in range(20):
-        try:
-            with engine.begin() as conn:
-                last = conn.execute(
-                    sa.select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)
-                ).first()
-                seq = 1 if last is None else last[0] + 1
-                prev = GENESIS if last is None else last[1]
-                at = dt.datetime.now(dt.UTC)
-                h = _digest(prev, seq, at, actor, action, subject, clean)
-                conn.execute(
-                    sa.insert(t).values(
-                        seq=seq,
-                        at=at,
-                        actor=actor,
-                        action=action,
-                        subject=subject,
-                        payload=clean,
-                        prev_hash=prev,
-                        hash=h,
-                    )
-                )
-            return AuditEntry(
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                subject=subject,
-                payload=clean,
-                prev_hash=prev,
-                hash=h,
-            )
-        except sa.exc.IntegrityError:
-            continue  # another writer took this seq; read the new tail and retry
-    raise RuntimeError("could not append to the audit log after 20 attempts")
+    """Append one entry (see ``append_audit_many``)."""
+    return append_audit_many(engine, [AuditItem(actor, action, subject, payload)], head=head)[0]
 
 
-def read_audit(engine: sa.Engine) -> list[AuditEntry]:
-    """All entries in chain order."""
+def read_audit(engine: sa.Engine, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
+    """Entries in chain order (those after seq ``after``, at most ``limit`` of them)."""
     t = _schema.audit_log
+    q = sa.select(t).where(t.c.seq > after).order_by(t.c.seq)
+    if limit is not None:
+        q = q.limit(limit)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(t).order_by(t.c.seq)).mappings().all()
+        rows = conn.execute(q).mappings().all()
     out = []
     for r in rows:
         data = dict(r)
@@ -146,12 +296,15 @@ def read_audit(engine: sa.Engine) -> list[AuditEntry]:
     return out
 
 
-def verify_audit(engine: sa.Engine) -> list[AuditIssue]:
-    """Every break in the chain: changed, deleted, inserted or reordered entries."""
+def verify_audit(engine: sa.Engine, *, head: Path | None = None) -> list[AuditIssue]:
+    """Every break in the chain: changed, deleted, inserted or reordered entries, and, with a
+    ``head`` file, a deleted or rewritten tail."""
+    anchored = read_head(head) if head is not None else None  # the head first, then the table
     issues: list[AuditIssue] = []
     prev_hash = GENESIS
     expected_seq = 1
-    for e in read_audit(engine):
+    entries = read_audit(engine)
+    for e in entries:
         if e.seq != expected_seq:
             issues.append(
                 AuditIssue(
@@ -177,4 +330,43 @@ def verify_audit(engine: sa.Engine) -> list[AuditIssue]:
             )
         prev_hash = e.hash
         expected_seq = e.seq + 1
+    if head is not None:
+        issues += _check_head(head, anchored, entries)
     return issues
+
+
+def _check_head(
+    path: Path, anchored: AuditHead | None, entries: list[AuditEntry]
+) -> list[AuditIssue]:
+    last = entries[-1].seq if entries else 0
+    if anchored is None:
+        if not entries:
+            return []
+        return [
+            AuditIssue(
+                seq=last,
+                problem=f"the head anchor {path} is missing, so a deleted tail cannot be ruled "
+                "out (a log written before nova anchored its head gets one with its next entry)",
+            )
+        ]
+    if anchored.seq < 0:
+        return [AuditIssue(seq=last, problem=f"the head anchor {path} is unreadable")]
+    if last < anchored.seq:
+        return [
+            AuditIssue(
+                seq=last + 1,
+                problem=f"entries {last + 1}..{anchored.seq} were deleted from the end "
+                f"(the head anchor {path} records entry {anchored.seq})",
+            )
+        ]
+    by_seq = {e.seq: e for e in entries}
+    at_head = by_seq.get(anchored.seq)
+    if anchored.seq > 0 and (at_head is None or at_head.hash != anchored.hash):
+        return [
+            AuditIssue(
+                seq=anchored.seq,
+                problem=f"does not match the head anchor {path}: the chain was rewritten "
+                "from here on",
+            )
+        ]
+    return []

@@ -105,10 +105,31 @@ def _m0003_grades(conn: sa.Connection) -> None:
     t.create(conn)
 
 
+def _m0004_gateway(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "gateway_keys",
+        md,
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("secret_sha256", sa.String(64), nullable=False),
+        sa.Column("models", sa.JSON, nullable=True),
+        sa.Column("rpm", sa.Integer, nullable=True),
+        sa.Column("tpm", sa.Integer, nullable=True),
+        sa.Column("budget_tokens", sa.BigInteger, nullable=True),
+        sa.Column("tokens_used", sa.BigInteger, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_runs_and_requests", _m0001_runs_and_requests),
     ("0002_audit_log", _m0002_audit_log),
     ("0003_grades", _m0003_grades),
+    ("0004_gateway", _m0004_gateway),
 ]
 
 

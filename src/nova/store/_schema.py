@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["SCHEMA_VERSION", "audit_log", "grades", "metadata", "migrations", "requests", "runs"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "api_keys",
+    "audit_log",
+    "grades",
+    "metadata",
+    "migrations",
+    "requests",
+    "runs",
+]
 
 SCHEMA_VERSION = 3
 """Version of stored results; bumped with each migration that changes their meaning."""
@@ -94,3 +103,19 @@ grades = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
 )
 sa.Index("ix_grades_run", grades.c.run_id, grades.c.candidate)
+
+api_keys = sa.Table(
+    "gateway_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("models", sa.JSON, nullable=True),
+    sa.Column("rpm", sa.Integer, nullable=True),
+    sa.Column("tpm", sa.Integer, nullable=True),
+    sa.Column("budget_tokens", sa.BigInteger, nullable=True),
+    sa.Column("tokens_used", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,24 @@ from nova.__about__ import __version__
 from nova._secrets import redact
 from nova.errors import MissingDependencyError, StoreError
 from nova.store import _schema
-from nova.store._audit import AuditEntry, AuditIssue, append_audit, read_audit, verify_audit
+from nova.store._audit import (
+    AuditEntry,
+    AuditHead,
+    AuditIssue,
+    AuditItem,
+    append_audit_many,
+    read_audit,
+    read_head,
+    verify_audit,
+)
+from nova.store._keys import (
+    ApiKeyRecord,
+    add_key_usage,
+    add_key_usage_in,
+    insert_key,
+    list_keys,
+    revoke_key,
+)
 from nova.store._migrations import applied_migrations, migrate
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
@@ -57,7 +74,9 @@ class RunStore:
     'completed'
     """
 
-    def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
+    def __init__(
+        self, url: str, *, auto_migrate: bool = True, audit_head: Path | None = None
+    ) -> None:
         self.url = url
         try:
             parsed = make_url(url)
@@ -65,8 +84,12 @@ class RunStore:
             raise StoreError(f"invalid database URL {url!r}: {exc}") from None
         self._is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
+        self.audit_head = audit_head
+        """File anchoring the audit chain's head (default: ``<sqlite file>.audit.head``)."""
         if self._is_sqlite and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            if audit_head is None:
+                self.audit_head = Path(f"{parsed.database}.audit.head")
         if self._is_sqlite and parsed.database in (None, "", ":memory:"):
             # One shared in-memory database; writers may run in worker threads.
             kwargs["poolclass"] = sa.pool.StaticPool
@@ -334,12 +357,47 @@ class RunStore:
         payload: dict[str, Any] | None = None,
     ) -> AuditEntry:
         """Append an entry to the hash-chained audit log."""
-        return append_audit(self.engine, actor, action, subject, payload)
+        return self.audit_many([AuditItem(actor, action, subject, payload)])[0]
 
-    def audit_entries(self) -> list[AuditEntry]:
-        """The audit log in chain order."""
-        return read_audit(self.engine)
+    def audit_many(
+        self, items: Sequence[AuditItem], *, key_usage: Mapping[str, int] | None = None
+    ) -> list[AuditEntry]:
+        """Append several entries in one transaction (all or none), adding ``key_usage``
+        (tokens per gateway key id) in the same transaction."""
+
+        def usage(conn: sa.Connection) -> None:
+            add_key_usage_in(conn, key_usage or {})
+
+        return append_audit_many(
+            self.engine, items, head=self.audit_head, also=usage if key_usage else None
+        )
+
+    def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        """The audit log in chain order (after seq ``after``, at most ``limit`` entries)."""
+        return read_audit(self.engine, after=after, limit=limit)
+
+    def audit_anchor(self) -> AuditHead | None:
+        """The head anchored outside the table (None without an anchor file)."""
+        return read_head(self.audit_head) if self.audit_head is not None else None
 
     def verify_audit(self) -> list[AuditIssue]:
-        """Breaks of the chain; empty when the log is intact."""
-        return verify_audit(self.engine)
+        """Breaks of the chain, and a deleted tail when the head is anchored; empty when the
+        log is intact."""
+        return verify_audit(self.engine, head=self.audit_head)
+
+    # --- gateway API keys -----------------------------------------------------------------
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new gateway key (its hash, never the secret)."""
+        insert_key(self.engine, record)
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        """Every gateway key, oldest first."""
+        return list_keys(self.engine)
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke a key; False when there is no active key with this id."""
+        return revoke_key(self.engine, key_id)
+
+    def add_api_key_usage(self, used: Mapping[str, int]) -> None:
+        """Add used tokens per key id, atomically."""
+        add_key_usage(self.engine, used)

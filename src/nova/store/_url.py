@@ -20,5 +20,14 @@ def database_url(workspace: Workspace, config: NovaConfig | None = None) -> str:
 
 
 def open_store(workspace: Workspace, config: NovaConfig | None = None) -> RunStore:
-    """Open (and migrate) the workspace's run store."""
-    return RunStore(database_url(workspace, config))
+    """Open (and migrate) the workspace's run store.
+
+    The audit head is anchored next to a SQLite file (``.nova/nova.db.audit.head``); for a
+    database server in the workspace (``.nova/audit.head``); ``store.audit_head`` of
+    nova.yaml moves it.
+    """
+    url = database_url(workspace, config)
+    head = None if url.startswith("sqlite") else workspace.state_dir / "audit.head"
+    if config is not None and config.store.audit_head:
+        head = workspace.root / config.store.audit_head  # an absolute path stays absolute
+    return RunStore(url, audit_head=head)

@@ -1,0 +1,111 @@
+"""The gateway's Prometheus metrics: OpenTelemetry GenAI names plus nova's own.
+
+Names and labels are a contract (alert rules are written against them): all latencies in
+seconds, ``candidate`` is the nova candidate id, and requests refused before routing carry
+``candidate=""``. With ``--workers N`` the workers share ``PROMETHEUS_MULTIPROC_DIR`` and
+``/metrics`` aggregates them (prometheus-client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from nova.observability import GATEWAY_LATENCY_BUCKETS
+
+__all__ = ["GatewayMetrics"]
+
+# Seconds, 1 ms .. 120 s. The alert rules count requests above a KPI target from the bucket
+# at the target, so every KPI target (and SLO) must be a bucket edge: one list, owned by the
+# rules' side (nova.observability), used for request duration, TTFT and TPOT.
+_LATENCY = GATEWAY_LATENCY_BUCKETS
+_OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+_TOKENS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144)
+
+
+class GatewayMetrics:
+    """One registry per gateway app (tests run several apps in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.request_duration = Histogram(
+            "gen_ai_server_request_duration_seconds",
+            "Time from the request arriving to the last byte of the answer.",
+            ["candidate", "error_type"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time from the request arriving to the first token sent to the client.",
+            ["candidate"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.tpot = Histogram(
+            "gen_ai_server_time_per_output_token_seconds",
+            "Time per output token after the first.",
+            ["candidate"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens per request (gen_ai_token_type input or output).",
+            ["candidate", "gen_ai_token_type"],
+            buckets=_TOKENS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "nova_gateway_requests_total",
+            "Chat requests by candidate and HTTP status.",
+            ["candidate", "code"],
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "nova_gateway_overhead_seconds",
+            "Time the gateway itself spent on a request (total minus waiting for the model).",
+            buckets=_OVERHEAD,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "nova_gateway_fallbacks_total",
+            "Requests moved from one candidate to another before the first token.",
+            ["from_candidate", "to_candidate", "reason"],
+            registry=r,
+        )
+        self.rail_blocks = Counter(
+            "nova_gateway_rail_blocks_total",
+            "Requests or answers blocked by a safety rail.",
+            ["rail", "stage"],
+            registry=r,
+        )
+        self.budget_rejections = Counter(
+            "nova_gateway_budget_rejections_total",
+            "Requests refused by a key's limits (rpm, tpm) or token budget.",
+            ["kind"],
+            registry=r,
+        )
+        self.stream_cuts = Counter(
+            "nova_gateway_stream_cuts_total",
+            "Streams that failed after tokens were sent (ended with an error event).",
+            ["candidate"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "nova_gateway_cost_usd_total",
+            "Cost of answered requests in USD, from the candidate's dated price sheet.",
+            ["candidate"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition of every metric (all workers' in multiprocess mode)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            agg = CollectorRegistry()
+            MultiProcessCollector(agg)  # type: ignore[no-untyped-call]  # untyped upstream
+            return generate_latest(agg)
+        return generate_latest(self.registry)
