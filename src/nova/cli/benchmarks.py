@@ -40,7 +40,7 @@ def benchmarks_command(
     Example:
       python -m nova benchmarks --profile llm-core
     """
-    from nova.providers._llamacpp import offline_fallback_reason
+    from nova.providers import offline_fallback_reason
     from nova.store import open_store
 
     loaded = app.config()

@@ -341,8 +341,7 @@ def candidates_ping(
     Example:
       nova candidates ping llama31-70b-vllm gpt4o-azure
     """
-    from nova.providers import ping_candidates
-    from nova.providers._ping import PING_PROMPT
+    from nova.providers import PING_PROMPT, ping_candidates
 
     cfg = app.config().config
     try:

@@ -477,7 +477,7 @@ def datasets_import_csv(app: AppContext, csv_file: Path, name: str, force: bool)
     Example:
       nova datasets import-csv faelle.csv billing
     """
-    from nova.evals._csv_import import import_cases_csv
+    from nova.evals import import_cases_csv
 
     dest = app.workspace().datasets_dir / f"{name}.jsonl"
     n = import_cases_csv(csv_file, dest, force=force)

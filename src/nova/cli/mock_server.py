@@ -24,7 +24,7 @@ class _LazyDefaults(click.Command):
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         if not self._filled:
-            from nova.providers._mockserver import ALL_FAULTS, MockServerSettings
+            from nova.providers import ALL_FAULTS, MockServerSettings
 
             defaults = MockServerSettings()
             for p in self.params:
@@ -37,7 +37,7 @@ class _LazyDefaults(click.Command):
 
 
 def _fault_mix(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
-    from nova.providers._mockserver import ALL_FAULTS
+    from nova.providers import ALL_FAULTS
 
     if value is None:
         return None
@@ -151,7 +151,7 @@ def mock_server_command(
     """
     from pydantic import SecretStr, ValidationError
 
-    from nova.providers._mockserver import MockServer, MockServerSettings
+    from nova.providers import MockServer, MockServerSettings
 
     key: SecretStr | None = None
     if require_api_key_env:

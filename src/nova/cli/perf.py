@@ -195,8 +195,7 @@ def perf_run(
       nova perf run --base-url http://127.0.0.1:8000/v1 --model m --rate 2,5 --arrival poisson
     """
     from nova.config import Candidate
-    from nova.perf import PerfSpec, run_perf, spec_fields_from_profile
-    from nova.perf._chart import latency_throughput_chart
+    from nova.perf import PerfSpec, latency_throughput_chart, run_perf, spec_fields_from_profile
     from nova.store import RunStore, open_store
 
     spec_data: dict[str, Any] = {}
@@ -346,7 +345,7 @@ def perf_chart(app: AppContext, run_id: str, out: Path) -> None:
     Example:
       nova perf chart 20261127-0412 --out reports/latency.svg
     """
-    from nova.perf._chart import latency_throughput_chart
+    from nova.perf import latency_throughput_chart
 
     rid, results = _load(app, run_id)
     latency_throughput_chart(results, out, title=f"Performance run {rid}")

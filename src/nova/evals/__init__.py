@@ -1,10 +1,11 @@
 """Quality evaluation: datasets, graders, LLM judges, the runner and the statistics."""
 
 from nova.datasets import GRADER_NAMES, Case, CaseMessage, Dataset, Expectation, load_dataset
+from nova.evals._csv_import import import_cases_csv
 from nova.evals._graders import Grade, GradeContext, grade_case, grader_names, register_grader
 from nova.evals._judge import LLMJudge, PairwiseVerdict, prompt_hash
 from nova.evals._references import ReferenceCheck, check_references
-from nova.evals._report import CandidateQuality, EvalReport, Rate, build_report
+from nova.evals._report import DEFINITIONS, CandidateQuality, EvalReport, Rate, build_report
 from nova.evals._runner import (
     FLUSH_WINDOW_S,
     EvalSpec,
@@ -29,6 +30,7 @@ from nova.evals._stats import (
 )
 
 __all__ = [
+    "DEFINITIONS",
     "FLUSH_WINDOW_S",
     "GRADER_NAMES",
     "CandidateQuality",
@@ -55,6 +57,7 @@ __all__ = [
     "default_spec",
     "grade_case",
     "grader_names",
+    "import_cases_csv",
     "load_dataset",
     "minimum_detectable_effect",
     "paired_win_rate",

@@ -22,7 +22,7 @@ import jinja2
 from nova._io import atomic_write_bytes, atomic_write_text
 from nova.catalog import Catalog
 from nova.config import NovaConfig, Profile, Workspace
-from nova.decision._evidence import Evidence
+from nova.decision import Evidence
 from nova.governance._controls import Controls, workspace_controls
 from nova.governance._docs_context import (
     HOURS_PER_MONTH,

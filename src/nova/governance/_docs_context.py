@@ -18,7 +18,7 @@ from nova.__about__ import __version__
 from nova.catalog import Catalog, CatalogModel, ManagedOffer, PriceSheet
 from nova.config import Candidate, NovaConfig, config_hash
 from nova.datasets import load_dataset
-from nova.decision._evidence import CandidateEvidence, Evidence, Measurement
+from nova.decision import CandidateEvidence, Evidence, Measurement
 from nova.errors import NovaError
 
 __all__ = [

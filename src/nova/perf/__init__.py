@@ -1,5 +1,6 @@
 """Performance benchmarks: load patterns, vLLM-style latency metrics, goodput and cost."""
 
+from nova.perf._chart import latency_throughput_chart
 from nova.perf._cost import (
     CostEstimate,
     estimate_cost,
@@ -37,6 +38,7 @@ __all__ = [
     "compute_level",
     "estimate_cost",
     "in_eur_and_per_month",
+    "latency_throughput_chart",
     "managed_cost",
     "percentile",
     "run_level",

@@ -25,7 +25,8 @@ from nova.providers._mockserver import (
     MockServerSettings,
     running_mock_server,
 )
-from nova.providers._ping import PingResult, ping_candidates
+from nova.providers._offline import offline_fallback_reason
+from nova.providers._ping import PING_PROMPT, PingResult, ping_candidates
 from nova.providers._types import (
     ChatDelta,
     ChatRequest,
@@ -41,6 +42,7 @@ from nova.providers._types import (
 
 __all__ = [
     "ALL_FAULTS",
+    "PING_PROMPT",
     "AuthError",
     "BadRequestError",
     "CandidateClient",
@@ -74,6 +76,7 @@ __all__ = [
     "UsageSource",
     "cache_key",
     "create_provider",
+    "offline_fallback_reason",
     "ping_candidates",
     "provider_names",
     "register_provider",

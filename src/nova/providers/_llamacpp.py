@@ -46,15 +46,15 @@ from typing import Any
 
 import aiohttp
 
-from nova.config import Candidate
 from nova.errors import ConfigError, MissingDependencyError, Problem
 from nova.providers._base import register_provider
 from nova.providers._errors import ProviderError, UnreachableError
+from nova.providers._offline import offline_fallback_reason
 from nova.providers._openai import OpenAIProvider
 from nova.providers._tinymodel import tiny_model_path
 from nova.providers._types import ModelInfo
 
-__all__ = ["TINY_MODEL", "LlamaCppProvider", "offline_fallback_reason"]
+__all__ = ["TINY_MODEL", "LlamaCppProvider"]
 
 TINY_MODEL = "nova:tiny"
 """``provider.model_path`` value that selects nova's generated tiny model."""
@@ -478,34 +478,3 @@ class LlamaCppProvider(OpenAIProvider):
             # llama_cpp.server does not report it; it is the n_ctx nova started it with.
             info = info.model_copy(update={"context_window": self._n_ctx})
         return info
-
-
-def offline_fallback_reason(candidate: Candidate) -> str | None:
-    """Why a candidate with ``offline_fallback: tiny`` will serve the tiny model instead of
-    its ``hf_repo`` file, or None when the real model is available (cached or downloadable).
-
-    Checks the Hugging Face cache first, then whether huggingface.co is reachable (3 s);
-    ``HF_HUB_OFFLINE=1`` counts as offline.
-    """
-    s = candidate.provider
-    if candidate.provider_kind != "llamacpp" or s.options.get("offline_fallback") != "tiny":
-        return None
-    if s.model_path or not s.hf_repo:
-        return None
-    repo, _, filename = s.hf_repo.partition(":")
-    try:
-        hub = importlib.import_module("huggingface_hub")
-        cached = hub.try_to_load_from_cache(repo_id=repo, filename=filename)
-        if isinstance(cached, str):
-            return None
-    except ModuleNotFoundError:
-        return "huggingface_hub is not installed"
-    except Exception:  # a broken cache entry: treat as not cached
-        pass
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return "HF_HUB_OFFLINE is set"
-    try:
-        with socket.create_connection(("huggingface.co", 443), timeout=3):
-            return None
-    except OSError as exc:
-        return f"the Hugging Face Hub is unreachable ({exc.strerror or exc})"

@@ -19,11 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 from pydantic import BaseModel, ConfigDict
 
-from nova.decision._evidence import Measurement
-from nova.decision._matrix import MatrixResult
-from nova.evals._report import EvalReport, Rate
-from nova.perf._metrics import LevelMetrics
-from nova.perf._runner import CandidatePerf, choose_operating_point
+from nova.decision import MatrixResult, Measurement
+from nova.evals import EvalReport, Rate
+from nova.perf import CandidatePerf, LevelMetrics, choose_operating_point
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType

@@ -22,12 +22,11 @@ import markupsafe
 from pydantic import BaseModel, ConfigDict, Field
 
 from nova._io import atomic_write_bytes, atomic_write_text
-from nova.decision._matrix import MatrixResult
-from nova.evals._report import DEFINITIONS as Q_DEFS
-from nova.evals._report import EvalReport, Rate
-from nova.perf._metrics import DEFINITIONS as PERF_DEFINITIONS
-from nova.perf._metrics import Summary
-from nova.perf._runner import CandidatePerf
+from nova.decision import MatrixResult
+from nova.evals import DEFINITIONS as Q_DEFS
+from nova.evals import EvalReport, Rate
+from nova.perf import DEFINITIONS as PERF_DEFINITIONS
+from nova.perf import CandidatePerf, Summary
 from nova.report._charts import Chart, build_charts, candidate_colours, operating_level
 from nova.safety import RedTeamReport
 
