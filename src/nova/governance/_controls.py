@@ -129,7 +129,7 @@ def _gateway(store: RunStore | None) -> Control:
         return Control(
             name="gateway",
             active=True,
-            evidence=f"{keys} gateway API key(s) in the run store",
+            evidence=f"{keys} active gateway API key(s) in the run store",
             detail=f"{keys} gateway API key(s) issued; no request served yet",
         )
     return Control(
@@ -140,18 +140,10 @@ def _gateway(store: RunStore | None) -> Control:
 
 
 def _gateway_keys(store: RunStore | None) -> int:
-    """Rows of the gateway's key table, when that table exists (0 otherwise)."""
+    """Gateway API keys issued and not revoked (``nova keys create``)."""
     if store is None:
         return 0
-    import sqlalchemy as sa
-
-    insp = sa.inspect(store.engine)
-    for table in insp.get_table_names():
-        if "api_key" in table:
-            with store.engine.connect() as conn:
-                count = conn.execute(sa.select(sa.func.count()).select_from(sa.table(table)))
-                return int(count.scalar() or 0)
-    return 0
+    return sum(1 for k in store.api_keys() if k.revoked_at is None)
 
 
 def _monitoring(store: RunStore | None) -> Control:
