@@ -59,9 +59,7 @@ def test_unknown_candidate_is_a_nova_error_that_names_the_known_ids() -> None:
 
 
 def test_no_bare_runtime_or_key_error_is_raised_in_src() -> None:
-    # store/_audit.py belongs to the gateway stream today (COORD.md); its one RuntimeError is
-    # listed here so that this test guards every other file, and goes when that one is fixed.
-    allowed = {("store/_audit.py", "RuntimeError")}
+    allowed: set[tuple[str, str]] = set()
     found = set()
     for path in sorted(SRC.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from nova._secrets import redact
+from nova.errors import StoreError
 from nova.store import _schema
 
 __all__ = [
@@ -263,7 +264,10 @@ def append_audit_many(
             _advance_head(head, AuditHead(rows[-1]["seq"], rows[-1]["hash"]))
         # Built from values computed here, so not validated again (the gateway's hot path).
         return [AuditEntry.model_construct(**r) for r in rows]
-    raise RuntimeError("could not append to the audit log after 50 attempts")
+    raise StoreError(
+        "could not append to the audit log after 50 attempts (other writers kept it locked); "
+        "try again, and check that no process holds the database open in a long transaction"
+    )
 
 
 def append_audit(
