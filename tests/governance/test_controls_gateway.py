@@ -1,5 +1,5 @@
-"""The gateway control reads the gateway's real key table: an issued key makes it active,
-revoking the last key makes it inactive again (until a request is served)."""
+"""The gateway control: active only once the gateway served a request (audit entry
+``gateway.request``); issued keys alone are reported, read from the gateway's real key table."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def test_an_active_gateway_key_is_the_gateway_control(tmp_path: Path) -> None:
         assert not workspace_controls(ws, store).gateway.active
         key = create_key(store, name="sophia-web", role="app")
         gw = workspace_controls(ws, store).gateway
-        assert gw.active and gw.evidence == "1 active gateway API key(s) in the run store"
+        assert not gw.active
+        assert gw.detail.startswith("1 active gateway API key(s) issued; no request served yet")
         assert store.revoke_api_key(key.record.id)
-        assert not workspace_controls(ws, store).gateway.active
+        gw = workspace_controls(ws, store).gateway
+        assert gw.detail == "no gateway.request in the audit log and no gateway API key"
+        store.audit("gateway", "gateway.request", "llama31-70b-vllm", {"status": 200})
+        assert workspace_controls(ws, store).gateway.active

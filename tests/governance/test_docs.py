@@ -301,3 +301,40 @@ def test_a_changed_dataset_and_a_stale_config_are_flagged(setup: Setup) -> None:
     qa = next(p for p in docs if p.stem == "qa_plan").read_text(encoding="utf-8")
     assert "differs from the workspace file" in qa
     assert "differs from the current nova.yaml" in qa
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_price_sheet_costs_are_estimates_and_redteam_files_are_not_eval_datasets(
+    setup: Setup, lang: Lang
+) -> None:
+    """A managed candidate's cost is price sheet x assumed conversation: never listed as
+    measured, never ticked in the KPI table. A red-team run's scenario files (``redteam/``) are
+    not eval datasets: the QA plan must not report them missing or changed under datasets/."""
+    ev = setup.evidence
+    ev.candidates["llama31-70b-bedrock"] = CandidateEvidence(
+        candidate="llama31-70b-bedrock",
+        catalog="llama-3.1-70b-instruct",
+        metrics={
+            "cost_per_1k_conversations": Measurement(
+                value=0.756, unit="USD", source="price-sheet:aws-bedrock-2026-11", detail="x"
+            )
+        },
+    )
+    ev.runs["run-rt-1"] = RunRef(
+        id="run-rt-1",
+        kind="redteam",
+        started_at=NOW - dt.timedelta(hours=1),
+        config_hash=ev.config_hash,
+        datasets={"agency": "9f00b823"},
+    )
+    docs = _render(setup, lang)
+    options = docs["deployment_options"]
+    measured_head = {"de": "Gemessene Kosten", "en": "Measured cost"}[lang]
+    estimated_head = {"de": "geschätzt, nicht gemessen", "en": "estimated, not measured"}[lang]
+    assert measured_head not in options
+    assert estimated_head in options and "`llama31-70b-bedrock`" in options
+    latest = docs["kpi_catalogue"].split("\n## ")[2]  # "Latest measured values"
+    kpi_row = next(line for line in latest.splitlines() if line.startswith("| Cost per 1,000"))
+    assert "✓" not in kpi_row and "✗" not in kpi_row
+    assert {"de": "Schätzung, nicht gemessen", "en": "estimate, not measured"}[lang] in kpi_row
+    assert "datasets/agency.jsonl" not in docs["qa_plan"]

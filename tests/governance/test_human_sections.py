@@ -345,11 +345,27 @@ def test_rails_are_active_only_when_nova_safety_loads_them(
     rails_file.write_text(good, "utf-8")
     ctl = workspace_controls(setup.root)
     assert ctl.rails.active and ctl.rails.evidence == "guardrails/rails.yaml"
-    results = update_governance_docs(
-        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=NOW
-    )
-    dsfa = next(r.path for r in results if r.path.stem == "dsfa").read_text("utf-8")
-    assert redacted in dsfa
+
+    def dsfa() -> str:
+        with open_store(Workspace(setup.root)) as store:
+            controls = workspace_controls(setup.root, store)
+        results = update_governance_docs(
+            setup.root,
+            setup.config,
+            setup.catalog,
+            setup.evidence,
+            language=lang,
+            now=NOW,
+            controls=controls,
+        )
+        return next(r.path for r in results if r.path.stem == "dsfa").read_text("utf-8")
+
+    # Configured rails act on live conversations only through the gateway: until it served a
+    # request, the DSFA must not tell the DPO that personal data is redacted.
+    assert redacted not in dsfa()
+    with open_store(Workspace(setup.root)) as store:
+        store.audit("gateway", "gateway.request", "llama31-70b-vllm", {"status": 200})
+    assert redacted in dsfa()
     rails_file.unlink()
     assert not workspace_controls(setup.root).rails.active
 

@@ -7,7 +7,7 @@ until the evidence exists, then the fact with where the evidence is. The rules (
 - rails: ``guardrails/rails.yaml`` exists and the ``nova.safety`` package is importable and
   loads it without error;
 - red team: a completed run of kind ``redteam`` in the run store;
-- gateway: an audit entry ``gateway.request`` (it served a request), or gateway API keys exist;
+- gateway: an audit entry ``gateway.request`` (it served a request); issued keys alone do not count;
 - monitoring: an audit entry ``alerts.activate`` (subject = candidate id);
 - deployment: ``deploy/models/<candidate>/`` holds a ``Chart.yaml``, ``compose.yaml`` or
   ``README.md``.
@@ -125,17 +125,12 @@ def _gateway(store: RunStore | None) -> Control:
             detail=f"the gateway served {len(served)} request(s), last audit #{last.seq}",
         )
     keys = _gateway_keys(store)
-    if keys:
-        return Control(
-            name="gateway",
-            active=True,
-            evidence=f"{keys} active gateway API key(s) in the run store",
-            detail=f"{keys} gateway API key(s) issued; no request served yet",
-        )
     return Control(
         name="gateway",
         active=False,
-        detail="no gateway.request in the audit log and no gateway API key",
+        detail=f"{keys} active gateway API key(s) issued; no request served yet (`nova serve`)"
+        if keys
+        else "no gateway.request in the audit log and no gateway API key",
     )
 
 
@@ -154,7 +149,7 @@ def _monitoring(store: RunStore | None) -> Control:
             name="monitoring",
             active=False,
             detail="alerts not activated (no alerts.activate in the audit log): "
-            "run `python -m nova alerts`",
+            "run `python -m nova alerts activate`",
         )
     subjects = list(dict.fromkeys(e.subject or "" for e in acts if e.subject))
     return Control(

@@ -130,13 +130,21 @@ def _consequences(controls: Controls, candidate: str, de: bool) -> str:
     where = f"deploy/models/{candidate}/"
     if de:
         d = f"gerendert ({where})" if rendered else "noch nicht gerendert"
-        a = f"aktiv ({mon.evidence})" if watched else "noch nicht aktiv: `python -m nova alerts`"
+        a = (
+            f"aktiv ({mon.evidence})"
+            if watched
+            else "noch nicht aktiv: `python -m nova alerts activate`"
+        )
         return (
             f"Deployment-Manifeste für diesen Kandidaten: {d}; Monitoring und Alerts: {a}; "
             "KPIs laut docs/governance/kpi_catalogue.md."
         )
     d = f"rendered ({where})" if rendered else "not rendered yet"
-    a = f"active ({mon.evidence})" if watched else "not active yet: `python -m nova alerts`"
+    a = (
+        f"active ({mon.evidence})"
+        if watched
+        else "not active yet: `python -m nova alerts activate`"
+    )
     return (
         f"Deployment manifests for this candidate: {d}; monitoring and alerts: {a}; "
         "KPIs per docs/governance/kpi_catalogue.md."

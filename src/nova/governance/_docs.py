@@ -159,6 +159,7 @@ def _ai_act(cands: list[Facts], config: NovaConfig, root: Path, evidence: Eviden
         if r.kind == "quality" and with_cases & set(r.datasets)
     ]
     return {
+        "ai_marker": config.gateway.ai_marker,
         "transparency_cases": cases,
         "transparency_runs": runs,
         "gpai": [
@@ -332,10 +333,22 @@ def _deployment(
         costs = _measured(users, evidence, ("cost_per_1k_conversations",), lang)
         group: Facts = {"catalog": cat_id, "name": rec.name, "options": options}
         group.update(open_weights=rec.license.open_weights, users=[c["id"] for c in users])
+
+        # "Measured" only where a performance run measured the throughput the cost rests on;
+        # a managed candidate's cost is price sheet x assumed conversation: an estimate.
+        def _from_run(cid: str) -> bool:
+            ce = evidence.candidates.get(cid)
+            m = ce.metrics.get("output_tokens_per_s") if ce is not None else None
+            return m is not None and m.source.startswith("run:")
+
+        priced = [x for x in costs if x["cost_per_1k_conversations"]["measured"]]
         group["measured_cost"] = [
+            {"id": x["id"], **x["cost_per_1k_conversations"]} for x in priced if _from_run(x["id"])
+        ]
+        group["estimated_cost"] = [
             {"id": x["id"], **x["cost_per_1k_conversations"]}
-            for x in costs
-            if x["cost_per_1k_conversations"]["measured"]
+            for x in priced
+            if not _from_run(x["id"])
         ]
         groups.append(group)
     return {

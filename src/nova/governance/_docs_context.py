@@ -375,8 +375,18 @@ def kpi_rows(config: NovaConfig, cands: list[Facts], evidence: Evidence, lang: L
             target = f"{fmt_number(k.target, lang, 2 if k.target % 1 else 0)} {k.unit}".strip()
         cells = []
         for c in cands:
-            m = measure(evidence.candidates.get(c["id"]), key, lang)
+            ce = evidence.candidates.get(c["id"])
+            m = measure(ce, key, lang)
             meets = borderline = None
+            tps = ce.metrics.get("output_tokens_per_s") if ce is not None else None
+            if str(m.get("source") or "").startswith("price-sheet:") and not (
+                tps is not None and tps.source.startswith("run:")
+            ):
+                # price sheet x assumed conversation, no measured throughput: an estimate
+                est = "Schätzung, nicht gemessen" if lang == "de" else "estimate, not measured"
+                cells.append({**m, "text": f"{m['text']} ({est})", "candidate": c["id"],
+                              "meets": None, "borderline": None})  # fmt: skip
+                continue
             if m["value"] is not None:
                 meets = m["value"] <= k.target if k.direction == "lower" else m["value"] >= k.target
                 if m["low"] is not None and m["high"] is not None:
@@ -464,10 +474,12 @@ def read_guardrails(root: Path) -> Facts | None:
 
 
 def read_datasets(root: Path, config: NovaConfig, evidence: Evidence) -> list[Facts]:
-    """Eval datasets of the profiles: case count, graders and sha256 now and in each run."""
+    """Eval datasets of the profiles: case count, graders and sha256 now and in each quality
+    run (a red-team run's scenario files live under ``redteam/``; the QA plan lists them)."""
+    quality = [r for r in evidence.runs.values() if r.kind == "quality"]
     names = [n for p in config.profiles.values() for n in (p.quality.datasets if p.quality else [])]
-    names += [n for r in evidence.runs.values() for n in sorted(r.datasets)]
-    runs = sorted(evidence.runs.values(), key=lambda r: (r.started_at, r.id))
+    names += [n for r in quality for n in sorted(r.datasets)]
+    runs = sorted(quality, key=lambda r: (r.started_at, r.id))
     out = []
     for name in dict.fromkeys(names):
         path = root / "datasets" / f"{name}.jsonl"

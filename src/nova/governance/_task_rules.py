@@ -15,7 +15,7 @@ Conditions (``<candidate>`` is the candidate being decided):
 - ``run:<kind>`` — a completed run of that kind (``quality``, ``performance``, ``redteam``);
 - ``redteam`` — a finished red-team run (same as ``run:redteam``);
 - ``rails`` — the guardrails are enforced (``nova.safety`` loads ``guardrails/rails.yaml``);
-- ``gateway`` — nova's gateway served requests or has API keys;
+- ``gateway`` — nova's gateway served a request (``gateway.request`` in the audit log);
 - ``monitoring`` — ``alerts.activate`` for the candidate is in the audit log;
 - ``deployment`` — ``deploy/models/<candidate>/`` holds a rendered chart, compose file or README;
 - ``audit:<action>`` — the audit log has that action for the candidate (or without subject);
@@ -72,7 +72,7 @@ _NEEDS_ARG = {"review", "run", "audit", "file", "document"}
 
 DEFAULT_TASK_RULES: dict[str, str] = {
     "SOPHIA-01": "matrix",
-    "SOPHIA-02": "deployment",
+    "SOPHIA-02": "audit:deploy.apply",
     "SOPHIA-03": "gateway and monitoring",
     "SOPHIA-04": "file:datasets/",
     "SOPHIA-05": "rails",
