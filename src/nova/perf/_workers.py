@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nova.config import Candidate
+from nova.errors import NovaError
 from nova.perf._load import run_level
 from nova.perf._merge import LevelPlan, clock_offset_ns, level_slice
 from nova.perf._metrics import RequestSample
@@ -96,7 +97,7 @@ class WorkerPool:
             self.procs.append(p)
         for c in self.conns:
             if c.recv() != "ready":
-                raise RuntimeError("a perf worker did not start")
+                raise NovaError("a perf worker process did not start; run without --workers")
 
     async def run_level(
         self, plan: LevelPlan, job: dict[str, Any]
