@@ -117,9 +117,62 @@ def test_perf_shards_in_two_processes_merge_into_one_run(tmp_path: Path) -> None
             recs = [r for r in store.iter_requests("p-1") if r.request["load"] == "concurrency 4"]
         assert run.status == "completed"
         assert run.meta["results"][0]["levels"] == levels  # the last shard merged it
+        again = subprocess.run(
+            [*base, *load, "--run-id", "p-1", "--shard", "0/2"], env=env, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr  # a shard run again sends nothing twice
+        with RunStore(f"sqlite:///{ws / '.nova' / 'nova.db'}") as store:
+            assert store.count_requests("p-1") == 60
         ttft = [
             (r.t_first_token_ns - r.t_send_ns) / 1e6
             for r in recs
             if r.t_first_token_ns and r.t_send_ns
         ]
         assert levels[1]["ttft_ms"]["p90"] == pytest.approx(_p(ttft, 90), rel=1e-12)
+
+
+def test_slices_of_a_poisson_level_keep_the_one_schedule() -> None:
+    """Two slices fire the arrivals of one Poisson schedule: their union is, request for
+    request, the schedule of a single process with the same seed and start."""
+    import time
+
+    from nova.perf import run_level, synthetic_prompts
+    from nova.perf._merge import level_slice
+    from nova.providers import create_provider
+    from nova.shard import Shard
+
+    cand = Candidate.model_validate({"id": "m", "model": "mock/m"})
+    prompts = synthetic_prompts(4, 4)
+
+    async def go(shard: Shard | None, start: int) -> dict[int, int]:
+        p = create_provider(cand)
+        owns = level_slice(shard, None)[0] if shard else None
+        async with p:
+            got = await run_level(
+                p, prompts, arrival="poisson", rate=400.0, requests=60, seed=7,
+                owns=owns, start_ns=start,
+            )  # fmt: skip
+        return {i: s.t_scheduled_ns - start for i, s in got}
+
+    async def both() -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+        start = time.perf_counter_ns() + 50_000_000
+        one = await go(None, start)
+        start = time.perf_counter_ns() + 50_000_000
+        a, b = await asyncio.gather(go(Shard(0, 2), start), go(Shard(1, 2), start))
+        return one, a, b
+
+    one, a, b = asyncio.run(both())
+    assert set(a) == set(range(0, 60, 2)) and set(b) == set(range(1, 60, 2))
+    assert {**a, **b} == one  # same arrival offsets, to the nanosecond
+
+
+def test_concurrency_is_shared_and_a_slice_beyond_it_is_idle() -> None:
+    from nova.perf._merge import level_slice
+    from nova.shard import Shard
+
+    owns, conc = level_slice(Shard(2, 3), 2)  # concurrency 2 over 3 slices: slice 2 idle
+    assert conc == 0 and not any(owns(i) for i in range(10))
+    parts = [level_slice(Shard(k, 3), 2) for k in range(2)]
+    assert [c for _, c in parts] == [1, 1]
+    assert [[i for i in range(6) if o(i)] for o, _ in parts] == [[0, 2, 4], [1, 3, 5]]

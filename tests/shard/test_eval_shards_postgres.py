@@ -70,12 +70,8 @@ def test_three_shards_give_the_single_process_report_even_after_kill_9(tmp_path:
                 [*base, *extra], env=env, capture_output=True, text=True, timeout=180
             )
 
-        single = run(*opts)
-        assert single.returncode == 0, single.stderr
-        want = _report(single.stdout)
-        assert want["candidates"][0]["pass_rate"]["n"] == N_CASES
-
-        # Three shards at once, into one run.
+        # Three shards at once, into one run of a fresh store (they race to migrate it and
+        # to create the run).
         procs = [
             subprocess.Popen(
                 [*base, *opts, "--run-id", "sharded-1", "--shard", f"{i}/3"],
@@ -96,6 +92,10 @@ def test_three_shards_give_the_single_process_report_even_after_kill_9(tmp_path:
             timeout=120,
         )
         assert show.returncode == 0, show.stderr
+        single = run(*opts)
+        assert single.returncode == 0, single.stderr
+        want = _report(single.stdout)
+        assert want["candidates"][0]["pass_rate"]["n"] == N_CASES
         assert _report(show.stdout) == want
         rows = _stored(db, "sharded-1")
         assert len(rows) == len(set(rows)) == 3 * N_CASES

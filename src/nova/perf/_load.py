@@ -135,7 +135,8 @@ async def run_level(
         delay = (start_ns - time.perf_counter_ns()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)
-    t0 = time.perf_counter_ns()
+    # Slices share one schedule: counted from the common start, not from when each woke up.
+    t0 = start_ns if start_ns is not None else time.perf_counter_ns()
     stop_at = t0 + int(duration_s * 1e9) if duration_s else None
 
     async def record(i: int, s: RequestSample) -> None:

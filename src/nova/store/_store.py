@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,11 +112,23 @@ class RunStore:
         return f"RunStore({make_url(self.url).render_as_string(hide_password=True)!r})"
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations; return the names applied now."""
-        try:
-            return migrate(self.engine)
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
+        """Apply pending migrations; return the names applied now.
+
+        Shards of one run open a fresh store at the same moment: a migration that another
+        process applied meanwhile fails here ("already exists") and is looked at again."""
+        for attempt in range(5):
+            try:
+                return migrate(self.engine)
+            except sa.exc.DBAPIError as exc:
+                if attempt == 4 or not self._migrated_elsewhere(exc):
+                    raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
+                time.sleep(0.05 * (attempt + 1))
+        return []  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    def _migrated_elsewhere(exc: sa.exc.DBAPIError) -> bool:
+        text = str(exc.orig).lower()
+        return "already exists" in text or isinstance(exc, sa.exc.IntegrityError)
 
     def applied_migrations(self) -> list[str]:
         """Names of applied migrations."""
