@@ -31,6 +31,8 @@ def test_render_job_writes_an_indexed_job_that_validates(
     doc = yaml.safe_load(text)
     spec = doc["spec"]
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 3, 3)
+    (rule,) = spec["podFailurePolicy"]["rules"]  # a failed gate or bad config: no retries
+    assert (rule["action"], rule["onExitCodes"]["values"]) == ("FailIndex", [2, 3])
     (c,) = spec["template"]["spec"]["containers"]
     assert c["args"][:7] == [
         "--workspace",

@@ -129,6 +129,12 @@ def test_three_shards_give_the_single_process_report_even_after_kill_9(tmp_path:
         assert before + 10 <= len(at_kill) < 3 * N_CASES
         with RunStore(db) as store:
             assert store.get_run("sharded-2").status == "running"
+        merge = [*base[:-2], "runs", "merge", "sharded-2", "--json"]
+        pending = subprocess.run(merge, env=env, capture_output=True, text=True, timeout=120)
+        assert pending.returncode == 1
+        assert "shard(s) 1/3 not completed" in pending.stderr
+        states = json.loads(pending.stdout)["shards"]
+        assert [s["status"] for s in states] == ["completed", "running", "completed"]
         lines_before = len(log.read_text().splitlines())
         resumed = run("--resume", "sharded-2", "--shard", "1/3", "--json")
         assert resumed.returncode == 0, resumed.stderr

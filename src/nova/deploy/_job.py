@@ -3,7 +3,8 @@ shards of one run (``--shard $(JOB_COMPLETION_INDEX)/N``) in a shared PostgreSQL
 
 The store URL comes from a Secret by reference (``NOVA_DATABASE_URL`` ←
 ``secretKeyRef``), never as a value. A pod that fails is retried with the same command, which
-joins the run again and skips what its shard already stored (``backoffLimitPerIndex``)."""
+joins the run again and skips what its shard already stored (``backoffLimitPerIndex``); exit
+codes 2 and 3 fail the shard without retries (``podFailurePolicy``)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,20 @@ def job_manifest(
             "completions": shards,
             "parallelism": shards,
             "backoffLimitPerIndex": retries_per_shard,
+            # Exit 2 (bad usage or config) and 3 (a quality gate failed) come back on every
+            # retry: the shard fails at once instead.
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailIndex",
+                        "onExitCodes": {
+                            "containerName": "nova",
+                            "operator": "In",
+                            "values": [2, 3],
+                        },
+                    }
+                ]
+            },
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
