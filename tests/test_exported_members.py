@@ -22,6 +22,7 @@ PACKAGES = [
     "nova.providers",
     "nova.report",
     "nova.safety",
+    "nova.shard",
     "nova.store",
 ]
 

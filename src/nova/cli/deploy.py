@@ -27,7 +27,7 @@ def deploy_group() -> None:
 
 
 @deploy_group.command("render")
-@click.argument("candidate")
+@click.argument("candidate", required=False)
 @click.option("--engine", type=str, help="vllm, tgi, trtllm or llamacpp (default: the plan's).")
 @click.option(
     "--target",
@@ -40,26 +40,58 @@ def deploy_group() -> None:
 @click.option("--context", type=click.IntRange(min=1), help="Tokens per sequence for sizing.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Sequences in flight for sizing.")
 @click.option("--force", is_flag=True, help="Overwrite generated files edited by hand.")
+@click.option(
+    "--job",
+    type=click.Choice(["eval", "perf"]),
+    help="Instead of a candidate: a Kubernetes Indexed Job running `nova eval|perf run` as "
+    "--shards pods of one run (deploy/jobs/).",
+)
+@click.option("--shards", type=click.IntRange(min=1), help="Pods (shards) of the --job.")
+@click.option("--image", help="Image of the --job: nova with the workspace at /workspace.")
+@click.option("--run-id", help="Run id the --job's shards share (default: a new one).")
+@click.option("--profile", "-p", help="Profile the --job runs.")
+@click.option(
+    "--store-secret",
+    default="nova-store",
+    show_default=True,
+    help="Secret whose key 'url' holds NOVA_DATABASE_URL for the --job (a reference only).",
+)
 @pass_app
 def render_command(
     app: AppContext,
-    candidate: str,
+    candidate: str | None,
     engine: str | None,
     target: str,
     precision: str | None,
     context: int | None,
     concurrency: int | None,
     force: bool,
+    job: str | None,
+    shards: int | None,
+    image: str | None,
+    run_id: str | None,
+    profile: str | None,
+    store_secret: str,
 ) -> None:
     """Write the Helm chart, compose.yaml and README (with the sizing) of CANDIDATE.
 
     Managed candidates get a README with the settings nova needs instead. Your changes go into
     values.override.yaml and compose.override.yaml, which nova never writes.
 
+    With --job eval|perf --shards N: an Indexed Job of N pods, pod i running
+    `--shard i/N` of one run in the store NOVA_DATABASE_URL (from --store-secret); validated
+    offline before it is written.
+
     \b
     Example:
       nova deploy render mixtral-8x7b-vllm --engine vllm --target k8s
+      nova deploy render --job eval --shards 8 --image registry.example/nova-ws:1 -p llm-core
     """
+    if job is not None:
+        _render_job(app, job, shards, image, run_id, profile, store_secret, candidate)
+        return
+    if candidate is None:
+        raise click.UsageError("give CANDIDATE (or --job eval|perf --shards N)")
     from nova.deploy import render_candidate
 
     tgt: Any = target
@@ -91,6 +123,44 @@ def render_command(
         con.print(f"removed {p}", markup=False)
     if not res.written and not res.removed:
         con.print(f"{res.folder}: up to date", markup=False)
+
+
+def _render_job(
+    app: AppContext,
+    job: str,
+    shards: int | None,
+    image: str | None,
+    run_id: str | None,
+    profile: str | None,
+    store_secret: str,
+    candidate: str | None,
+) -> None:
+    from nova.deploy import job_manifest, validate_job, write_job
+    from nova.errors import NovaError
+    from nova.store import new_run_id
+
+    if candidate is not None:
+        raise click.UsageError("--job renders a run, not a candidate: drop CANDIDATE")
+    if shards is None or image is None:
+        raise click.UsageError("--job needs --shards N and --image IMAGE")
+    rid = run_id or new_run_id()
+    kind: Any = job
+    manifest = job_manifest(
+        kind, shards, image=image, run_id=rid, profile=profile, store_secret=store_secret
+    )
+    bad = [c for c in validate_job(manifest) if not c.ok]
+    if bad:
+        raise NovaError(
+            "the Job does not validate: " + "; ".join(f"{c.subject}: {c.detail}" for c in bad)
+        )
+    path = write_job(app.workspace().root / "deploy" / "jobs", manifest)
+    con = out_console()
+    con.print(f"wrote {path} (validated: kubernetes-validate strict, nova rules)", markup=False)
+    con.print(
+        f"run {rid}: {shards} shards; the store URL comes from Secret {store_secret} key 'url'. "
+        f"Then: kubectl apply -f {path}; `nova runs merge {rid}` when the Job is done.",
+        markup=False,
+    )
 
 
 def _targets(app: AppContext, candidate: str | None) -> list[str]:

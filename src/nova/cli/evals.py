@@ -18,6 +18,7 @@ from nova.errors import ConfigError, GateFailedError, Problem
 if TYPE_CHECKING:
     from nova.evals import EvalReport
     from nova.evals import Progress as EvalProgress
+    from nova.shard import Shard
 
 __all__ = ["datasets_group", "eval_group", "quality_gate_failures", "render_report"]
 
@@ -174,6 +175,19 @@ def quality_gate_failures(rep: EvalReport, app: AppContext) -> list[str]:
     help="on: run guardrails/rails.yaml around every answer (input rails before the model, "
     "output rails after); the verdicts are stored with each request.",
 )
+@click.option(
+    "--shard",
+    "shard_text",
+    metavar="I/N",
+    help="Run only shard I of N (0-based: 0/3, 1/3, 2/3): the cases whose id hashes to I. "
+    "All shards write into one run (--run-id) in a shared store (NOVA_DATABASE_URL); "
+    "running a shard again skips its answered cases.",
+)
+@click.option(
+    "--run-id",
+    help="Run id the shards share: the first shard to start creates the run, the others "
+    "join it (same settings required).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def eval_run(
@@ -185,6 +199,8 @@ def eval_run(
     max_cases: int | None,
     resume: str | None,
     guardrails: str,
+    shard_text: str | None,
+    run_id: str | None,
     as_json: bool,
 ) -> None:
     """Run the eval datasets against the candidates; grade, store, and print the statistics.
@@ -196,10 +212,20 @@ def eval_run(
     Example:
       nova eval run --profile llm-core --repeats 3
       nova eval run --profile llm-core --guardrails on
+      nova eval run --profile llm-core --run-id big-1 --shard 0/3   # and 1/3, 2/3
+      nova eval run --resume big-1 --shard 1/3                      # re-run one shard
     """
     from nova.evals import Progress as EvalProgress
     from nova.evals import build_report, default_spec, resume_spec, run_eval
     from nova.store import open_store
+
+    shard = _parse_shard(shard_text)
+    if run_id and shard is None:
+        raise click.UsageError("--run-id names the run that shards share: give --shard I/N")
+    if shard is not None and not (run_id or resume):
+        raise click.UsageError("--shard needs the run id all shards share: give --run-id")
+    if run_id and resume:
+        raise click.UsageError("give --run-id (start or join) or --resume (continue), not both")
 
     loaded = app.config()
     ws = app.workspace()
@@ -255,11 +281,38 @@ def eval_run(
 
                 run_id = asyncio.run(
                     run_eval(
-                        ws, loaded, spec, store, resume=resume, progress=prog, on_update=update
+                        ws,
+                        loaded,
+                        spec,
+                        store,
+                        resume=resume,
+                        progress=prog,
+                        on_update=update,
+                        shard=shard,
+                        run_id=run_id,
                     )
                 )
         else:
-            run_id = asyncio.run(run_eval(ws, loaded, spec, store, resume=resume, progress=prog))
+            run_id = asyncio.run(
+                run_eval(
+                    ws,
+                    loaded,
+                    spec,
+                    store,
+                    resume=resume,
+                    progress=prog,
+                    shard=shard,
+                    run_id=run_id,
+                )
+            )
+        if shard is not None and store.get_run(run_id).status != "completed":
+            out_console().print(
+                f"shard {shard.label}: {prog.done - prog.skipped} cases answered, "
+                f"{prog.skipped} resumed from the store. Run {run_id} is complete when every "
+                f"shard is (`nova runs merge {run_id}`).",
+                markup=False,
+            )
+            return
         rep = build_report(store, run_id, loaded.config, app.catalog())
     if as_json:
         print_json(rep.model_dump(mode="json"))
@@ -273,6 +326,17 @@ def eval_run(
     failures = quality_gate_failures(rep, app)
     if failures:
         raise GateFailedError("quality gate failed:\n  " + "\n  ".join(failures))
+
+
+def _parse_shard(text: str | None) -> Shard | None:
+    from nova.shard import Shard
+
+    if text is None:
+        return None
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
 
 
 @eval_group.command("show")

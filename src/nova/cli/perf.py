@@ -164,6 +164,22 @@ def render_perf(results: list[CandidatePerf], run_id: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write a latency-vs-throughput chart (.png or .svg).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Spread each load level over N local processes (own event loop and connection pool "
+    "each) from a common start; the level is computed from all their stored samples.",
+)
+@click.option(
+    "--shard",
+    "shard_text",
+    metavar="I/N",
+    help="Send only slice I of N (0-based) of every level into the run --run-id shared by all "
+    "shards (store: NOVA_DATABASE_URL); `nova runs merge RUN` shows the whole run.",
+)
+@click.option("--run-id", help="Run id the shards share (the first shard creates the run).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def perf_run(
@@ -185,6 +201,9 @@ def perf_run(
     slo: str | None,
     no_saturation_stop: bool,
     chart: Path | None,
+    workers: int,
+    shard_text: str | None,
+    run_id: str | None,
     as_json: bool,
 ) -> None:
     """Measure latency and throughput with the definitions of vLLM's `bench serve`.
@@ -193,7 +212,16 @@ def perf_run(
     Example:
       nova perf run --candidates llama31-70b-vllm --concurrency 1,4,16,64
       nova perf run --base-url http://127.0.0.1:8000/v1 --model m --rate 2,5 --arrival poisson
+      nova perf run --candidates llama31-70b-vllm --concurrency 256 --workers 2
+      nova perf run --candidates llama31-70b-vllm --run-id load-1 --shard 0/4   # 1/4 …
     """
+    from nova.cli.evals import _parse_shard
+
+    shard = _parse_shard(shard_text)
+    if (run_id is None) != (shard is None):
+        raise click.UsageError("--shard I/N and --run-id go together (the run the shards share)")
+    if shard is not None and workers > 1:
+        raise click.UsageError("give --shard or --workers, not both")
     from nova.config import Candidate
     from nova.perf import PerfSpec, latency_throughput_chart, run_perf, spec_fields_from_profile
     from nova.store import RunStore, open_store
@@ -272,7 +300,18 @@ def perf_run(
     )
     with store:
         run_id, results = asyncio.run(
-            run_perf(ws, loaded, spec, store, app.catalog(), candidates=cands, on_level=on_level)
+            run_perf(
+                ws,
+                loaded,
+                spec,
+                store,
+                app.catalog(),
+                candidates=cands,
+                on_level=on_level,
+                shard=shard,
+                run_id=run_id,
+                workers=workers,
+            )
         )
     if chart:
         latency_throughput_chart(results, chart, title=f"Performance run {run_id}")

@@ -5,6 +5,7 @@ from nova.deploy._apply import ApplyStep, apply_steps, missing_tool, run_step
 from nova.deploy._chart import deep_merge, render_manifests, render_templates
 from nova.deploy._config_edit import set_base_url, update_base_url
 from nova.deploy._hf_endpoint import HF_INSTANCE_TYPES, EndpointSpec, create_endpoint, endpoint_spec
+from nova.deploy._job import JobKind, job_manifest, validate_job, write_job
 from nova.deploy._profiles import (
     ENGINE_IDS,
     EngineBuild,
@@ -48,6 +49,7 @@ __all__ = [
     "EngineId",
     "EngineProfile",
     "GpuType",
+    "JobKind",
     "RenderResult",
     "Sizing",
     "Target",
@@ -65,6 +67,7 @@ __all__ = [
     "gpu_types",
     "helm_render",
     "helm_renderer_available",
+    "job_manifest",
     "k8s_name",
     "missing_tool",
     "render_candidate",
@@ -77,4 +80,6 @@ __all__ = [
     "size_candidate",
     "update_base_url",
     "validate_folder",
+    "validate_job",
+    "write_job",
 ]

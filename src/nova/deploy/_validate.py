@@ -37,6 +37,7 @@ __all__ = [
     "BUILTIN_VALIDATOR",
     "Check",
     "ValidationReport",
+    "check_manifests",
     "compose_binary",
     "helm_render",
     "helm_renderer_available",
@@ -194,6 +195,19 @@ def _check_manifests(docs: list[Any], version: str, label: str) -> list[Check]:
             p.subject = f"{p.subject} ({label})"
             checks.append(p)
     return checks
+
+
+def check_manifests(
+    docs: list[Any], *, kube_version: str | None = None, label: str = "manifests"
+) -> list[Check]:
+    """Kubernetes schemas (strict) and nova's rules on rendered objects (no cluster)."""
+    try:
+        import kubernetes_validate
+    except ImportError:
+        raise MissingDependencyError(
+            "nova deploy validate", "deploy", "kubernetes_validate"
+        ) from None
+    return _check_manifests(docs, kube_version or kubernetes_validate.latest_version(), label)
 
 
 def _features_on(values: dict[str, Any]) -> dict[str, Any]:

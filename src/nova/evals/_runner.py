@@ -43,6 +43,9 @@ from nova.providers import (
 from nova.store import GradeRecord, RequestRecord, RunRecord, RunStatus, RunStore
 
 if TYPE_CHECKING:
+    from nova.shard import Shard, ShardState
+
+if TYPE_CHECKING:
     from nova.safety import Rails
 
 __all__ = [
@@ -439,8 +442,32 @@ def _open_run(
     cases: list[Case],
     resume: str | None,
     parent_id: str | None,
+    shard: Shard | None = None,
+    run_id: str | None = None,
 ) -> tuple[str, set[tuple[str, str | None, int]]]:
-    """Step 2b: a new run, or the resumed one with the keys of the cases already answered."""
+    """Step 2b: a new run, or the resumed one with the keys of the cases already answered.
+
+    A shard creates the run ``run_id`` (or ``resume``) when it is the first, else joins it
+    (same settings and datasets, as a resumed run); ``cases`` are then the shard's own."""
+    if shard is not None:
+        from nova.shard import join_run
+
+        target = run_id or resume
+        if target is None:
+            raise NovaError("a shard needs the run id all shards share: give --run-id")
+
+        def create(rid: str) -> RunRecord:
+            return store.start_run(
+                "quality",
+                parent_id=parent_id,
+                profile=spec.profile,
+                config_hash=loaded.hash,
+                workspace_rev=workspace_revision(ws.root),
+                meta={**meta, "shards": shard.count},
+                run_id=rid,
+            )
+
+        resume = join_run(store, target, "quality", shard, create).id
     if not resume:
         run = store.start_run(
             "quality",
@@ -472,7 +499,9 @@ def _open_run(
         )
     # Cases that failed (timeouts, unreachable, not started) are tried again on resume;
     # only answered cases count as done.
-    store.delete_failed(run.id, spec.candidates)
+    store.delete_failed(
+        run.id, spec.candidates, {c.id for c in cases} if shard is not None else None
+    )
     return run.id, store.done_keys(run.id)
 
 
@@ -668,17 +697,24 @@ async def run_eval(
     price_meta: dict[str, object] | None = None,
     parent_id: str | None = None,
     on_started: Callable[[str], None] | None = None,
+    shard: Shard | None = None,
+    run_id: str | None = None,
 ) -> str:
     """Run the evaluation; return the run id. Candidate failures are data, not crashes.
 
     ``on_started`` is called with the run id as soon as the run is recorded (so a caller can
-    link it before any case runs). A resumed run refuses when its datasets changed."""
+    link it before any case runs). A resumed run refuses when its datasets changed.
+    ``shard`` runs only the cases that shard owns, into the run ``run_id`` (or ``resume``)
+    that all shards share; the run is complete when every shard is."""
     progress = progress or Progress()
-    datasets, cases = _load_cases(ws, spec)
+    datasets, all_cases = _load_cases(ws, spec)
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
-    meta = _run_meta(loaded, spec, datasets, cases, system, price_meta, rails)
-    run_id, done = _open_run(ws, loaded, spec, store, meta, datasets, cases, resume, parent_id)
+    meta = _run_meta(loaded, spec, datasets, all_cases, system, price_meta, rails)
+    cases = all_cases if shard is None else [c for c in all_cases if shard.owns(c.id)]
+    run_id, done = _open_run(
+        ws, loaded, spec, store, meta, datasets, cases, resume, parent_id, shard, run_id
+    )
     if on_started is not None:
         on_started(run_id)
     clients, not_measured, cache = await _start_clients(ws, loaded, spec)
@@ -717,10 +753,32 @@ async def run_eval(
                 await client.close()
             if rails is not None:
                 await rails.aclose()
-            store.finish_run(
-                run_id, status, meta={"not_measured": not_measured, "cache_hits": cache.hits}
-            )
+            end_meta = {"not_measured": not_measured, "cache_hits": cache.hits}
+            if shard is None:
+                store.finish_run(run_id, status, meta=end_meta)
+            else:
+                from nova.shard import finish_shard
+
+                finish_shard(
+                    store,
+                    run_id,
+                    shard,
+                    status,
+                    items=progress.total,
+                    meta=end_meta,
+                    merge=_merge_shards,
+                )
     return run_id
+
+
+def _merge_shards(states: list[ShardState]) -> dict[str, object]:
+    """The run-level end meta of a sharded run: what each shard reported, combined."""
+    not_measured: dict[str, str] = {}
+    hits = 0
+    for s in states:
+        not_measured.update(s.meta.get("not_measured") or {})
+        hits += int(s.meta.get("cache_hits") or 0)
+    return {"not_measured": not_measured, "cache_hits": hits}
 
 
 async def _pairwise(

@@ -22,6 +22,7 @@ from nova.perf._runner import (
     CandidatePerf,
     PerfSpec,
     choose_operating_point,
+    merge_perf,
     run_perf,
     spec_fields_from_profile,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "in_eur_and_per_month",
     "latency_throughput_chart",
     "managed_cost",
+    "merge_perf",
     "percentile",
     "run_level",
     "run_perf",

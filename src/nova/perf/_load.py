@@ -113,6 +113,8 @@ async def run_level(
     seed: int = 0,
     max_in_flight: int = 1024,
     on_done: Callable[[int, RequestSample], Awaitable[None] | None] | None = None,
+    owns: Callable[[int], bool] | None = None,
+    start_ns: int | None = None,
 ) -> list[tuple[int, RequestSample]]:
     """Send ``warmup + requests`` requests with the arrival pattern; return (index, sample)
     of the measured ones (index ≥ warmup), in completion order.
@@ -120,10 +122,21 @@ async def run_level(
     ``duration_s`` stops sending new requests after that many seconds (requests in flight
     finish). Constant and Poisson arrivals cap in-flight requests at ``max_in_flight``; time
     waiting for that cap shows up as queue time.
+
+    One slice of a level (a shard or a worker process): ``owns(i)`` picks the request indexes
+    this process sends (give it its share of ``concurrency``; a rate stays the level's total:
+    every slice computes the whole arrival schedule and fires its own arrivals, so the union
+    of the slices is exactly the schedule of one process). ``start_ns`` (``perf_counter_ns``)
+    is the common start time of the slices; the level waits for it.
     """
     total = warmup + requests
     results: list[tuple[int, RequestSample]] = []
-    t0 = time.perf_counter_ns()
+    if start_ns is not None:
+        delay = (start_ns - time.perf_counter_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+    # Slices share one schedule: counted from the common start, not from when each woke up.
+    t0 = start_ns if start_ns is not None else time.perf_counter_ns()
     stop_at = t0 + int(duration_s * 1e9) if duration_s else None
 
     async def record(i: int, s: RequestSample) -> None:
@@ -137,7 +150,7 @@ async def run_level(
     if arrival == "concurrency":
         if not concurrency or concurrency < 1:
             raise ValueError("fixed-concurrency load needs concurrency >= 1")
-        counter = iter(range(total))
+        counter = iter([i for i in range(total) if owns is None or owns(i)])
 
         async def worker() -> None:
             for i in counter:
@@ -165,10 +178,14 @@ async def run_level(
         t_sched = t0 + int(offset * 1e9)
         if stop_at is not None and t_sched >= stop_at and i >= warmup:
             break
+        gap = rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
+        if owns is not None and not owns(i):  # another slice's arrival
+            offset += gap
+            continue
         delay = (t_sched - time.perf_counter_ns()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(fire(i, t_sched)))
-        offset += rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
+        offset += gap
     await asyncio.gather(*tasks)
     return results

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,23 @@ class RunStore:
         return f"RunStore({make_url(self.url).render_as_string(hide_password=True)!r})"
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations; return the names applied now."""
-        try:
-            return migrate(self.engine)
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
+        """Apply pending migrations; return the names applied now.
+
+        Shards of one run open a fresh store at the same moment: a migration that another
+        process applied meanwhile fails here ("already exists") and is looked at again."""
+        for attempt in range(5):
+            try:
+                return migrate(self.engine)
+            except sa.exc.DBAPIError as exc:
+                if attempt == 4 or not self._migrated_elsewhere(exc):
+                    raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
+                time.sleep(0.05 * (attempt + 1))
+        return []  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    def _migrated_elsewhere(exc: sa.exc.DBAPIError) -> bool:
+        text = str(exc.orig).lower()
+        return "already exists" in text or isinstance(exc, sa.exc.IntegrityError)
 
     def applied_migrations(self) -> list[str]:
         """Names of applied migrations."""
@@ -167,8 +180,8 @@ class RunStore:
     ) -> None:
         """Mark a run finished; ``meta`` is merged into the stored meta."""
         with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id)
+            row = conn.execute(  # locked: shards of one run merge their meta one at a time
+                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id).with_for_update()
             ).first()
             if row is None:
                 raise StoreError(f"unknown run {run_id!r}")
@@ -184,8 +197,8 @@ class RunStore:
     ) -> None:
         """Merge ``meta`` into a run's stored meta (and set its status, if given)."""
         with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id)
+            row = conn.execute(  # locked: shards of one run merge their meta one at a time
+                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id).with_for_update()
             ).first()
             if row is None:
                 raise StoreError(f"unknown run {run_id!r}")
@@ -313,9 +326,12 @@ class RunStore:
                 conn.execute(sa.select(sa.func.count()).where(t.c.run_id == run_id)).scalar_one()
             )
 
-    def delete_failed(self, run_id: str, candidates: list[str]) -> int:
-        """Remove failed requests (error_type set) of ``candidates`` and their grades, so a
-        resumed run tries them again. Returns how many were removed."""
+    def delete_failed(
+        self, run_id: str, candidates: list[str], case_ids: Collection[str] | None = None
+    ) -> int:
+        """Remove failed requests (error_type set) of ``candidates`` (of ``case_ids`` only,
+        when given: one shard's cases) and their grades, so a resumed run tries them again.
+        Returns how many were removed."""
         t, g = _schema.requests, _schema.grades
         with self.engine.begin() as conn:
             rows = conn.execute(
@@ -323,6 +339,8 @@ class RunStore:
                     t.c.run_id == run_id, t.c.error_type.is_not(None), t.c.candidate.in_(candidates)
                 )
             ).all()
+            if case_ids is not None:
+                rows = [r for r in rows if r[1] in case_ids]
             for cand, case_id, repeat in rows:
                 conn.execute(
                     sa.delete(g).where(
@@ -332,11 +350,23 @@ class RunStore:
                         g.c.repeat == repeat,
                     )
                 )
-            conn.execute(
-                sa.delete(t).where(
-                    t.c.run_id == run_id, t.c.error_type.is_not(None), t.c.candidate.in_(candidates)
+                if case_ids is not None:
+                    conn.execute(
+                        sa.delete(t).where(
+                            t.c.run_id == run_id,
+                            t.c.candidate == cand,
+                            t.c.case_id == case_id,
+                            t.c.repeat == repeat,
+                        )
+                    )
+            if case_ids is None:
+                conn.execute(
+                    sa.delete(t).where(
+                        t.c.run_id == run_id,
+                        t.c.error_type.is_not(None),
+                        t.c.candidate.in_(candidates),
+                    )
                 )
-            )
         return len(rows)
 
     def done_keys(self, run_id: str) -> set[tuple[str, str | None, int]]:
