@@ -50,7 +50,11 @@ def _body(i: int) -> dict[str, Any]:
 
 def _rec(i: int, body: dict[str, Any] | None = None) -> RequestRecord:
     return RequestRecord(
-        candidate="a", case_id=f"c{i}", request=body or _body(i), text=f"Antwort {i}"
+        candidate="a",
+        case_id=f"c{i}",
+        request=body or _body(i),
+        text=f"Antwort {i}",
+        chunk_times_ns=[5_612_238_002_481 + 4_000 * k + i for k in range(24)] if i % 2 else [7],
     )
 
 
@@ -87,9 +91,13 @@ def test_repeated_parts_are_stored_once_and_bodies_read_back_exactly(tmp_path: P
     got = list(store.iter_requests(run.id))
     assert [_dumps(r.request) for r in got] == [_dumps(b) for b in bodies]
     assert [r.text for r in got] == [f"Antwort {i}" for i in range(200)]
+    assert [r.chunk_times_ns for r in got] == [_rec(i).chunk_times_ns for i in range(200)]
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM request_parts").fetchone()[0] == 2
         stored = [len(r[0]) for r in con.execute("SELECT request FROM requests")]
+        (times,) = con.execute("SELECT chunk_times_ns FROM requests WHERE case_id='c1'").fetchone()
+    # 24 gaps of 4 µs are stored as deltas: 24 * 6 bytes instead of 24 * 15.
+    assert len(times) < 200 < len(json.dumps(_rec(1).chunk_times_ns))
     # The whole body is ~3.9 KB; what a row keeps is the case's own message and settings.
     assert len(_dumps(bodies[0])) > 3500
     assert max(stored) < 600
@@ -126,6 +134,7 @@ def test_rows_written_before_the_migration_still_read(tmp_path: Path) -> None:
     store.add_requests(run.id, [_rec(i) for i in range(3, 6)])  # new rows: split
     got = list(store.iter_requests(run.id))
     assert [_dumps(r.request) for r in got] == [_dumps(_body(i)) for i in range(6)]
+    assert [r.chunk_times_ns for r in got] == [_rec(i).chunk_times_ns for i in range(6)]
     assert store.done_keys(run.id) == {("a", f"c{i}", 0) for i in range(6)}
 
 

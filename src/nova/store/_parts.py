@@ -13,11 +13,20 @@ values. A value repeated only by repeats or candidates (a long user turn) is sha
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
-__all__ = ["PART_MIN_BYTES", "Refs", "join_request", "part_text", "split_request"]
+__all__ = [
+    "PART_MIN_BYTES",
+    "Refs",
+    "join_request",
+    "pack_times",
+    "part_text",
+    "split_request",
+    "unpack_times",
+]
 
 PART_MIN_BYTES = 256
 """Smallest JSON text moved to a part. A reference costs about 80 bytes in the row plus the
@@ -75,3 +84,19 @@ def join_request(
             messages[int(index)] = part(sha)
         body[_MESSAGES] = messages
     return body
+
+
+def pack_times(times: list[int] | None) -> Any:
+    """Chunk times as ``{"delta": [first, gap, gap, ...]}``: a gap of a few milliseconds has
+    7 digits where a perf_counter_ns value has 13 to 16 (200 bytes less for 24 chunks)."""
+    if not times or len(times) < 2:
+        return times
+    return {"delta": [times[0], *(b - a for a, b in itertools.pairwise(times))]}
+
+
+def unpack_times(stored: Any) -> list[int] | None:
+    """The chunk times as they were written (rows before ``0005`` hold the plain list)."""
+    if not isinstance(stored, dict):
+        return cast("list[int] | None", stored)
+    out: list[int] = list(itertools.accumulate(stored["delta"]))
+    return out

@@ -35,7 +35,7 @@ from nova.store._keys import (
     revoke_key,
 )
 from nova.store._migrations import applied_migrations, migrate
-from nova.store._parts import join_request, split_request
+from nova.store._parts import join_request, pack_times, split_request, unpack_times
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
 __all__ = ["RunStore", "new_run_id"]
@@ -110,13 +110,14 @@ class RunStore:
             ) from None
         if self._is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._split = False
-        """Whether request bodies are split into parts (the store has ``0005``)."""
+        self._compact = False
+        """Whether rows are written compactly: request bodies split into parts, chunk times
+        as deltas (the store has ``0005``; an older nova refuses such a store)."""
         self._parts_written: set[tuple[str, str]] = set()
         if auto_migrate:
             self.migrate()
         else:
-            self._split = _PARTS_MIGRATION in self.applied_migrations()
+            self._compact = _PARTS_MIGRATION in self.applied_migrations()
 
     def __repr__(self) -> str:
         return f"RunStore({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -127,7 +128,7 @@ class RunStore:
             done = migrate(self.engine)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
-        self._split = _PARTS_MIGRATION in self.applied_migrations()
+        self._compact = _PARTS_MIGRATION in self.applied_migrations()
         return done
 
     def applied_migrations(self) -> list[str]:
@@ -268,10 +269,11 @@ class RunStore:
     ) -> dict[str, Any]:
         """The row of one request (secrets masked), its repeated parts collected in ``parts``."""
         row: dict[str, Any] = {**redact(rec.model_dump()), "run_id": run_id, "created_at": now}
-        if self._split:
+        if self._compact:
             rest, refs, found = split_request(row["request"])
             row["request"], row["request_parts"] = rest, refs or None
             parts.update(found)
+            row["chunk_times_ns"] = pack_times(row["chunk_times_ns"])
         return row
 
     def _insert_parts(self, conn: sa.Connection, run_id: str, parts: Mapping[str, str]) -> None:
@@ -365,7 +367,7 @@ class RunStore:
         stored once per run are put back in place)."""
         t = _schema.requests
         cols = [c for c in t.c if c.name not in ("id", "run_id", "created_at")]
-        if not self._split:  # a store not migrated yet has no request_parts column
+        if not self._compact:  # a store not migrated yet has no request_parts column
             cols = [c for c in cols if c.name != "request_parts"]
         q = sa.select(*cols).where(t.c.run_id == run_id).order_by(t.c.id)
         if candidate:
@@ -395,6 +397,7 @@ class RunStore:
                 if refs:
                     data["request"] = join_request(data["request"], refs, part)
                 data["sent_at"] = _utc(data["sent_at"])
+                data["chunk_times_ns"] = unpack_times(data["chunk_times_ns"])
                 yield RequestRecord.model_validate(data)
 
     def count_requests(self, run_id: str) -> int:
