@@ -30,7 +30,8 @@ def _run(tmp_path: Path, name: str, *, before_0005: bool) -> tuple[dict[str, Any
     )
     url = f"sqlite:///{tmp_path / name / 'n.db'}"
     if before_0005:  # a store as nova wrote it before: whole bodies in every row
-        migrate(RunStore(url, auto_migrate=False).engine, upto="0004_gateway")
+        with RunStore(url, auto_migrate=False) as old:
+            migrate(old.engine, upto="0004_gateway")
     with RunStore(url, auto_migrate=not before_0005) as store:
         run_id = asyncio.run(run_eval(ws, loaded, spec, store))
         rep = build_report(store, run_id, loaded.config, load_catalog()).model_dump(mode="json")

@@ -117,7 +117,10 @@ class RunStore:
         if auto_migrate:
             self.migrate()
         else:
-            self._compact = _PARTS_MIGRATION in self.applied_migrations()
+            try:
+                self._compact = _PARTS_MIGRATION in self.applied_migrations()
+            except sa.exc.OperationalError as exc:
+                raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
 
     def __repr__(self) -> str:
         return f"RunStore({make_url(self.url).render_as_string(hide_password=True)!r})"
