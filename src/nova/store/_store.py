@@ -294,21 +294,10 @@ class RunStore:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             conn.execute(sqlite_insert(t).on_conflict_do_nothing(), new)
-        elif self.engine.dialect.name == "postgresql":
+        else:  # PostgreSQL, the other store nova supports
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             conn.execute(pg_insert(t).on_conflict_do_nothing(), new)
-        else:  # pragma: no cover - nova supports SQLite and PostgreSQL
-            have = set(
-                conn.execute(
-                    sa.select(t.c.sha256).where(
-                        t.c.run_id == run_id, t.c.sha256.in_([p["sha256"] for p in new])
-                    )
-                ).scalars()
-            )
-            rows = [p for p in new if p["sha256"] not in have]
-            if rows:
-                conn.execute(sa.insert(t), rows)
 
     def _remember_parts(self, run_id: str, parts: Mapping[str, str]) -> None:
         """Note committed parts, so the next batches skip them (bounded: forgotten when full)."""
