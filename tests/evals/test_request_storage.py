@@ -53,7 +53,9 @@ def test_eval_run_stores_the_system_prompt_once_and_reports_the_same(tmp_path: P
 
     prompt = PROMPT.read_text(encoding="utf-8")
     with sqlite3.connect(tmp_path / "new" / "n.db") as con:
-        assert con.execute("SELECT count(*) FROM request_parts").fetchone()[0] == 2
+        assert (
+            con.execute("SELECT count(*) FROM request_parts").fetchone()[0] == 3
+        )  # prompt, tools, map
         rows = [json.loads(r[0]) for r in con.execute("SELECT request FROM requests")]
     assert all(r["messages"][0] is None and r["tools"] is None for r in rows)
     with sqlite3.connect(tmp_path / "old" / "n.db") as con:

@@ -84,4 +84,4 @@ def test_postgres_stores_request_parts_once_and_reads_bodies_exactly(pg_url: str
         with one.engine.connect() as conn:
             parts = conn.execute(sa.text("SELECT count(*) FROM request_parts")).scalar_one()
     assert [_dumps(r.request) for r in got] == [_dumps(_body(i)) for i in range(40)]
-    assert parts == 2
+    assert parts == 3  # the system prompt, the tools, the map of where they go

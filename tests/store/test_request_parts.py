@@ -93,7 +93,9 @@ def test_repeated_parts_are_stored_once_and_bodies_read_back_exactly(tmp_path: P
     assert [r.text for r in got] == [f"Antwort {i}" for i in range(200)]
     assert [r.chunk_times_ns for r in got] == [_rec(i).chunk_times_ns for i in range(200)]
     with sqlite3.connect(db) as con:
-        assert con.execute("SELECT count(*) FROM request_parts").fetchone()[0] == 2
+        assert (
+            con.execute("SELECT count(*) FROM request_parts").fetchone()[0] == 3
+        )  # prompt, tools, map
         stored = [len(r[0]) for r in con.execute("SELECT request FROM requests")]
         (times,) = con.execute("SELECT chunk_times_ns FROM requests WHERE case_id='c1'").fetchone()
     # 24 gaps of 4 µs are stored as deltas: 24 * 6 bytes instead of 24 * 15.
@@ -115,7 +117,7 @@ def test_each_run_has_its_own_parts_and_a_filter_by_candidate_reads_them(
     assert _dumps(only.request) == _dumps(_body(1))
     with store.engine.connect() as conn:
         n = conn.execute(sa.text("SELECT count(*) FROM request_parts")).scalar_one()
-    assert n == 4
+    assert n == 6  # per run: the system prompt, the tools, the map of where they go
 
 
 def test_rows_written_before_the_migration_still_read(tmp_path: Path) -> None:

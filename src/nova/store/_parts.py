@@ -4,10 +4,11 @@ A request body sent thousands of times carries the same system prompt and tool s
 time (most of the ~3.8 KB a starter-workspace case stored before). Before a request row is
 written, every message and every other top-level value whose JSON is at least
 ``PART_MIN_BYTES`` long is moved to ``request_parts`` (keyed by run and the sha256 of its JSON
-text) and left as ``null`` in the row; the row's ``request_parts`` column says where each
-went: ``{"keys": {key: sha256}, "messages": {index: sha256}}``. Reading puts each part back
-at its place, so the body comes back exactly as it was written: same keys, same order, same
-values. A value repeated only by repeats or candidates (a long user turn) is shared too.
+text) and left as ``null`` in the row. Where each went,
+``{"keys": {key: sha256}, "messages": {index: sha256}}``, is the same for most requests of a
+run, so it is a part too: the row's ``request_parts`` column holds its sha256. Reading puts
+each part back at its place, so the body comes back exactly as it was written: same keys, same
+order, same values. A value repeated only by repeats or candidates (a long user turn) is shared too.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,7 +36,7 @@ from nova.store._keys import (
     revoke_key,
 )
 from nova.store._migrations import applied_migrations, migrate
-from nova.store._parts import join_request, pack_times, split_request, unpack_times
+from nova.store._parts import join_request, pack_times, part_text, split_request, unpack_times
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
 __all__ = ["RunStore", "new_run_id"]
@@ -274,7 +275,12 @@ class RunStore:
         row: dict[str, Any] = {**redact(rec.model_dump()), "run_id": run_id, "created_at": now}
         if self._compact:
             rest, refs, found = split_request(row["request"])
-            row["request"], row["request_parts"] = rest, refs or None
+            row["request"], row["request_parts"] = rest, None
+            if refs:  # the map of where the parts go repeats too: it is a part itself
+                text = part_text(refs)
+                sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                found[sha] = text
+                row["request_parts"] = sha
             parts.update(found)
             row["chunk_times_ns"] = pack_times(row["chunk_times_ns"])
         return row
@@ -386,6 +392,8 @@ class RunStore:
             for row in conn.execute(q).mappings():
                 data = dict(row)
                 refs = data.pop("request_parts", None)
+                if isinstance(refs, str):
+                    refs = part(refs)
                 if refs:
                     data["request"] = join_request(data["request"], refs, part)
                 data["sent_at"] = _utc(data["sent_at"])
