@@ -678,8 +678,10 @@ async def run_eval(
     datasets, cases = _load_cases(ws, spec)
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
+    # The meta (a hash and facts per case) is not kept for the rest of the run.
     meta = _run_meta(loaded, spec, datasets, cases, system, price_meta, rails)
     run_id, done = _open_run(ws, loaded, spec, store, meta, datasets, cases, resume, parent_id)
+    del meta
     if on_started is not None:
         on_started(run_id)
     clients, not_measured, cache = await _start_clients(ws, loaded, spec)
