@@ -66,3 +66,22 @@ def test_postgres_store_upgrades_an_existing_database(pg_url: str) -> None:
     with RunStore(url) as store:
         assert store.applied_migrations() == [n for n, _ in MIGRATIONS]
         assert store.count_requests(run.id) == 1
+
+
+def test_postgres_stores_request_parts_once_and_reads_bodies_exactly(pg_url: str) -> None:
+    from tests.store.test_request_parts import _body, _dumps, _rec
+
+    url = _fresh_db(pg_url, "parts_db")
+    old = RunStore(url, auto_migrate=False)
+    migrate(old.engine, upto="0004_gateway")
+    run = old.start_run("quality")
+    old.add_requests(run.id, [_rec(0)])  # a row written before 0005: the whole body
+    old.close()
+    with RunStore(url) as one, RunStore(url) as two:  # two shards of one run
+        one.add_requests(run.id, [_rec(i) for i in range(1, 20)])
+        two.add_requests(run.id, [_rec(i) for i in range(20, 40)])
+        got = list(one.iter_requests(run.id))
+        with one.engine.connect() as conn:
+            parts = conn.execute(sa.text("SELECT count(*) FROM request_parts")).scalar_one()
+    assert [_dumps(r.request) for r in got] == [_dumps(_body(i)) for i in range(40)]
+    assert parts == 3  # the system prompt, the tools, the map of where they go

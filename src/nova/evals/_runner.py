@@ -1,9 +1,10 @@
 """``nova eval run``: every case to every candidate, graded, stored, resumable.
 
-Work is a bounded queue (memory stays flat for 10,000 cases); each answer is stored together
-with its grades in one transaction, committed by a timer every ``FLUSH_WINDOW_S``. A case counts
-as done once that transaction committed: a resumed run (``--resume RUN``) takes the stored
-settings, refuses when a dataset changed, and calls none of the committed cases again.
+Workers draw the work from one generator (no list of all of it); each answer is stored
+together with its grades in one transaction, committed by a timer every ``FLUSH_WINDOW_S``.
+A case counts as done once that transaction committed: a resumed run (``--resume RUN``) takes
+the stored settings, refuses when a dataset changed, and calls none of the committed cases
+again.
 
 ``run_eval`` is the list of steps: load cases → record the run → start clients (and judge) →
 answer and grade → pairwise judging → commit and finish.
@@ -17,7 +18,7 @@ import datetime as dt
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -640,26 +641,26 @@ async def _answer_all(
     on_update: Callable[[Progress], None] | None,
     rails: Rails | None = None,
 ) -> None:
-    """Step 4: every (repeat, case, candidate) not yet answered, through a bounded queue."""
+    """Step 4: every (repeat, case, candidate) not yet answered, drawn one at a time by the
+    workers from one generator (no list or queue of all of them)."""
     cfg = loaded.config
-    items = [
-        (r, case, cid) for r in range(spec.repeats) for case in cases for cid in spec.candidates
-    ]
-    progress.total = len(items)
-    queue: asyncio.Queue[tuple[int, Case, str]] = asyncio.Queue()
-    for it in items:
-        if (it[2], it[1].id, it[0]) in done:
-            progress.skipped += 1
-            progress.done += 1
-        else:
-            queue.put_nowait(it)
+    progress.total = spec.repeats * len(cases) * len(spec.candidates)
+
+    def pending() -> Iterator[tuple[int, Case, str]]:
+        for r in range(spec.repeats):
+            for case in cases:
+                for cid in spec.candidates:
+                    if (cid, case.id, r) in done:
+                        progress.skipped += 1
+                        progress.done += 1
+                    else:
+                        yield r, case, cid
+
+    # Workers share it safely: the generator never awaits, so one next() runs at a time.
+    items = pending()
 
     async def worker() -> None:
-        while True:
-            try:
-                repeat, case, cid = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
+        for repeat, case, cid in items:
             await _answer_one(
                 repeat,
                 case,
@@ -710,11 +711,13 @@ async def run_eval(
     datasets, all_cases = _load_cases(ws, spec)
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
+    # The meta (a hash and facts per case) is not kept for the rest of the run.
     meta = _run_meta(loaded, spec, datasets, all_cases, system, price_meta, rails)
     cases = all_cases if shard is None else [c for c in all_cases if shard.owns(c.id)]
     run_id, done = _open_run(
         ws, loaded, spec, store, meta, datasets, cases, resume, parent_id, shard, run_id
     )
+    del meta
     if on_started is not None:
         on_started(run_id)
     clients, not_measured, cache = await _start_clients(ws, loaded, spec)

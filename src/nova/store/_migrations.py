@@ -125,11 +125,27 @@ def _m0004_gateway(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
+def _m0005_request_parts(conn: sa.Connection) -> None:
+    # Rows written before this migration keep their whole body in ``request`` and NULL here;
+    # the reader treats NULL as "nothing moved", so they read as before.
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "request_parts",
+        md,
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+        sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("body", sa.Text, nullable=False),
+    ).create(conn)
+    conn.execute(sa.text("ALTER TABLE requests ADD COLUMN request_parts JSON"))
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_runs_and_requests", _m0001_runs_and_requests),
     ("0002_audit_log", _m0002_audit_log),
     ("0003_grades", _m0003_grades),
     ("0004_gateway", _m0004_gateway),
+    ("0005_request_parts", _m0005_request_parts),
 ]
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "grades",
     "metadata",
     "migrations",
+    "request_parts",
     "requests",
     "runs",
 ]
@@ -72,9 +73,19 @@ requests = sa.Table(
     sa.Column("error_type", sa.String(80), nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("request_parts", sa.JSON, nullable=True),
     sa.UniqueConstraint("run_id", "candidate", "case_id", "repeat", name="uq_request_case"),
 )
 sa.Index("ix_requests_run_candidate", requests.c.run_id, requests.c.candidate)
+
+request_parts = sa.Table(
+    "request_parts",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+)
+"""Parts of request bodies stored once per run (see ``_parts.py``); ``body`` is JSON text."""
 
 audit_log = sa.Table(
     "audit_log",

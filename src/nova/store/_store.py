@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import secrets
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -35,9 +37,14 @@ from nova.store._keys import (
     revoke_key,
 )
 from nova.store._migrations import applied_migrations, migrate
+from nova.store._parts import join_request, pack_times, part_text, split_request, unpack_times
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
 __all__ = ["RunStore", "new_run_id"]
+
+_PARTS_MIGRATION = "0005_request_parts"
+_PART_CACHE = 4096
+"""Parts a reader keeps in memory (a run has a handful; a cap keeps a pathological one flat)."""
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -105,8 +112,17 @@ class RunStore:
             ) from None
         if self._is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._compact = False
+        """Whether rows are written compactly: request bodies split into parts, chunk times
+        as deltas (the store has ``0005``; an older nova refuses such a store)."""
+        self._parts_written: set[tuple[str, str]] = set()
         if auto_migrate:
             self.migrate()
+        else:
+            try:
+                self._compact = _PARTS_MIGRATION in self.applied_migrations()
+            except sa.exc.OperationalError as exc:
+                raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
 
     def __repr__(self) -> str:
         return f"RunStore({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -116,14 +132,17 @@ class RunStore:
 
         Shards of one run open a fresh store at the same moment: a migration that another
         process applied meanwhile fails here ("already exists") and is looked at again."""
+        done: list[str] = []
         for attempt in range(5):
             try:
-                return migrate(self.engine)
+                done = migrate(self.engine)
+                break
             except sa.exc.DBAPIError as exc:
                 if attempt == 4 or not self._migrated_elsewhere(exc):
                     raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
                 time.sleep(0.05 * (attempt + 1))
-        return []  # pragma: no cover - the loop returns or raises
+        self._compact = _PARTS_MIGRATION in self.applied_migrations()
+        return done
 
     @staticmethod
     def _migrated_elsewhere(exc: sa.exc.DBAPIError) -> bool:
@@ -247,18 +266,64 @@ class RunStore:
         Secrets registered with ``nova._secrets`` are masked in every field first.
         """
         now = dt.datetime.now(dt.UTC)
-        rows = [{**redact(r.model_dump()), "run_id": run_id, "created_at": now} for r in records]
+        parts: dict[str, str] = {}
+        rows = [self._request_row(run_id, r, now, parts) for r in records]
         if not rows:
             return 0
         try:
             with self.engine.begin() as conn:
+                self._insert_parts(conn, run_id, parts)
                 conn.execute(sa.insert(_schema.requests), rows)
         except sa.exc.IntegrityError as exc:
             raise StoreError(
                 f"cannot store requests of run {run_id}: {exc.orig} (unknown run, or the same "
                 "candidate/case/repeat stored twice)"
             ) from None
+        self._remember_parts(run_id, parts)
         return len(rows)
+
+    def _request_row(
+        self, run_id: str, rec: RequestRecord, now: dt.datetime, parts: dict[str, str]
+    ) -> dict[str, Any]:
+        """The row of one request (secrets masked), its repeated parts collected in ``parts``."""
+        row: dict[str, Any] = {**redact(rec.model_dump()), "run_id": run_id, "created_at": now}
+        if self._compact:
+            rest, refs, found = split_request(row["request"])
+            row["request"], row["request_parts"] = rest, None
+            if refs:  # the map of where the parts go repeats too: it is a part itself
+                text = part_text(refs)
+                sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                found[sha] = text
+                row["request_parts"] = sha
+            parts.update(found)
+            row["chunk_times_ns"] = pack_times(row["chunk_times_ns"])
+        return row
+
+    def _insert_parts(self, conn: sa.Connection, run_id: str, parts: Mapping[str, str]) -> None:
+        """Store the parts this run does not have yet (concurrent writers of one run, such as
+        shards on PostgreSQL, may race: a part already there is left as it is)."""
+        new = [
+            {"run_id": run_id, "sha256": sha, "body": text}
+            for sha, text in parts.items()
+            if (run_id, sha) not in self._parts_written
+        ]
+        if not new:
+            return
+        t = _schema.request_parts
+        if self._is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            conn.execute(sqlite_insert(t).on_conflict_do_nothing(), new)
+        else:  # PostgreSQL, the other store nova supports
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(t).on_conflict_do_nothing(), new)
+
+    def _remember_parts(self, run_id: str, parts: Mapping[str, str]) -> None:
+        """Note committed parts, so the next batches skip them (bounded: forgotten when full)."""
+        if len(self._parts_written) > 100_000:
+            self._parts_written.clear()
+        self._parts_written.update((run_id, sha) for sha in parts)
 
     def add_results(
         self, run_id: str, results: Iterable[tuple[RequestRecord | None, list[GradeRecord]]]
@@ -268,18 +333,21 @@ class RunStore:
         now = dt.datetime.now(dt.UTC)
         req_rows = []
         grade_rows = []
+        parts: dict[str, str] = {}
         for req, grades in results:
             if req is not None:
-                req_rows.append({**redact(req.model_dump()), "run_id": run_id, "created_at": now})
+                req_rows.append(self._request_row(run_id, req, now, parts))
             grade_rows += [{**redact(g.model_dump()), "run_id": run_id} for g in grades]
         try:
             with self.engine.begin() as conn:
+                self._insert_parts(conn, run_id, parts)
                 if req_rows:
                     conn.execute(sa.insert(_schema.requests), req_rows)
                 if grade_rows:
                     conn.execute(sa.insert(_schema.grades), grade_rows)
         except sa.exc.IntegrityError as exc:
             raise StoreError(f"cannot store results of run {run_id}: {exc.orig}") from None
+        self._remember_parts(run_id, parts)
         return len(req_rows)
 
     def iter_grades(self, run_id: str) -> Iterator[GradeRecord]:
@@ -307,15 +375,43 @@ class RunStore:
         self.add_requests(run_id, [record])
 
     def iter_requests(self, run_id: str, candidate: str | None = None) -> Iterator[RequestRecord]:
-        """Requests of a run in insertion order."""
+        """Requests of a run in insertion order, each body exactly as it was written (parts
+        stored once per run are put back in place)."""
         t = _schema.requests
-        q = sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id)
+        cols = [c for c in t.c if c.name not in ("id", "run_id", "created_at")]
+        if not self._compact:  # a store not migrated yet has no request_parts column
+            cols = [c for c in cols if c.name != "request_parts"]
+        q = sa.select(*cols).where(t.c.run_id == run_id).order_by(t.c.id)
         if candidate:
             q = q.where(t.c.candidate == candidate)
+        cache: dict[str, Any] = {}
         with self.engine.connect() as conn:
+
+            def part(sha: str) -> Any:
+                if sha not in cache:
+                    if len(cache) >= _PART_CACHE:
+                        cache.clear()
+                    p = _schema.request_parts
+                    text = conn.execute(
+                        sa.select(p.c.body).where(p.c.run_id == run_id, p.c.sha256 == sha)
+                    ).scalar_one_or_none()
+                    if text is None:
+                        raise StoreError(
+                            f"run {run_id}: a stored request refers to part {sha[:12]}, which "
+                            "is missing from request_parts; the store was edited by hand"
+                        )
+                    cache[sha] = text
+                return json.loads(cache[sha])
+
             for row in conn.execute(q).mappings():
-                data = {k: v for k, v in row.items() if k not in ("id", "run_id", "created_at")}
+                data = dict(row)
+                refs = data.pop("request_parts", None)
+                if isinstance(refs, str):
+                    refs = part(refs)
+                if refs:
+                    data["request"] = join_request(data["request"], refs, part)
                 data["sent_at"] = _utc(data["sent_at"])
+                data["chunk_times_ns"] = unpack_times(data["chunk_times_ns"])
                 yield RequestRecord.model_validate(data)
 
     def count_requests(self, run_id: str) -> int:
