@@ -131,14 +131,15 @@ class RunStore:
         """Apply pending migrations; return the names applied now.
 
         Shards of one run open a fresh store at the same moment: a migration that another
-        process applied meanwhile fails here ("already exists") and is looked at again."""
+        process applied meanwhile fails here ("already exists"), or SQLite refuses while the
+        other process migrates ("database is locked"); either is looked at again."""
         done: list[str] = []
-        for attempt in range(5):
+        for attempt in range(10):
             try:
                 done = migrate(self.engine)
                 break
             except sa.exc.DBAPIError as exc:
-                if attempt == 4 or not self._migrated_elsewhere(exc):
+                if attempt == 9 or not self._migrated_elsewhere(exc):
                     raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
                 time.sleep(0.05 * (attempt + 1))
         self._compact = _PARTS_MIGRATION in self.applied_migrations()
@@ -147,7 +148,11 @@ class RunStore:
     @staticmethod
     def _migrated_elsewhere(exc: sa.exc.DBAPIError) -> bool:
         text = str(exc.orig).lower()
-        return "already exists" in text or isinstance(exc, sa.exc.IntegrityError)
+        return (
+            "already exists" in text
+            or "database is locked" in text
+            or isinstance(exc, sa.exc.IntegrityError)
+        )
 
     def applied_migrations(self) -> list[str]:
         """Names of applied migrations."""
