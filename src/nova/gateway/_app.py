@@ -547,23 +547,23 @@ class Gateway:
         m = self.metrics
         cid = call.route.id if call.route is not None else ""
         total = time.perf_counter() - call.t0
-        code = str(call.status)
-        m.requests.labels(cid, code).inc()
         error_type = "" if call.outcome == "ok" else call.outcome
+        f = m.finished(cid, str(call.status), error_type)
+        f.requests.inc()
         if cid:
-            m.request_duration.labels(cid, error_type).observe(total)
+            f.duration.observe(total)
             if call.ttft_s is not None:
-                m.ttft.labels(cid).observe(call.ttft_s)
-            m.token_usage.labels(cid, "input").observe(call.prompt_tokens)
-            m.token_usage.labels(cid, "output").observe(call.completion_tokens)
+                f.ttft.observe(call.ttft_s)
+            f.tokens_in.observe(call.prompt_tokens)
+            f.tokens_out.observe(call.completion_tokens)
         m.overhead.observe(max(0.0, total - call.upstream_s))
         cost = (
             call.route.cost(call.prompt_tokens, call.completion_tokens)
             if call.route is not None
             else None
         )
-        if cost:
-            m.cost.labels(cid).inc(cost)
+        if cost and f.cost is not None:
+            f.cost.inc(cost)
         used = call.prompt_tokens + call.completion_tokens
         if call.reservation is not None:
             self.limits.settle(call.reservation, used)

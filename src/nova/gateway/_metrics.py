@@ -9,6 +9,7 @@ seconds, ``candidate`` is the nova candidate id, and requests refused before rou
 from __future__ import annotations
 
 import os
+from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -23,6 +24,23 @@ __all__ = ["GatewayMetrics"]
 _LATENCY = GATEWAY_LATENCY_BUCKETS
 _OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 _TOKENS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144)
+
+
+class Finished(NamedTuple):
+    """The labelled children one finished chat request updates (see ``GatewayMetrics.finished``)."""
+
+    requests: Any
+    """``nova_gateway_requests_total{candidate, code}``."""
+    duration: Any
+    """``gen_ai_server_request_duration_seconds{candidate, error_type}`` (None without one)."""
+    ttft: Any
+    """``gen_ai_server_time_to_first_token_seconds{candidate}`` (None without a candidate)."""
+    tokens_in: Any
+    """``gen_ai_client_token_usage{candidate, gen_ai_token_type="input"}`` (None without one)."""
+    tokens_out: Any
+    """``gen_ai_client_token_usage{candidate, gen_ai_token_type="output"}`` (None without one)."""
+    cost: Any
+    """``nova_gateway_cost_usd_total{candidate}`` (None without a candidate)."""
 
 
 class GatewayMetrics:
@@ -101,6 +119,27 @@ class GatewayMetrics:
             ["candidate"],
             registry=r,
         )
+
+        self._finished: dict[tuple[str, str, str], Finished] = {}
+
+    def finished(self, candidate: str, code: str, error_type: str) -> Finished:
+        """The children a request with these labels updates, looked up once per label set
+        (``.labels()`` validates, builds a key and takes a lock on every call: the six calls
+        per request were 1.8 % of the gateway's main-thread CPU, cProfile with a CPU-time
+        clock, 500 req/s). The same children, so the same series, as calling ``.labels()``."""
+        key = (candidate, code, error_type)
+        f = self._finished.get(key)
+        if f is None:
+            c = candidate
+            f = self._finished[key] = Finished(
+                self.requests.labels(c, code),
+                self.request_duration.labels(c, error_type) if c else None,
+                self.ttft.labels(c) if c else None,
+                self.token_usage.labels(c, "input") if c else None,
+                self.token_usage.labels(c, "output") if c else None,
+                self.cost.labels(c) if c else None,
+            )
+        return f
 
     def render(self) -> bytes:
         """The text exposition of every metric (all workers' in multiprocess mode)."""
