@@ -316,7 +316,10 @@ def test_price_sheet_costs_are_estimates_and_redteam_files_are_not_eval_datasets
         catalog="llama-3.1-70b-instruct",
         metrics={
             "cost_per_1k_conversations": Measurement(
-                value=0.756, unit="USD", source="price-sheet:aws-bedrock-2026-11", detail="x"
+                value=0.756,
+                unit="USD",
+                source="price-sheet:aws-bedrock-2026-11",
+                detail="x; STALE price sheet: aws-bedrock-2026-11 was retrieved 2025-07-20; y",
             )
         },
     )
@@ -333,6 +336,7 @@ def test_price_sheet_costs_are_estimates_and_redteam_files_are_not_eval_datasets
     estimated_head = {"de": "geschätzt, nicht gemessen", "en": "estimated, not measured"}[lang]
     assert measured_head not in options
     assert estimated_head in options and "`llama31-70b-bedrock`" in options
+    assert "aws-bedrock-2026-11 was retrieved 2025-07-20" in options  # the stale sheet is marked
     latest = docs["kpi_catalogue"].split("\n## ")[2]  # "Latest measured values"
     kpi_row = next(line for line in latest.splitlines() if line.startswith("| Cost per 1,000"))
     assert "✓" not in kpi_row and "✗" not in kpi_row
