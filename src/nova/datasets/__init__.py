@@ -13,6 +13,7 @@ from nova.datasets._dataset import (
     dataset_files,
     load_dataset,
 )
+from nova.datasets._jsonl import jsonl_models
 
 __all__ = [
     "GRADER_NAMES",
@@ -22,5 +23,6 @@ __all__ = [
     "Expectation",
     "Reference",
     "dataset_files",
+    "jsonl_models",
     "load_dataset",
 ]

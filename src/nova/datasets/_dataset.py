@@ -19,12 +19,12 @@ answer, ``[ESKALATION]`` stands for a call of the hand-over tool.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nova.datasets._jsonl import jsonl_models
 from nova.errors import ConfigError, Problem
 
 __all__ = [
@@ -149,25 +149,7 @@ def load_dataset(path: Path) -> Dataset:
     problems: list[Problem] = []
     cases: list[Case] = []
     seen: dict[str, int] = {}
-    for lineno, raw in enumerate(data.decode("utf-8-sig").splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(
-                Problem(path, lineno, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
-            )
-            continue
-        try:
-            case = Case.model_validate(obj)
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc = ".".join(str(p) for p in err["loc"])
-                problems.append(
-                    Problem(path, lineno, loc, err["msg"].removeprefix("Value error, "))
-                )
-            continue
+    for lineno, case in jsonl_models(path, data.decode("utf-8-sig"), Case, problems):
         if case.id in seen:
             problems.append(
                 Problem(

@@ -16,7 +16,6 @@ Every scenario of every file is validated before a run starts: a bad line stops 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from importlib import resources
@@ -24,8 +23,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nova.datasets import jsonl_models
 from nova.errors import ConfigError, Problem
 
 __all__ = [
@@ -198,14 +198,6 @@ class ScenarioLibrary(BaseModel):
         return [s for f in self.files for s in f.scenarios]
 
 
-def _problems_of(exc: ValidationError, path: Path, lineno: int) -> list[Problem]:
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        out.append(Problem(path, lineno, loc, err["msg"].removeprefix("Value error, ")))
-    return out
-
-
 def _parse(path: Path, data: bytes, seen: dict[str, str]) -> tuple[ScenarioFile, list[Problem]]:
     problems: list[Problem] = []
     scenarios: list[Scenario] = []
@@ -215,21 +207,7 @@ def _parse(path: Path, data: bytes, seen: dict[str, str]) -> tuple[ScenarioFile,
         return ScenarioFile(name=path.stem, path=str(path), sha256="", scenarios=[]), [
             Problem(path, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
         ]
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(
-                Problem(path, lineno, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
-            )
-            continue
-        try:
-            sc = Scenario.model_validate(obj)
-        except ValidationError as exc:
-            problems.extend(_problems_of(exc, path, lineno))
-            continue
+    for lineno, sc in jsonl_models(path, text, Scenario, problems):
         where = f"{path.name}:{lineno}"
         if sc.id in seen:
             problems.append(
