@@ -17,7 +17,7 @@ from nova.decision._evidence import CandidateEvidence, Evidence, Measurement, Ru
 from nova.errors import NovaError
 from nova.evals import Rate, build_report
 from nova.perf import CandidatePerf, choose_operating_point, estimate_cost, in_eur_and_per_month
-from nova.safety import build_redteam_report, eval_over_refusal
+from nova.safety import RateCI, build_redteam_report, eval_over_refusal
 from nova.settings import get_settings
 from nova.store import RunRecord, RunStore
 
@@ -342,19 +342,27 @@ def _add_money(ev: Evidence, catalog: Catalog, monthly: int, today: dt.date) -> 
         )
 
 
+def _wilson(rate: RateCI, src: str, before: str, after: str = "") -> Measurement:
+    """A share measured on k of n items, with its Wilson 95% interval (``rate.rate`` set);
+    the detail reads ``<before>Wilson 95%, k/n<after>``."""
+    assert rate.rate is not None
+    return Measurement(
+        value=rate.rate,
+        low=rate.low,
+        high=rate.high,
+        unit="%",
+        source=src,
+        detail=f"{before}Wilson 95%, {rate.k}/{rate.n}{after}",
+    )
+
+
 def _add_eval_over_refusal(ev: Evidence, store: RunStore, q: RunRecord, ws: Workspace) -> None:
     """Step 4b: over-refusal on the eval datasets (a candidate is not "safe" by refusing
     everything)."""
     for cid, orr in eval_over_refusal(store, q.id, ws.datasets_dir).items():
         if cid in ev.candidates and orr.rate is not None:
-            ev.candidates[cid].metrics["over_refusal_rate_evals"] = Measurement(
-                value=orr.rate,
-                low=orr.low,
-                high=orr.high,
-                unit="%",
-                source=f"run:{q.id}",
-                detail=f"refusal lexicon on eval answers that need no refusal, "
-                f"Wilson 95%, {orr.k}/{orr.n}",
+            ev.candidates[cid].metrics["over_refusal_rate_evals"] = _wilson(
+                orr, f"run:{q.id}", "refusal lexicon on eval answers that need no refusal, "
             )
 
 
@@ -375,33 +383,15 @@ def _redteam_evidence(ev: Evidence, store: RunStore, run: RunRecord) -> None:
         if head is None or head.asr.rate is None:
             continue
         setting = "rails on" if head.guardrails else "rails off"
-        ce.metrics["attack_success_rate"] = Measurement(
-            value=head.asr.rate,
-            low=head.asr.low,
-            high=head.asr.high,
-            unit="%",
-            source=src,
-            detail=f"{setting}; Wilson 95%, {head.asr.k}/{head.asr.n} attacks; "
-            f"over-refusal {head.over_refusal.fmt()}",
+        ce.metrics["attack_success_rate"] = _wilson(
+            head.asr, src, f"{setting}; ", f" attacks; over-refusal {head.over_refusal.fmt()}"
         )
         if head.over_refusal.rate is not None:
-            ce.metrics["over_refusal_rate"] = Measurement(
-                value=head.over_refusal.rate,
-                low=head.over_refusal.low,
-                high=head.over_refusal.high,
-                unit="%",
-                source=src,
-                detail=f"{setting}; benign look-alikes refused, Wilson 95%, "
-                f"{head.over_refusal.k}/{head.over_refusal.n}",
+            ce.metrics["over_refusal_rate"] = _wilson(
+                head.over_refusal, src, f"{setting}; benign look-alikes refused, "
             )
         plain = next((x for x in rep.rows if x.candidate == cid and not x.guardrails), None)
         if plain is not None and plain.asr.rate is not None:
-            ce.metrics["attack_success_rate_no_rails"] = Measurement(
-                value=plain.asr.rate,
-                low=plain.asr.low,
-                high=plain.asr.high,
-                unit="%",
-                source=src,
-                detail=f"rails off; Wilson 95%, {plain.asr.k}/{plain.asr.n} attacks; "
-                f"over-refusal {plain.over_refusal.fmt()}",
+            ce.metrics["attack_success_rate_no_rails"] = _wilson(
+                plain.asr, src, "rails off; ", f" attacks; over-refusal {plain.over_refusal.fmt()}"
             )

@@ -6,7 +6,6 @@ and the log say so, and nothing claims a control that is not there.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,5 +100,6 @@ def load_workspace_rails(workspace_root: Path | None) -> WorkspaceRails:
         status = "not active: no guardrails/rails.yaml in the workspace (`nova init` writes one)"
         log.warning("safety rails %s", status)
         return WorkspaceRails(None, status)
-    safety = importlib.import_module("nova.safety")  # the module, so tests can stand in for it
-    return WorkspaceRails(safety.load_rails(workspace_root), "active")
+    from nova.safety import load_rails  # lazily: `nova serve` without rails never loads them
+
+    return WorkspaceRails(load_rails(workspace_root), "active")

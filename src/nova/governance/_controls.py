@@ -2,30 +2,26 @@
 
 Documents, workspace READMEs and CLI messages state a control (guardrails, red teaming, the
 gateway, monitoring, a rendered deployment) only through ``workspace_controls``: "not active"
-until the evidence exists, then the fact with where the evidence is. The rules (COORD contract):
+until the evidence exists, then the fact with where the evidence is. The rules:
 
-- rails: ``guardrails/rails.yaml`` exists and the ``nova.safety`` package is importable and
-  loads it without error;
+- rails: ``guardrails/rails.yaml`` exists and ``nova.safety.load_rails`` loads it without error
+  (configured; they act on customer traffic only through the gateway: ``rails_in_traffic``);
 - red team: a completed run of kind ``redteam`` in the run store;
 - gateway: an audit entry ``gateway.request`` (it served a request); issued keys alone do not count;
 - monitoring: an audit entry ``alerts.activate`` (subject = candidate id);
 - deployment: ``deploy/models/<candidate>/`` holds a ``Chart.yaml``, ``compose.yaml`` or
   ``README.md``.
-
-Nothing here imports another stream's package: ``nova.safety`` is found with
-``importlib.util.find_spec`` and loaded only when present.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from nova.config import Workspace
+from nova.errors import NovaError
 from nova.store import RunStore
 
 __all__ = ["CONTROL_NAMES", "Control", "Controls", "workspace_controls"]
@@ -68,6 +64,13 @@ class Controls(BaseModel):
     deployment: Control
     """Deployment manifests rendered under ``deploy/models/<candidate>/``."""
 
+    @property
+    def rails_in_traffic(self) -> bool:
+        """Whether the rails act on live conversations: configured, and nova's gateway (the only
+        path that applies them to customer traffic) served a request. Documents claim redaction
+        as in force only then."""
+        return self.rails.active and self.gateway.active
+
     def all(self) -> list[Control]:
         """The controls in ``CONTROL_NAMES`` order."""
         return [getattr(self, n) for n in CONTROL_NAMES]
@@ -78,18 +81,12 @@ def _rails(ws: Workspace) -> Control:
     rel = "guardrails/rails.yaml"
     if not path.is_file():
         return Control(name="rails", active=False, detail=f"{rel} does not exist")
-    if importlib.util.find_spec("nova.safety") is None:
-        return Control(
-            name="rails",
-            active=False,
-            detail=f"{rel} exists, but nova's safety package (nova.safety) is not installed, "
-            "so nothing enforces it",
-        )
+    from nova.safety import load_rails  # lazily: the rails load pydantic models and regexes
+
     try:
-        safety = importlib.import_module("nova.safety")
-        safety.load_rails(ws.root)
-    except Exception as exc:  # any failure means the rails are not in force
-        problems = getattr(exc, "problems", None)  # a ConfigError names file:line and field
+        load_rails(ws.root)
+    except NovaError as exc:  # an invalid rails.yaml is a ConfigError naming file:line, field
+        problems = getattr(exc, "problems", None)
         text = str(problems[0]) if problems else str(exc)
         first = text.splitlines()[0] if text else type(exc).__name__
         return Control(name="rails", active=False, detail=f"{rel} does not load: {first}")

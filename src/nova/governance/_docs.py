@@ -42,6 +42,7 @@ from nova.governance._docs_context import (
     license_review,
     lora_rows,
     measure,
+    price_sheet_estimate,
     provenance,
     read_datasets,
     read_guardrails,
@@ -334,21 +335,13 @@ def _deployment(
         group: Facts = {"catalog": cat_id, "name": rec.name, "options": options}
         group.update(open_weights=rec.license.open_weights, users=[c["id"] for c in users])
 
-        # "Measured" only where a performance run measured the throughput the cost rests on;
-        # a managed candidate's cost is price sheet x assumed conversation: an estimate.
-        def _from_run(cid: str) -> bool:
-            ce = evidence.candidates.get(cid)
-            m = ce.metrics.get("output_tokens_per_s") if ce is not None else None
-            return m is not None and m.source.startswith("run:")
-
-        priced = [x for x in costs if x["cost_per_1k_conversations"]["measured"]]
+        key = "cost_per_1k_conversations"
+        priced = [(x, evidence.candidates.get(x["id"])) for x in costs if x[key]["measured"]]
         group["measured_cost"] = [
-            {"id": x["id"], **x["cost_per_1k_conversations"]} for x in priced if _from_run(x["id"])
+            {"id": x["id"], **x[key]} for x, ce in priced if not price_sheet_estimate(ce, key)
         ]
         group["estimated_cost"] = [
-            {"id": x["id"], **x["cost_per_1k_conversations"]}
-            for x in priced
-            if not _from_run(x["id"])
+            {"id": x["id"], **x[key]} for x, ce in priced if price_sheet_estimate(ce, key)
         ]
         groups.append(group)
     return {

@@ -125,6 +125,15 @@ def fmt_measurement(m: Measurement, lang: Lang) -> str:
     return f"{out} {m.unit}".strip()
 
 
+def price_sheet_estimate(ev: CandidateEvidence | None, key: str) -> bool:
+    """Whether ``key`` of this candidate is a price sheet times an assumed conversation, with no
+    performance run behind it (a managed candidate's cost): an estimate, never "measured"."""
+    m = ev.metrics.get(key) if ev is not None else None
+    tps = ev.metrics.get("output_tokens_per_s") if ev is not None else None
+    from_run = tps is not None and tps.source.startswith("run:")
+    return m is not None and m.source.startswith("price-sheet:") and not from_run
+
+
 def measure(ev: CandidateEvidence | None, key: str, lang: Lang) -> Facts:
     """One metric of one candidate: formatted text, raw value and interval, source."""
     m = ev.get(key) if ev is not None else Measurement(value=None, source="not measured")
@@ -378,11 +387,7 @@ def kpi_rows(config: NovaConfig, cands: list[Facts], evidence: Evidence, lang: L
             ce = evidence.candidates.get(c["id"])
             m = measure(ce, key, lang)
             meets = borderline = None
-            tps = ce.metrics.get("output_tokens_per_s") if ce is not None else None
-            if str(m.get("source") or "").startswith("price-sheet:") and not (
-                tps is not None and tps.source.startswith("run:")
-            ):
-                # price sheet x assumed conversation, no measured throughput: an estimate
+            if price_sheet_estimate(ce, key):
                 est = "Schätzung, nicht gemessen" if lang == "de" else "estimate, not measured"
                 cells.append({**m, "text": f"{m['text']} ({est})", "candidate": c["id"],
                               "meets": None, "borderline": None})  # fmt: skip
