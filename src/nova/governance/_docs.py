@@ -474,7 +474,7 @@ def build_context(
     state = controls or workspace_controls(workspace_root)
     ctx: dict[str, Any] = {
         "lang": lang,
-        "controls": state.model_dump(),
+        "controls": {**state.model_dump(), "rails_in_traffic": state.rails_in_traffic},
         "project": config.name,
         "description": " ".join(config.description.split()),
         "stale_after_days": STALE_AFTER_DAYS,
