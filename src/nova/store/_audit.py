@@ -162,6 +162,7 @@ def read_head(path: Path) -> AuditHead | None:
 
 
 _HEAD_FDS: dict[str, int] = {}
+_LAST_WRITTEN: dict[str, tuple[bytes, AuditHead]] = {}
 _THREAD_LOCK = threading.Lock()
 
 
@@ -193,11 +194,17 @@ def _advance_head(path: Path, head: AuditHead) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             raw = os.pread(fd, _HEAD_SIZE, 0)
-            current = _parse_head(raw) if raw.strip() else None
+            mine = _LAST_WRITTEN.get(str(path))
+            # Unchanged since this process wrote it: no need to parse and check it again.
+            current = (
+                mine[1] if mine and mine[0] == raw else _parse_head(raw) if raw.strip() else None
+            )
             if current is not None and current.seq >= head.seq:
                 return
             rec = json.dumps({"seq": head.seq, "hash": head.hash, "check": _check(*head)})
-            os.pwrite(fd, rec.encode().ljust(_HEAD_SIZE - 1) + b"\n", 0)
+            data = rec.encode().ljust(_HEAD_SIZE - 1) + b"\n"
+            os.pwrite(fd, data, 0)
+            _LAST_WRITTEN[str(path)] = (data, head)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
