@@ -18,27 +18,34 @@ REDACTED = "***"
 _MIN_LEN = 6  # shorter values would redact ordinary words; no real key is that short
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_longest_first: tuple[str, ...] = ()
+"""The secrets, longest first (so a secret that contains another is masked whole); rebuilt
+on change instead of sorted for every string ``redact`` looks at."""
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that ``redact`` removes it."""
+    global _longest_first
     if value and len(value) >= _MIN_LEN:
         with _lock:
             _secrets.add(value)
+            _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def clear_secrets() -> None:
     """Forget all registered secrets (for tests)."""
+    global _longest_first
     with _lock:
         _secrets.clear()
+        _longest_first = ()
 
 
 def redact(obj: Any) -> Any:
     """A copy of ``obj`` (str, dict, list, tuple, scalars) with every registered secret masked."""
-    if not _secrets:
+    if not _longest_first:
         return obj
     if isinstance(obj, str):
-        for s in sorted(_secrets, key=len, reverse=True):
+        for s in _longest_first:
             if s in obj:
                 obj = obj.replace(s, REDACTED)
         return obj

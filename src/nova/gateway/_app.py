@@ -288,6 +288,8 @@ class Gateway:
         self, call: _Call, opened: Opened
     ) -> tuple[list[ChatDelta], BaseException | None]:
         """The rest of the stream after the first token, with the candidate's total timeout."""
+        if opened.complete:
+            return [], None
         out: list[ChatDelta] = []
         timeout = opened.route.candidate.provider.timeout_s
         t = time.perf_counter()

@@ -107,6 +107,8 @@ class Opened:
     """Candidates tried before, with why they were left."""
     upstream_s: float = 0.0
     """Seconds spent waiting for model servers so far."""
+    complete: bool = False
+    """Whether ``first`` is the whole answer (a plain request: ``stream`` yields nothing)."""
 
 
 def fallback_reason(exc: ProviderError) -> str | None:
@@ -232,7 +234,7 @@ class Router:
                 continue
             upstream += time.perf_counter() - t
             route.breaker.success()  # a first token: reachable (a later cut counts as a failure)
-            return Opened(route, stream, first, path, upstream)
+            return Opened(route, stream, first, path, upstream, complete=not request.stream)
         raise AssertionError("unreachable: the last candidate raises or returns")
 
     def fell_back(self, src: str, dst: str, reason: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -63,6 +64,7 @@ def _serve_one(
     app = build_app(gateway)
 
     async def ready(_app: web.Application) -> None:
+        _tune_gc()
         if on_ready is not None:
             on_ready(f"http://{host}:{port}")
 
@@ -77,6 +79,21 @@ def _serve_one(
         print=None,
         handle_signals=True,
     )
+
+
+def _tune_gc() -> None:
+    """Keep the cyclic garbage collector off the request path's tail.
+
+    Everything loaded at start-up (modules, the app, pydantic's and SQLAlchemy's caches, some
+    hundred thousand objects) is moved out of the collector's sight (``gc.freeze``), and the
+    youngest generation is collected after 20,000 instead of 700 allocations: a request
+    allocates a few hundred objects that reference counting frees when it ends, so most die
+    before a collection would scan them. Reference cycles are still collected."""
+    if os.environ.get("NOVA_GATEWAY_GC") == "default":
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:

@@ -1,7 +1,13 @@
 """The run store: SQLAlchemy Core schema with named migrations; SQLite by default, PostgreSQL
 by URL (``NOVA_DATABASE_URL``)."""
 
-from nova.store._audit import AuditEntry, AuditHead, AuditIssue, AuditItem
+from nova.store._audit import (
+    AuditEntry,
+    AuditHead,
+    AuditIssue,
+    AuditItem,
+    SqliteAuditAppender,
+)
 from nova.store._keys import ApiKeyRecord, KeyRole
 from nova.store._migrations import MIGRATIONS
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus, UsageSource
@@ -23,6 +29,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "RunStore",
+    "SqliteAuditAppender",
     "UsageSource",
     "database_url",
     "new_run_id",

@@ -25,9 +25,10 @@ import fcntl
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,6 +45,7 @@ __all__ = [
     "AuditHead",
     "AuditIssue",
     "AuditItem",
+    "SqliteAuditAppender",
     "append_audit",
     "append_audit_many",
     "read_audit",
@@ -160,6 +162,7 @@ def read_head(path: Path) -> AuditHead | None:
 
 
 _HEAD_FDS: dict[str, int] = {}
+_LAST_WRITTEN: dict[str, tuple[bytes, AuditHead]] = {}
 _THREAD_LOCK = threading.Lock()
 
 
@@ -191,20 +194,31 @@ def _advance_head(path: Path, head: AuditHead) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             raw = os.pread(fd, _HEAD_SIZE, 0)
-            current = _parse_head(raw) if raw.strip() else None
+            mine = _LAST_WRITTEN.get(str(path))
+            # Unchanged since this process wrote it: no need to parse and check it again.
+            current = (
+                mine[1] if mine and mine[0] == raw else _parse_head(raw) if raw.strip() else None
+            )
             if current is not None and current.seq >= head.seq:
                 return
             rec = json.dumps({"seq": head.seq, "hash": head.hash, "check": _check(*head)})
-            os.pwrite(fd, rec.encode().ljust(_HEAD_SIZE - 1) + b"\n", 0)
+            data = rec.encode().ljust(_HEAD_SIZE - 1) + b"\n"
+            os.pwrite(fd, data, 0)
+            _LAST_WRITTEN[str(path)] = (data, head)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _clean(payload: dict[str, Any] | None) -> dict[str, Any]:
-    # Round-trip through JSON so the stored payload hashes the same as the one we hash now.
-    clean = redact(payload or {})
-    out: dict[str, Any] = json.loads(json.dumps(clean, ensure_ascii=False, default=str))
-    return out
+    return _clean_text(payload)[0]
+
+
+def _clean_text(payload: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    # Round-trip through JSON so the stored payload hashes the same as the one we hash now;
+    # the text is what gets stored (it reads back as the payload).
+    text = json.dumps(redact(payload or {}), ensure_ascii=False, default=str)
+    out: dict[str, Any] = json.loads(text)
+    return out, text
 
 
 # Statements built once (their cache keys are then memoised): building them per batch was a
@@ -382,3 +396,88 @@ def _check_head(
             )
         ]
     return []
+
+
+_SQLITE_INSERT = (
+    "INSERT INTO audit_log (seq, at, actor, action, subject, payload, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_USAGE = "UPDATE gateway_keys SET tokens_used = tokens_used + ? WHERE id = ?"
+
+
+class SqliteAuditAppender:
+    """Appends audit batches on one dedicated SQLite connection, never waiting for a lock.
+
+    The gateway's hot path: a batch is committed in the caller's thread when the database's
+    write lock is free at that instant (``BEGIN IMMEDIATE`` with no busy timeout), else
+    ``try_append`` returns None and the caller hands the batch to a thread that may wait.
+    The rows are the ones ``append_audit_many`` writes (same columns, same timestamp text as
+    SQLAlchemy's SQLite ``DATETIME``, the same hash), so ``verify_audit`` and every reader see
+    no difference. The connection does not checkpoint the WAL by itself (a checkpoint syncs
+    the file, milliseconds the caller should not wait for): ``commits`` counts the commits so
+    the caller can run ``RunStore.checkpoint`` elsewhere every few hundred.
+    """
+
+    def __init__(self, path: str, *, head: Path | None) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA busy_timeout=0",
+            "PRAGMA wal_autocheckpoint=0",
+        ):
+            self._conn.execute(pragma)
+        self._head = head
+        self.commits = 0
+        """Transactions committed on this connection."""
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def try_append(
+        self, items: Sequence[AuditItem], key_usage: Mapping[str, int] | None = None
+    ) -> list[AuditEntry] | None:
+        """Append ``items`` (and add ``key_usage``) in one transaction, or return None at once
+        when another connection holds the write lock. Other errors raise ``sqlite3.Error``."""
+        if not items:
+            return []
+        cleaned = [(i.actor, i.action, i.subject, *_clean_text(i.payload)) for i in items]
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc).lower():
+                return None
+            raise
+        try:
+            # Under BEGIN IMMEDIATE no other writer can move the tail until the commit.
+            last = conn.execute(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            seq = 0 if last is None else int(last[0])
+            prev = GENESIS if last is None else str(last[1])
+            at = dt.datetime.now(dt.UTC)
+            at_text = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+            rows: list[dict[str, Any]] = []
+            params = []
+            for actor, action, subject, payload, text in cleaned:
+                seq += 1
+                h = _digest(prev, seq, at, actor, action, subject, payload)
+                rows.append(
+                    {"seq": seq, "at": at, "actor": actor, "action": action,
+                     "subject": subject, "payload": payload, "prev_hash": prev, "hash": h}
+                )  # fmt: skip
+                params.append((seq, at_text, actor, action, subject, text, prev, h))
+                prev = h
+            conn.executemany(_SQLITE_INSERT, params)
+            if key_usage:
+                conn.executemany(_SQLITE_USAGE, [(n, k) for k, n in key_usage.items() if n])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        if self._head is not None:
+            _advance_head(self._head, AuditHead(rows[-1]["seq"], rows[-1]["hash"]))
+        return [AuditEntry.model_construct(**r) for r in rows]

@@ -23,6 +23,7 @@ from nova.store._audit import (
     AuditHead,
     AuditIssue,
     AuditItem,
+    SqliteAuditAppender,
     append_audit_many,
     read_audit,
     read_head,
@@ -502,6 +503,22 @@ class RunStore:
         return append_audit_many(
             self.engine, items, head=self.audit_head, also=usage if key_usage else None
         )
+
+    def audit_appender(self) -> SqliteAuditAppender | None:
+        """A dedicated appender that commits without waiting for locks (the gateway's hot
+        path), for a SQLite file; None for PostgreSQL or an in-memory database. The caller
+        closes it."""
+        url = make_url(self.url)
+        if not self._is_sqlite or url.database in (None, "", ":memory:"):
+            return None
+        return SqliteAuditAppender(str(url.database), head=self.audit_head)
+
+    def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database file without blocking writers
+        (``PRAGMA wal_checkpoint(PASSIVE)``); nothing for PostgreSQL."""
+        if self._is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
         """The audit log in chain order (after seq ``after``, at most ``limit`` entries)."""

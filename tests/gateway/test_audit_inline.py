@@ -1,0 +1,124 @@
+"""The gateway's audit records committed in the event loop (a SQLite file) and, when another
+connection holds the write lock, by the writer thread: one chain either way."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nova.gateway._audit import AuditWriter
+from nova.store import AuditItem, RunStore
+
+
+def _store(tmp_path: Path) -> RunStore:
+    return RunStore(f"sqlite:///{tmp_path / 'nova.db'}")
+
+
+def _item(i: int) -> AuditItem:
+    return AuditItem("key:k1", "gateway.request", "primary-m", {"request_id": f"r{i}", "n": i})
+
+
+def test_appender_rows_read_back_like_sqlalchemy_rows(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.audit("alice", "review.approve", "primary-m", {"comment": "ok"})  # via SQLAlchemy
+    appender = store.audit_appender()
+    assert appender is not None
+    written = appender.try_append([_item(1), _item(2)])
+    assert written is not None
+    store.audit("bob", "decide", None, {"ü": "ß"})
+    appender.close()
+    entries = store.audit_entries()
+    assert [e.seq for e in entries] == [1, 2, 3, 4]
+    assert entries[1:3] == written  # the same timestamp, payload and hash as returned
+    assert store.verify_audit() == []
+    assert store.audit_anchor() == (4, entries[-1].hash)
+
+
+def test_no_appender_for_memory_or_postgres_urls() -> None:
+    assert RunStore("sqlite://").audit_appender() is None
+
+
+def test_appender_never_waits_for_a_lock(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    appender = store.audit_appender()
+    assert appender is not None
+    other = sqlite3.connect(tmp_path / "nova.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing (an eval run, a 2nd gateway)
+    try:
+        assert appender.try_append([_item(1)]) is None
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert appender.try_append([_item(1)]) is not None
+    appender.close()
+    assert store.verify_audit() == []
+
+
+def test_writer_commits_in_the_loop_and_falls_back_to_its_thread(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    used: list[dict[str, int]] = []
+    writer = AuditWriter(store, on_usage=used.append)
+
+    async def main() -> None:
+        writer.start()
+        assert writer.inline
+        first = await asyncio.gather(*(writer.write(_item(i), ("k1", 10)) for i in range(5)))
+        assert [e.seq for e in first] == [1, 2, 3, 4, 5]
+        assert writer.batches == 1  # five records handed in during one turn: one commit
+        assert writer.handed_to_thread == 0
+        other = sqlite3.connect(tmp_path / "nova.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        pending = asyncio.ensure_future(writer.write(_item(5), ("k1", 7)))
+        await asyncio.sleep(0.2)
+        assert not pending.done()  # the thread waits for the lock, the loop does not
+        assert writer.handed_to_thread == 1
+        other.execute("ROLLBACK")
+        other.close()
+        entry = await asyncio.wait_for(pending, 15)
+        assert entry.seq == 6
+
+    asyncio.run(main())
+    writer.close()
+    assert used == [{"k1": 50}, {"k1": 7}]
+    assert store.verify_audit() == []
+    assert [e.payload["n"] for e in store.audit_entries()] == [0, 1, 2, 3, 4, 5]
+
+
+def test_writer_checkpoints_the_wal_in_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nova.gateway._audit as audit_mod
+
+    monkeypatch.setattr(audit_mod, "_CHECKPOINT_EVERY", 10)
+    store = _store(tmp_path)
+    calls: list[int] = []
+    real = store.checkpoint
+    monkeypatch.setattr(store, "checkpoint", lambda: (calls.append(1), real())[1])
+    writer = AuditWriter(store)
+
+    async def main() -> None:
+        writer.start()
+        for i in range(35):
+            await writer.write(_item(i))
+
+    asyncio.run(main())
+    writer.close()
+    assert len(calls) == 3  # after commits 10, 20 and 30, not in the event loop
+    assert store.verify_audit() == []
+
+
+def test_writer_without_inline_uses_the_thread(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    writer = AuditWriter(store, inline=False)
+
+    async def main() -> None:
+        writer.start()
+        assert not writer.inline
+        await asyncio.gather(*(writer.write(_item(i)) for i in range(3)))
+
+    asyncio.run(main())
+    writer.close()
+    assert len(store.audit_entries()) == 3
