@@ -407,3 +407,22 @@ def test_a_checkout_with_crlf_line_ends_is_not_taken_for_an_edit(
     regions = human_regions(path.read_bytes().decode("utf-8"))
     for rid, answer in typed.items():
         assert regions[rid] == answer.replace("\r\n", "\n").replace("\n", "\r\n"), rid
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_kickoff_says_what_may_be_edited_and_what_is_regenerated(
+    tmp_path: Path, lang: Lang
+) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root, language=lang, demo=True)
+    text = (root / "docs" / "MODEL_OPERATIONS_KICKOFF.md").read_text("utf-8")
+    old = {"de": "werden nicht von Hand bearbeitet", "en": "are not edited by hand"}[lang]
+    assert old not in text
+    sections = {"de": "menschlichen Abschnitten", "en": "human sections"}[lang]
+    kept = {"de": "Byte für Byte", "en": "byte for byte"}[lang]
+    assert sections in text and kept in text and "<!-- nova:human ID -->" in text
+    assert "`nova docs --force`" in text and ".nova/backups/docs/" in text
+    assert "values.override.yaml" in text and "custom_rules.yml" in text
+    # The demo's llm-core runs local models; the baseline of the real candidates is sophia-real.
+    assert "`python -m nova benchmarks --profile sophia-real`" in text
+    assert "<!-- nova:human" not in text.split("<!-- nova:human ID -->", 1)[1]
