@@ -426,3 +426,83 @@ def test_kickoff_says_what_may_be_edited_and_what_is_regenerated(
     # The demo's llm-core runs local models; the baseline of the real candidates is sophia-real.
     assert "`python -m nova benchmarks --profile sophia-real`" in text
     assert "<!-- nova:human" not in text.split("<!-- nova:human ID -->", 1)[1]
+
+
+_SEAL_LINE = re.compile(r"\n\n<!-- nova:generated sha256=[0-9a-f]{64} -->\n\Z")
+
+
+def test_an_unsealed_document_equal_to_the_current_rendering_is_not_a_conflict(
+    setup: Setup,  # noqa: F811
+) -> None:
+    """What an older nova wrote without a seal is regenerated when nova's text in it is exactly
+    what nova writes now; what a person typed into its human sections is carried over."""
+    render_governance_docs(setup.root, setup.config, setup.catalog, setup.evidence, now=NOW)
+    folder = setup.root / "docs" / "governance"
+    typed: dict[str, str] = {}
+    for p in folder.glob("*.md"):
+        unsealed = _SEAL_LINE.sub("\n", p.read_bytes().decode("utf-8"))
+        assert "nova:generated" not in unsealed
+        if p.stem == "dsfa":
+            unsealed = _fill(unsealed, typed)
+        p.write_bytes(unsealed.encode("utf-8"))
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, now=NOW
+    )
+    for r in results:
+        assert r.update.conflict is None, r.update.conflict
+        text = r.path.read_bytes().decode("utf-8")
+        assert r.written and _SEAL_LINE.search(text), r.path.name
+    dsfa = human_regions((folder / "dsfa.md").read_bytes().decode("utf-8"))
+    assert typed and all(dsfa[rid] == answer for rid, answer in typed.items())
+
+
+def test_a_legacy_document_is_refused_with_what_to_do_and_force_keeps_everything(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root)
+    assert run_cli("--workspace", str(root), "docs", "--language", "en").code == 0
+    folder = root / "docs" / "governance"
+    # An older nova: different generated wording, no seal, no human-section markers.
+    legacy = "# Exit strategy\n\nLegal watches the vendors' pages. Our note: call Anna.\n"
+    (folder / "exit_strategy.md").write_text(legacy, encoding="utf-8")
+    # A current document with a typed section whose generated text a person edited.
+    dsfa = folder / "dsfa.md"
+    typed: dict[str, str] = {}
+    edited = _fill(dsfa.read_bytes().decode("utf-8"), typed).replace("# ", "# Edited ", 1)
+    dsfa.write_bytes(edited.encode("utf-8"))
+    refused = run_cli("--workspace", str(root), "docs", "--language", "en")
+    assert refused.code == 1
+    message = " ".join(refused.err.split())
+    assert "exit_strategy.md: has no nova seal line and differs from what nova generates now" in (
+        message
+    )
+    assert "`nova docs --force` copies it to .nova/backups/docs/ and regenerates it" in message
+    assert "copy what you wrote from the backup into the new file's human sections" in message
+    assert "dsfa.md: text outside the human sections was edited" in message
+    assert "carrying over what its human sections hold" in message
+    assert (folder / "exit_strategy.md").read_text("utf-8") == legacy
+    assert dsfa.read_bytes().decode("utf-8") == edited
+    assert "license_review.md" not in message  # the untouched documents are not refused
+
+    forced = run_cli("--workspace", str(root), "docs", "--language", "en", "--force")
+    assert forced.code == 0, forced.err
+    backups = root / ".nova" / "backups" / "docs"
+    saved = {p.name.split(".")[0]: p.read_bytes().decode("utf-8") for p in backups.iterdir()}
+    assert saved == {"exit_strategy": legacy, "dsfa": edited}
+    regions = human_regions(dsfa.read_bytes().decode("utf-8"))
+    assert typed and all(regions[rid] == answer for rid, answer in typed.items())
+    assert "# Edited" not in dsfa.read_bytes().decode("utf-8")
+    assert _SEAL_LINE.search((folder / "exit_strategy.md").read_text("utf-8"))
+
+
+def test_broken_markers_are_refused_with_what_to_do() -> None:
+    from nova.governance import merge_document
+
+    new = "# Doc\n\n- Owner: <!-- nova:human a -->[to be confirmed by Legal]<!-- /nova:human -->\n"
+    old = "# Doc\n\n- Owner: <!-- nova:human a -->Anna\n"  # end marker deleted
+    refused = merge_document(old, new, name="doc.md", lang="en")
+    assert refused.conflict is not None and "line 3" in refused.conflict
+    assert "restore the marker" in refused.conflict and "nova docs --force" in refused.conflict
+    forced = merge_document(old, new, name="doc.md", lang="en", force=True)
+    assert forced.conflict == refused.conflict and _SEAL_LINE.search(forced.text)

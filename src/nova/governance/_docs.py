@@ -604,8 +604,9 @@ def update_governance_docs(
     """Regenerate every governance document, keeping what people wrote (see ``_human``).
 
     Each file is written atomically. A document whose old version has edits outside its human
-    sections (or no seal) is a conflict: it is left untouched, unless ``force``, which first
-    copies the old file to ``.nova/backups/docs/``.
+    sections (or no seal and other text than nova generates now) is a conflict: it is left
+    untouched, unless ``force``, which first copies the old file to ``.nova/backups/docs/`` and
+    still carries its human sections over.
     """
     ws = Workspace(workspace_root)
     if controls is None:
@@ -633,12 +634,7 @@ def update_governance_docs(
         path = folder / f"{name}.md"
         # Bytes, not read_text: a person's CRLF line ends must survive byte for byte.
         old = path.read_bytes().decode("utf-8") if path.is_file() else None
-        update = merge_document(old, text, name=f"{name}.md", lang=ctx["lang"])
-        if update.conflict and force:
-            forced = merge_document(None, text, name=f"{name}.md", lang=ctx["lang"])
-            update = DocumentUpdate(
-                text=forced.text, diff=update.diff, kept=[], conflict=update.conflict
-            )
+        update = merge_document(old, text, name=f"{name}.md", lang=ctx["lang"], force=force)
         planned.append((path, update))
     results = []
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S")
