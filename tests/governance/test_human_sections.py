@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -38,6 +38,14 @@ def _fill(text: str, typed: dict[str, str]) -> str:
         return m.group(1) + answer + m.group(4)
 
     return _REGION.sub(sub, text)
+
+
+def _regenerate(setup: Setup, lang: Lang, **options: Any) -> dict[str, str]:  # noqa: F811
+    """``update_governance_docs`` at NOW; each document's text by name."""
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=NOW, **options
+    )
+    return {r.path.stem: r.path.read_bytes().decode("utf-8") for r in results}
 
 
 @pytest.mark.parametrize("lang", ["de", "en"])
@@ -226,16 +234,7 @@ def test_documents_state_controls_from_the_real_workspace_state(
     lang: Lang,
 ) -> None:
     def docs() -> dict[str, str]:
-        paths = update_governance_docs(
-            setup.root,
-            setup.config,
-            setup.catalog,
-            setup.evidence,
-            language=lang,
-            now=NOW,
-            force=True,
-        )
-        return {r.path.stem: r.path.read_bytes().decode("utf-8") for r in paths}
+        return _regenerate(setup, lang, force=True)
 
     rails_file = setup.root / "guardrails" / "rails.yaml"
     rails_yaml = rails_file.read_bytes()
@@ -349,16 +348,7 @@ def test_rails_are_active_only_when_nova_safety_loads_them(
     def dsfa() -> str:
         with open_store(Workspace(setup.root)) as store:
             controls = workspace_controls(setup.root, store)
-        results = update_governance_docs(
-            setup.root,
-            setup.config,
-            setup.catalog,
-            setup.evidence,
-            language=lang,
-            now=NOW,
-            controls=controls,
-        )
-        return next(r.path for r in results if r.path.stem == "dsfa").read_text("utf-8")
+        return _regenerate(setup, lang, controls=controls)["dsfa"]
 
     # Configured rails act on live conversations only through the gateway: until it served a
     # request, the DSFA must not tell the DPO that personal data is redacted.
