@@ -388,37 +388,38 @@ def fill(template: str, values: Callable[[str], str]) -> tuple[str, list[dict[st
         pos = j + 1
 
 
+def numbered(prefix: str, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The rows in order, each with ``id`` ``<prefix>-001``… as its first key."""
+    return [{"id": f"{prefix}-{i:03d}", **row} for i, row in enumerate(rows, 1)]
+
+
 def pii_rows(rng: random.Random) -> list[dict[str, object]]:
+    def with_pii(lang: str, template: str, split: str) -> dict[str, object]:
+        text, spans = fill(template, lambda s: GEN[s](rng))
+        return {"language": lang, "text": text, "spans": spans, "split": split}
+
+    def near_miss(kind: str, lang: str, template: str, split: str) -> dict[str, object]:
+        text, _ = fill(template, lambda s: near_value(rng, s))
+        return {"language": lang, "text": text, "spans": [], "near_miss": kind, "split": split}
+
     rows: list[dict[str, object]] = []
     for rep in range(6):
         for lang, templates in (("de", TEMPLATES_DE), ("en", TEMPLATES_EN)):
             for t in templates:
                 if lang == "en" and rep >= 4:
                     continue
-                text, spans = fill(t, lambda s: GEN[s](rng))
-                rows.append({"language": lang, "text": text, "spans": spans})
+                rows.append(with_pii(lang, t, "tuning"))
     for _rep in range(3):
         for kind, t in NEAR_MISSES:
-            text, _ = fill(t, lambda s: near_value(rng, s))
             lang = "en" if t.split()[0] in ("Order", "Customer", "Invoice", "Please") else "de"
-            rows.append({"language": lang, "text": text, "spans": [], "near_miss": kind})
-    for row in rows:
-        row["split"] = "tuning"
+            rows.append(near_miss(kind, lang, t, "tuning"))
     for split, spans_rows, near_rows in (
         ("tuning", HOLDOUT_PII, HOLDOUT_NEAR),
         ("holdout", HOLDOUT2_PII, HOLDOUT2_NEAR),
     ):
-        for lang, t in spans_rows:
-            text, spans = fill(t, lambda s: GEN[s](rng))
-            rows.append({"language": lang, "text": text, "spans": spans, "split": split})
-        for kind, lang, t in near_rows:
-            text, _ = fill(t, lambda s: near_value(rng, s))
-            rows.append(
-                {"language": lang, "text": text, "spans": [], "near_miss": kind, "split": split}
-            )
-    for i, row in enumerate(rows, 1):
-        row["id"] = f"pii-{i:03d}"
-    return [{"id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows]
+        rows += [with_pii(lang, t, split) for lang, t in spans_rows]
+        rows += [near_miss(kind, lang, t, split) for kind, lang, t in near_rows]
+    return numbered("pii", rows)
 
 
 # --- injection / benign ------------------------------------------------------------------------
@@ -1080,40 +1081,34 @@ TOPIC_HOLDOUT: list[tuple[str, str | None, str]] = [
 
 
 def topic_rows() -> list[dict[str, object]]:
-    rows = [(lang, topic, text, "tuning") for lang, topic, text in TOPIC_PROBES]
-    rows += [(lang, topic, text, "holdout") for lang, topic, text in TOPIC_HOLDOUT]
-    return [
-        {"id": f"top-{i:03d}", "language": lang, "topic": topic, "text": text, "split": split}
-        for i, (lang, topic, text, split) in enumerate(rows, 1)
+    rows: list[dict[str, object]] = [
+        {"language": lang, "topic": topic, "text": text, "split": split}
+        for split, probes in (("tuning", TOPIC_PROBES), ("holdout", TOPIC_HOLDOUT))
+        for lang, topic, text in probes
     ]
+    return numbered("top", rows)
 
 
 def injection_rows(rng: random.Random) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    for lang, text in INJECTIONS_DIRECT:
-        rows.append({"language": lang, "label": "injection", "kind": "direct", "text": text})
+    def row(
+        lang: str, label: str, kind: str, text: str, split: str = "tuning"
+    ) -> dict[str, object]:
+        return {"language": lang, "label": label, "kind": kind, "text": text, "split": split}
+
+    rows = [row(lang, "injection", "direct", text) for lang, text in INJECTIONS_DIRECT]
     for lang, wrapper in INDIRECT_WRAPPERS:
         for payload in rng.sample(INDIRECT_PAYLOADS, 5):
-            text = wrapper.replace("{PAYLOAD}", payload)
-            rows.append({"language": lang, "label": "injection", "kind": "indirect", "text": text})
+            rows.append(row(lang, "injection", "indirect", wrapper.replace("{PAYLOAD}", payload)))
     for lang_w, wrapper in ENCODED_WRAPPERS:
         for _, secret in ENCODED_SECRETS:
             b64 = base64.b64encode(secret.encode()).decode()
-            text = wrapper.replace("{B64}", b64)
-            rows.append({"language": lang_w, "label": "injection", "kind": "encoded", "text": text})
-    for lang, text in INJECTIONS_HARD:
-        rows.append({"language": lang, "label": "injection", "kind": "hard", "text": text})
-    for lang, text in BENIGN:
-        rows.append({"language": lang, "label": "benign", "kind": "message", "text": text})
-    for lang, text in BENIGN_DOCS:
-        rows.append({"language": lang, "label": "benign", "kind": "quoted", "text": text})
+            rows.append(row(lang_w, "injection", "encoded", wrapper.replace("{B64}", b64)))
+    rows += [row(lang, "injection", "hard", text) for lang, text in INJECTIONS_HARD]
+    rows += [row(lang, "benign", "message", text) for lang, text in BENIGN]
+    rows += [row(lang, "benign", "quoted", text) for lang, text in BENIGN_DOCS]
     for t in BENIGN_TEMPLATES_DE:
         for x in rng.sample(BENIGN_FILLERS_DE, 14):
-            rows.append(
-                {"language": "de", "label": "benign", "kind": "message", "text": t.format(X=x)}
-            )
-    for row in rows:
-        row["split"] = "tuning"
+            rows.append(row("de", "benign", "message", t.format(X=x)))
     rounds = [
         ("holdout1", "tuning", (("injection", HOLDOUT_INJECTIONS), ("benign", HOLDOUT_BENIGN))),
         ("holdout2", "tuning", (("injection", HOLDOUT2_INJECTIONS), ("benign", HOLDOUT2_BENIGN))),
@@ -1121,13 +1116,8 @@ def injection_rows(rng: random.Random) -> list[dict[str, object]]:
     ]
     for kind, split, sets in rounds:
         for label, items in sets:
-            for lang, text in items:
-                rows.append(
-                    {"language": lang, "label": label, "kind": kind, "text": text, "split": split}
-                )
-    for i, row in enumerate(rows, 1):
-        row["id"] = f"inj-{i:03d}"
-    return [{"id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows]
+            rows += [row(lang, label, kind, text, split) for lang, text in items]
+    return numbered("inj", rows)
 
 
 def write(path: Path, rows: list[dict[str, object]]) -> None:

@@ -96,12 +96,7 @@ def postgres_server() -> Iterator[str]:
         time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop(proc)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -131,6 +126,33 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
+def _prometheus_style_server(
+    what: str, binary: str, config_file: Path, storage_flag: str, flags: list[str], port: int
+) -> Iterator[str]:
+    """Prometheus or Alertmanager (the same flag style) with ``config_file``, a throwaway
+    storage folder and its log; waits for ``/-/ready``, yields the base URL, stops by PID."""
+    base = Path(tempfile.mkdtemp(prefix=f"nova-{what}-"))
+    log = base / "log"
+    argv = [
+        binary,
+        f"--config.file={config_file}",
+        f"{storage_flag}={base / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        *flags,
+        "--log.level=warn",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/-/ready", proc, what, log)
+        yield url
+    finally:
+        _stop(proc)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def prometheus_server(config_file: Path) -> Iterator[str]:
     """A real Prometheus (Debian's ``prometheus``) with ``config_file``, the lifecycle API on
     and a throwaway TSDB; yields its base URL. Stopped by PID."""
@@ -138,29 +160,11 @@ def prometheus_server(config_file: Path) -> Iterator[str]:
     if binary is None:
         require("Prometheus", "no prometheus binary (apt-get install prometheus)")
     assert binary is not None
-    base = Path(tempfile.mkdtemp(prefix="nova-prom-"))
-    port = free_port()
-    log = base / "log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_file}",
-                f"--storage.tsdb.path={base / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-lifecycle",
-                "--log.level=warn",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{url}/-/ready", proc, "prometheus", log)
+    flags = ["--web.enable-lifecycle"]
+    with _prometheus_style_server(
+        "prometheus", binary, config_file, "--storage.tsdb.path", flags, free_port()
+    ) as url:
         yield url
-    finally:
-        _stop(proc)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -171,26 +175,8 @@ def alertmanager_server(config_file: Path, port: int | None = None) -> Iterator[
     if binary is None:
         require("Alertmanager", "no alertmanager binary (apt-get install prometheus-alertmanager)")
     assert binary is not None
-    base = Path(tempfile.mkdtemp(prefix="nova-am-"))
-    port = port or free_port()
-    log = base / "log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_file}",
-                f"--storage.path={base / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{url}/-/ready", proc, "alertmanager", log)
+    flags = ["--cluster.listen-address="]
+    with _prometheus_style_server(
+        "alertmanager", binary, config_file, "--storage.path", flags, port or free_port()
+    ) as url:
         yield url
-    finally:
-        _stop(proc)
-        shutil.rmtree(base, ignore_errors=True)

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -38,6 +38,14 @@ def _fill(text: str, typed: dict[str, str]) -> str:
         return m.group(1) + answer + m.group(4)
 
     return _REGION.sub(sub, text)
+
+
+def _regenerate(setup: Setup, lang: Lang, **options: Any) -> dict[str, str]:  # noqa: F811
+    """``update_governance_docs`` at NOW; each document's text by name."""
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, language=lang, now=NOW, **options
+    )
+    return {r.path.stem: r.path.read_bytes().decode("utf-8") for r in results}
 
 
 @pytest.mark.parametrize("lang", ["de", "en"])
@@ -226,16 +234,7 @@ def test_documents_state_controls_from_the_real_workspace_state(
     lang: Lang,
 ) -> None:
     def docs() -> dict[str, str]:
-        paths = update_governance_docs(
-            setup.root,
-            setup.config,
-            setup.catalog,
-            setup.evidence,
-            language=lang,
-            now=NOW,
-            force=True,
-        )
-        return {r.path.stem: r.path.read_bytes().decode("utf-8") for r in paths}
+        return _regenerate(setup, lang, force=True)
 
     rails_file = setup.root / "guardrails" / "rails.yaml"
     rails_yaml = rails_file.read_bytes()
@@ -349,16 +348,7 @@ def test_rails_are_active_only_when_nova_safety_loads_them(
     def dsfa() -> str:
         with open_store(Workspace(setup.root)) as store:
             controls = workspace_controls(setup.root, store)
-        results = update_governance_docs(
-            setup.root,
-            setup.config,
-            setup.catalog,
-            setup.evidence,
-            language=lang,
-            now=NOW,
-            controls=controls,
-        )
-        return next(r.path for r in results if r.path.stem == "dsfa").read_text("utf-8")
+        return _regenerate(setup, lang, controls=controls)["dsfa"]
 
     # Configured rails act on live conversations only through the gateway: until it served a
     # request, the DSFA must not tell the DPO that personal data is redacted.
@@ -407,3 +397,102 @@ def test_a_checkout_with_crlf_line_ends_is_not_taken_for_an_edit(
     regions = human_regions(path.read_bytes().decode("utf-8"))
     for rid, answer in typed.items():
         assert regions[rid] == answer.replace("\r\n", "\n").replace("\n", "\r\n"), rid
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_kickoff_says_what_may_be_edited_and_what_is_regenerated(
+    tmp_path: Path, lang: Lang
+) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root, language=lang, demo=True)
+    text = (root / "docs" / "MODEL_OPERATIONS_KICKOFF.md").read_text("utf-8")
+    old = {"de": "werden nicht von Hand bearbeitet", "en": "are not edited by hand"}[lang]
+    assert old not in text
+    sections = {"de": "menschlichen Abschnitten", "en": "human sections"}[lang]
+    kept = {"de": "Byte für Byte", "en": "byte for byte"}[lang]
+    assert sections in text and kept in text and "<!-- nova:human ID -->" in text
+    assert "`nova docs --force`" in text and ".nova/backups/docs/" in text
+    assert "values.override.yaml" in text and "custom_rules.yml" in text
+    # The demo's llm-core runs local models; the baseline of the real candidates is sophia-real.
+    assert "`python -m nova benchmarks --profile sophia-real`" in text
+    assert "<!-- nova:human" not in text.split("<!-- nova:human ID -->", 1)[1]
+
+
+_SEAL_LINE = re.compile(r"\n\n<!-- nova:generated sha256=[0-9a-f]{64} -->\n\Z")
+
+
+def test_an_unsealed_document_equal_to_the_current_rendering_is_not_a_conflict(
+    setup: Setup,  # noqa: F811
+) -> None:
+    """What an older nova wrote without a seal is regenerated when nova's text in it is exactly
+    what nova writes now; what a person typed into its human sections is carried over."""
+    render_governance_docs(setup.root, setup.config, setup.catalog, setup.evidence, now=NOW)
+    folder = setup.root / "docs" / "governance"
+    typed: dict[str, str] = {}
+    for p in folder.glob("*.md"):
+        unsealed = _SEAL_LINE.sub("\n", p.read_bytes().decode("utf-8"))
+        assert "nova:generated" not in unsealed
+        if p.stem == "dsfa":
+            unsealed = _fill(unsealed, typed)
+        p.write_bytes(unsealed.encode("utf-8"))
+    results = update_governance_docs(
+        setup.root, setup.config, setup.catalog, setup.evidence, now=NOW
+    )
+    for r in results:
+        assert r.update.conflict is None, r.update.conflict
+        text = r.path.read_bytes().decode("utf-8")
+        assert r.written and _SEAL_LINE.search(text), r.path.name
+    dsfa = human_regions((folder / "dsfa.md").read_bytes().decode("utf-8"))
+    assert typed and all(dsfa[rid] == answer for rid, answer in typed.items())
+
+
+def test_a_legacy_document_is_refused_with_what_to_do_and_force_keeps_everything(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root)
+    assert run_cli("--workspace", str(root), "docs", "--language", "en").code == 0
+    folder = root / "docs" / "governance"
+    # An older nova: different generated wording, no seal, no human-section markers.
+    legacy = "# Exit strategy\n\nLegal watches the vendors' pages. Our note: call Anna.\n"
+    (folder / "exit_strategy.md").write_text(legacy, encoding="utf-8")
+    # A current document with a typed section whose generated text a person edited.
+    dsfa = folder / "dsfa.md"
+    typed: dict[str, str] = {}
+    edited = _fill(dsfa.read_bytes().decode("utf-8"), typed).replace("# ", "# Edited ", 1)
+    dsfa.write_bytes(edited.encode("utf-8"))
+    refused = run_cli("--workspace", str(root), "docs", "--language", "en")
+    assert refused.code == 1
+    message = " ".join(refused.err.split())
+    assert "exit_strategy.md: has no nova seal line and differs from what nova generates now" in (
+        message
+    )
+    assert "`nova docs --force` copies it to .nova/backups/docs/ and regenerates it" in message
+    assert "copy what you wrote from the backup into the new file's human sections" in message
+    assert "dsfa.md: text outside the human sections was edited" in message
+    assert "carrying over what its human sections hold" in message
+    assert (folder / "exit_strategy.md").read_text("utf-8") == legacy
+    assert dsfa.read_bytes().decode("utf-8") == edited
+    assert "license_review.md" not in message  # the untouched documents are not refused
+
+    forced = run_cli("--workspace", str(root), "docs", "--language", "en", "--force")
+    assert forced.code == 0, forced.err
+    backups = root / ".nova" / "backups" / "docs"
+    saved = {p.name.split(".")[0]: p.read_bytes().decode("utf-8") for p in backups.iterdir()}
+    assert saved == {"exit_strategy": legacy, "dsfa": edited}
+    regions = human_regions(dsfa.read_bytes().decode("utf-8"))
+    assert typed and all(regions[rid] == answer for rid, answer in typed.items())
+    assert "# Edited" not in dsfa.read_bytes().decode("utf-8")
+    assert _SEAL_LINE.search((folder / "exit_strategy.md").read_text("utf-8"))
+
+
+def test_broken_markers_are_refused_with_what_to_do() -> None:
+    from nova.governance import merge_document
+
+    new = "# Doc\n\n- Owner: <!-- nova:human a -->[to be confirmed by Legal]<!-- /nova:human -->\n"
+    old = "# Doc\n\n- Owner: <!-- nova:human a -->Anna\n"  # end marker deleted
+    refused = merge_document(old, new, name="doc.md", lang="en")
+    assert refused.conflict is not None and "line 3" in refused.conflict
+    assert "restore the marker" in refused.conflict and "nova docs --force" in refused.conflict
+    forced = merge_document(old, new, name="doc.md", lang="en", force=True)
+    assert forced.conflict == refused.conflict and _SEAL_LINE.search(forced.text)

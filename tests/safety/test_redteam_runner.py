@@ -218,6 +218,8 @@ def test_cli_run_and_show(
     assert "safe:" not in r.err
     assert "Attack success [95% CI]" in r.out and "Over-refusal [95% CI]" in r.out
     assert "33.3% [9.7%–70.0%] (2/6)" in r.out  # Wilson 95% of 2/6
+    assert "Attack success by category (first OWASP" in r.out
+    assert "Attack success by converter" in r.out
     assert PROMPT_WORDS not in r.out  # answers are not printed, only redacted evidence
     rid = r.out.strip().rsplit("Run id: ", 1)[1]
     shown = run_cli("--workspace", str(root), "redteam", "show", rid, "--json")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["err_console", "out_console", "print_json", "print_table"]
+__all__ = ["err_console", "out_console", "print_json", "print_table", "progress_bar"]
 
 
 def _console(stderr: bool) -> Console:
@@ -74,3 +75,42 @@ def print_table(
 def print_json(data: Any) -> None:
     """Pretty JSON on stdout (UTF-8, keys in the order given)."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+ProgressUpdate = Callable[[str, int, int | None], None]
+"""``update(description, completed, total)`` of a ``progress_bar``."""
+
+
+@contextmanager
+def progress_bar(
+    console: Console, description: str, *, enabled: bool, elapsed: bool = False
+) -> Iterator[ProgressUpdate | None]:
+    """A transient progress bar on ``console`` (description, bar, done/total, [elapsed,]
+    time left), yielding its ``update``; yields None when not ``enabled`` (not a terminal,
+    or JSON output), so the caller reports progress its own way or not at all."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns: list[ProgressColumn] = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        *([TimeElapsedColumn()] if elapsed else []),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(text: str, completed: int, total: int | None) -> None:
+            bar.update(task, description=text, completed=completed, total=total)
+
+        yield update

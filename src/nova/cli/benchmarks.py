@@ -6,10 +6,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from nova.cli._context import AppContext, pass_app
-from nova.cli._render import err_console, out_console, print_json, print_table
+from nova.cli._render import err_console, out_console, print_json, print_table, progress_bar
 from nova.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -64,36 +63,23 @@ def benchmarks_command(
         econ.print(f"[bold yellow]{w}[/]" if econ.is_terminal else w, markup=econ.is_terminal)
     t0 = time.monotonic()
     with open_store(ws, cfg) as store:
-        if econ.is_terminal and not as_json:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=econ,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("starting", total=None)
+        tty = econ.is_terminal and not as_json
+        last = {"stage": ""}
+        with progress_bar(econ, "starting", enabled=tty, elapsed=True) as bar:
 
-                def update(u: StageUpdate) -> None:
+            def update(u: StageUpdate) -> None:
+                if bar is not None:
                     desc = (
                         u.stage
                         + (f" · {u.candidate}" if u.candidate else "")
                         + (f" · {u.message}" if u.message else "")
                     )
-                    bar.update(task, description=desc, completed=u.done, total=u.total)
-
-                outcome = _run(app, store, profile, candidates, resume, update, warnings)
-        else:
-            last = {"stage": ""}
-
-            def plain(u: StageUpdate) -> None:
-                if u.stage != last["stage"] and not as_json:
+                    bar(desc, u.done, u.total)
+                elif u.stage != last["stage"] and not as_json:
                     econ.print(f"[{time.monotonic() - t0:6.1f} s] {u.stage}", markup=False)
                     last["stage"] = u.stage
 
-            outcome = _run(app, store, profile, candidates, resume, plain, warnings)
+            outcome = _run(app, store, profile, candidates, resume, update, warnings)
     if as_json:
         print_json(outcome.model_dump(mode="json"))
     else:

@@ -76,7 +76,8 @@ def render_command(
     """Write the Helm chart, compose.yaml and README (with the sizing) of CANDIDATE.
 
     Managed candidates get a README with the settings nova needs instead. Your changes go into
-    values.override.yaml and compose.override.yaml, which nova never writes.
+    values.override.yaml (created once, never overwritten) and compose.override.yaml (never
+    written by nova).
 
     With --job eval|perf --shards N: an Indexed Job of N pods, pod i running
     `--shard i/N` of one run in the store NOVA_DATABASE_URL (from --store-secret); validated

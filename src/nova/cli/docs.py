@@ -26,7 +26,8 @@ __all__ = ["docs_command"]
 @click.option(
     "--force",
     is_flag=True,
-    help="Overwrite documents whose generated text was edited (old file kept in .nova/backups).",
+    help="Overwrite documents whose generated text was edited or that have no seal (old file "
+    "kept in .nova/backups/docs/, human sections carried over).",
 )
 @pass_app
 def docs_command(
@@ -44,8 +45,10 @@ def docs_command(
     Each is filled from the catalog, nova.yaml and the measured evidence, and ends with the
     evidence it was generated from. Values that were not measured say so. What people wrote in
     the marked human sections is kept byte for byte; each document's changes are summarised
-    (`--diff` prints them). A document whose generated text was edited by hand is left alone
-    (exit 1) unless `--force`.
+    (`--diff` prints them). A document whose generated text was edited by hand, or that has no
+    seal and differs from what nova generates now (written by an older nova), is left alone
+    (exit 1, the message says what to do) unless `--force`, which keeps a backup and still
+    carries its human sections over.
 
     \b
     Example:
@@ -96,7 +99,6 @@ def docs_command(
                 con.print(d, markup=False, highlight=False)
     if conflicts:
         raise NovaError(
-            "not overwritten, to keep what people wrote:\n  "
-            + "\n  ".join(conflicts)
-            + "\n  move the text into a human section, or run `nova docs --force`"
+            "not overwritten, to keep what people wrote (the other documents were "
+            "regenerated):\n  " + "\n  ".join(conflicts)
         )

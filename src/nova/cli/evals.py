@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nova.cli._context import AppContext, pass_app
-from nova.cli._render import err_console, out_console, print_json, print_table
+from nova.cli._render import err_console, out_console, print_json, print_table, progress_bar
 from nova.errors import ConfigError, GateFailedError, Problem
 
 if TYPE_CHECKING:
@@ -260,39 +259,12 @@ def eval_run(
             upd["guardrails"] = guardrails == "on"
             spec = spec.model_copy(update=upd)
         con = err_console()
-        if con.is_terminal and not as_json:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeRemainingColumn(),
-                console=con,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("evaluating", total=None)
+        with progress_bar(con, "evaluating", enabled=con.is_terminal and not as_json) as bar:
 
-                def update(p: EvalProgress) -> None:
-                    bar.update(
-                        task,
-                        total=p.total,
-                        completed=p.done,
-                        description=f"evaluating ({p.errors} errors)",
-                    )
+            def update(p: EvalProgress) -> None:
+                if bar is not None:
+                    bar(f"evaluating ({p.errors} errors)", p.done, p.total)
 
-                run_id = asyncio.run(
-                    run_eval(
-                        ws,
-                        loaded,
-                        spec,
-                        store,
-                        resume=resume,
-                        progress=prog,
-                        on_update=update,
-                        shard=shard,
-                        run_id=run_id,
-                    )
-                )
-        else:
             run_id = asyncio.run(
                 run_eval(
                     ws,
@@ -301,6 +273,7 @@ def eval_run(
                     store,
                     resume=resume,
                     progress=prog,
+                    on_update=update,
                     shard=shard,
                     run_id=run_id,
                 )

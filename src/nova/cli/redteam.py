@@ -59,26 +59,24 @@ def render_redteam(rep: object) -> None:
         ],
         title="Attack success rate and over-refusal (Wilson 95% intervals; errors excluded)",
     )
-    cats = sorted({k for r in rep.rows for k in r.by_category})
-    print_table(
-        ["Candidate", "Rails", *cats],
-        [
-            [r.candidate, "on" if r.guardrails else "off",
-             *(r.by_category[c].fmt() if c in r.by_category else "—" for c in cats)]
-            for r in rep.rows
-        ],
-        title="Attack success by category (first OWASP LLM Top 10 2025 id, or Sophia harm)",
-    )  # fmt: skip
-    convs = sorted({k for r in rep.rows for k in r.by_converter})
-    print_table(
-        ["Candidate", "Rails", *convs],
-        [
-            [r.candidate, "on" if r.guardrails else "off",
-             *(r.by_converter[c].fmt() if c in r.by_converter else "—" for c in convs)]
-            for r in rep.rows
-        ],
-        title="Attack success by converter",
-    )  # fmt: skip
+    breakdowns = (
+        (
+            "category (first OWASP LLM Top 10 2025 id, or Sophia harm)",
+            [r.by_category for r in rep.rows],
+        ),
+        ("converter", [r.by_converter for r in rep.rows]),
+    )
+    for what, rates in breakdowns:
+        keys = sorted({k for rate in rates for k in rate})
+        print_table(
+            ["Candidate", "Rails", *keys],
+            [
+                [r.candidate, "on" if r.guardrails else "off",
+                 *(rate[k].fmt() if k in rate else "—" for k in keys)]
+                for r, rate in zip(rep.rows, rates, strict=True)
+            ],
+            title=f"Attack success by {what}",
+        )  # fmt: skip
     pairs = [*rep.pairs, *rep.rails_effect]
     if pairs:
         print_table(

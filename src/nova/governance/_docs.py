@@ -23,6 +23,7 @@ from nova._io import atomic_write_bytes, atomic_write_text
 from nova.catalog import Catalog
 from nova.config import NovaConfig, Profile, Workspace
 from nova.decision import Evidence
+from nova.errors import NovaError
 from nova.governance._controls import Controls, workspace_controls
 from nova.governance._docs_context import (
     HOURS_PER_MONTH,
@@ -100,11 +101,39 @@ _COMPARED = (
 _LATENCY = ("ttft_ms_p95", "e2el_ms_p95", "tpot_ms_p50")
 
 
-def _profile(config: NovaConfig) -> tuple[str | None, Profile]:
-    """``llm-core`` (the plan's benchmark profile) if present, else the first profile."""
-    if "llm-core" in config.profiles:
-        return "llm-core", config.profiles["llm-core"]
-    return next(iter(config.profiles.items()), (None, Profile()))
+def _bench_plan(config: NovaConfig, ids: list[str]) -> Facts:
+    """How to measure the candidates ``ids`` together with ``nova benchmarks``.
+
+    ``profiles``: the profiles of nova.yaml whose run includes every id (``llm-core``, the
+    default of ``nova benchmarks``, first); with no ids, ``llm-core`` or the first profile.
+    ``each``: per id the profiles that run it. When no profile runs them all, ``extend`` is the
+    profile to add the missing ids (``add``) to: the first that runs the first id, if any.
+    """
+    runs: dict[str, set[str]] = {}
+    for name, prof in config.profiles.items():
+        try:
+            runs[name] = set(config.profile_candidates(name))
+        except NovaError:  # names a candidate nova.yaml lacks (load_config rejects that)
+            runs[name] = set(prof.candidates)
+    names = sorted(runs, key=lambda name: name != "llm-core")
+    together = [n for n in names if set(ids) <= runs[n]] if ids else names[:1]
+    each = [{"id": i, "profiles": [n for n in names if i in runs[n]]} for i in ids]
+    extend = next(iter(each[0]["profiles"]), None) if each and not together else None
+    add = [i for i in ids if extend is None or i not in runs[extend]] if not together else []
+    return {"ids": ids, "profiles": together, "each": each, "extend": extend, "add": add}
+
+
+def _profile(config: NovaConfig, plan: Facts) -> tuple[str | None, Profile]:
+    """The profile the documents describe: the first that runs the primary and the fallbacks
+    together (``_bench_plan``), else the first that runs the primary, else ``llm-core`` (the
+    default of ``nova benchmarks``) or the first profile."""
+    first = plan["each"][0]["profiles"] if plan["each"] else []
+    name = next(iter([*plan["profiles"], *first]), None)
+    if name is None and "llm-core" in config.profiles:
+        name = "llm-core"
+    if name is None:
+        return next(iter(config.profiles.items()), (None, Profile()))
+    return name, config.profiles[name]
 
 
 def _measured(
@@ -231,6 +260,7 @@ def _fallback(
     catalog: Catalog,
     evidence: Evidence,
     src: Sources,
+    kpis: list[Facts],
     lang: Lang,
 ) -> Facts:
     def resources_of(c: Facts | None) -> Facts | None:
@@ -267,8 +297,26 @@ def _fallback(
             reduced = per_hour < pres["per_hour_value"]
         plan_facts: Facts = {"candidate": fb, "resources": res, "reduced": reduced}
         plan_facts.update(cheaper_plans=cheaper, comparison=rows, sources=sources)
+        plan_facts["acceptance"] = _acceptance(kpis, fb["id"])
+        plan_facts["bench"] = _bench_plan(config, [*([primary["id"]] if primary else []), fb["id"]])
         plans.append(plan_facts)
-    return {"primary": primary, "primary_resources": pres, "plans": plans}
+    bench = _bench_plan(config, [primary["id"]] if primary else [])
+    return {"primary": primary, "primary_resources": pres, "plans": plans, "bench": bench}
+
+
+def _acceptance(kpis: list[Facts], candidate: str) -> Facts:
+    """The KPI targets (kpi_catalogue.md) a candidate's latest evidence meets, misses, leaves
+    uncertain (the 95% interval contains the target) or has not measured."""
+    out: Facts = {"met": [], "missed": [], "uncertain": [], "not_measured": []}
+    for k in kpis:
+        cell = next(c for c in k["cells"] if c["candidate"] == candidate)
+        if cell["meets"] is None:
+            out["not_measured"].append(k["id"])
+        elif cell["borderline"]:
+            out["uncertain"].append(k["id"])
+        else:
+            out["met" if cell["meets"] else "missed"].append(k["id"])
+    return out
 
 
 def _deployment(
@@ -279,8 +327,9 @@ def _deployment(
     src: Sources,
     lang: Lang,
     today: dt.date,
+    bench: Facts,
 ) -> Facts:
-    profile_name, profile = _profile(config)
+    profile_name, profile = _profile(config, bench)
     # The volume counts as assumed unless the profile sets monthly_conversations itself.
     raw = (
         profile.monthly_conversations
@@ -364,13 +413,14 @@ def _qa(
     evidence: Evidence,
     kpis: list[Facts],
     lang: Lang,
+    bench: Facts,
 ) -> Facts:
-    name, profile = _profile(config)
+    name, profile = _profile(config, bench)
     datasets = read_datasets(root, config, evidence)
     judges = {p.quality.judge for p in config.profiles.values() if p.quality and p.quality.judge}
     return {
         "profile": name,
-        "command": f"python -m nova benchmarks --profile {name or 'llm-core'}",
+        "bench": bench,
         "datasets": datasets,
         "graders": sorted({g for d in datasets for g in d["graders"]} - {"judge"}),
         "judge_grader": any("judge" in d["graders"] for d in datasets),
@@ -471,6 +521,9 @@ def build_context(
         candidate_facts(c, catalog, src, lang, today) for c in config.candidates if c not in scope
     ]
     kpis = kpi_rows(config, cands, evidence, lang)
+    rank = {role: i for i, role in enumerate(("primary", "fallback"))}
+    chosen = sorted((c for c in cands if c["role"] in rank), key=lambda c: rank[c["role"]])
+    bench = _bench_plan(config, [c["id"] for c in chosen])
     state = controls or workspace_controls(workspace_root)
     ctx: dict[str, Any] = {
         "lang": lang,
@@ -483,12 +536,13 @@ def build_context(
         "dsfa": _dsfa(cands, judges, config, workspace_root, evidence, lang),
         "ai_act": _ai_act(cands, config, workspace_root, evidence),
         "exit": _exit(config, cands, workspace_root),
-        "fallback": _fallback(cands, config, catalog, evidence, src, lang),
-        "deployment": _deployment(cands, config, catalog, evidence, src, lang, today),
+        "fallback": _fallback(cands, config, catalog, evidence, src, kpis, lang),
+        "deployment": _deployment(cands, config, catalog, evidence, src, lang, today, bench),
+        "bench": bench,
         "kpis": kpis,
         "kpis_measured": any(v["measured"] for k in kpis for v in k["cells"]),
         "lora": lora_rows(cands, config, catalog, src, lang),
-        "qa": _qa(config, cands, workspace_root, evidence, kpis, lang),
+        "qa": _qa(config, cands, workspace_root, evidence, kpis, lang, bench),
         "rendered": _rendered_deployments(workspace_root, cands),
     }
     ctx["provenance"] = provenance(config, evidence, src, moment, revision)
@@ -550,8 +604,9 @@ def update_governance_docs(
     """Regenerate every governance document, keeping what people wrote (see ``_human``).
 
     Each file is written atomically. A document whose old version has edits outside its human
-    sections (or no seal) is a conflict: it is left untouched, unless ``force``, which first
-    copies the old file to ``.nova/backups/docs/``.
+    sections (or no seal and other text than nova generates now) is a conflict: it is left
+    untouched, unless ``force``, which first copies the old file to ``.nova/backups/docs/`` and
+    still carries its human sections over.
     """
     ws = Workspace(workspace_root)
     if controls is None:
@@ -579,12 +634,7 @@ def update_governance_docs(
         path = folder / f"{name}.md"
         # Bytes, not read_text: a person's CRLF line ends must survive byte for byte.
         old = path.read_bytes().decode("utf-8") if path.is_file() else None
-        update = merge_document(old, text, name=f"{name}.md", lang=ctx["lang"])
-        if update.conflict and force:
-            forced = merge_document(None, text, name=f"{name}.md", lang=ctx["lang"])
-            update = DocumentUpdate(
-                text=forced.text, diff=update.diff, kept=[], conflict=update.conflict
-            )
+        update = merge_document(old, text, name=f"{name}.md", lang=ctx["lang"], force=force)
         planned.append((path, update))
     results = []
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S")

@@ -13,7 +13,9 @@ Everything outside the regions is nova's; its sha256 is recorded in the last lin
    regions the template no longer writes are kept in an appendix, never dropped;
 3. refuses (a conflict, the file stays untouched) when the old file's generated part no longer
    matches its recorded hash — a person edited text outside the regions — or when the old file
-   has no such hash (written by hand or by an older nova) or broken markers;
+   has broken markers, or no such hash (written by hand or by an older nova) and a generated
+   part that differs from the new one; each refusal says what to do. With ``force`` the
+   regions are still carried over (when the markers parse) and the caller keeps a backup;
 4. returns a unified diff of old and new text, which shows only generated parts because the
    human parts are equal.
 """
@@ -139,35 +141,61 @@ class DocumentUpdate:
         return sum(1 for x in self.diff if x.startswith("-") and not x.startswith("---"))
 
 
-def merge_document(old: str | None, new: str, *, name: str, lang: str) -> DocumentUpdate:
-    """Carry the human sections of ``old`` into the freshly rendered ``new`` (see module doc)."""
+def _conflict(old: str, new: str, before: dict[str, str], name: str) -> str | None:
+    """Why ``old`` must not be overwritten by ``new`` (None when it may be), with what to do."""
+    keep = (
+        ", carrying over what its human sections hold"
+        if before
+        else " (it has no human sections: copy what you wrote from the backup into the new "
+        "file's human sections)"
+    )
+    force = f"`nova docs --force` copies it to .nova/backups/docs/ and regenerates it{keep}"
+    recorded = _SEAL.search(old.replace("\r\n", "\n"))
+    if recorded is None:
+        if _generated_part(old) == _generated_part(new):
+            return None  # no seal, but nova's text is exactly what nova writes now
+        return (
+            f"{name}: has no nova seal line and differs from what nova generates now (written "
+            f"by hand or by an older nova), so nova cannot tell your text from its own; {force}"
+        )
+    if recorded.group(1) == _digest(old):
+        return None
+    was = _generated_part(old).splitlines()  # LF-normalised
+    now = _generated_part(new).splitlines()
+    first = next(
+        (i for i, (a, b) in enumerate(zip(was, now, strict=False)) if a != b),
+        min(len(was), len(now)),
+    )
+    return (
+        f"{name}: text outside the human sections was edited (near line {first + 1}); move it "
+        f"into a human section (<!-- nova:human ID -->…{HUMAN_END}) and run "
+        f"`nova docs` again, or {force}"
+    )
+
+
+def merge_document(
+    old: str | None, new: str, *, name: str, lang: str, force: bool = False
+) -> DocumentUpdate:
+    """Carry the human sections of ``old`` into the freshly rendered ``new`` (see module doc).
+
+    A conflict leaves ``text`` unsealed and not to be written, unless ``force``: then the
+    text is merged anyway (human sections carried over when ``old``'s markers parse) and the
+    conflict is still reported, so that the caller keeps a backup of ``old``.
+    """
     fresh = human_regions(new)
     if old is None:
         return DocumentUpdate(text=seal(new))
     try:
         before = human_regions(old)
     except HumanSectionError as exc:
-        return DocumentUpdate(text=new, conflict=f"{name}: {exc}")
-    recorded = _SEAL.search(old.replace("\r\n", "\n"))
-    if recorded is None:
-        return DocumentUpdate(
-            text=new,
-            conflict=f"{name}: has no nova seal line (written by hand or by an older nova), "
-            "so nova cannot tell your text from its own",
+        broken = (
+            f"{name}: {exc}; or `nova docs --force` copies it to .nova/backups/docs/ and "
+            "regenerates it (what its human sections held is then only in the backup)"
         )
-    if recorded.group(1) != _digest(old):
-        was = _generated_part(old).splitlines()  # LF-normalised
-        now = _generated_part(new).splitlines()
-        first = next(
-            (i for i, (a, b) in enumerate(zip(was, now, strict=False)) if a != b),
-            min(len(was), len(now)),
-        )
-        return DocumentUpdate(
-            text=new,
-            conflict=f"{name}: text outside the human sections was edited (near line "
-            f"{first + 1}); move it into a human section, or regenerate with --force "
-            "(the old file is kept as a backup)",
-        )
+        return DocumentUpdate(text=seal(new) if force else new, conflict=broken)
+    conflict = _conflict(old, new, before, name)
+    if conflict is not None and not force:
+        return DocumentUpdate(text=new, conflict=conflict)
     # A section still holding only a placeholder was not written by a person: it takes the
     # fresh placeholder (e.g. in another document language).
     typed = {rid: c for rid, c in before.items() if not _PLACEHOLDER.fullmatch(c.strip())}
@@ -190,4 +218,4 @@ def merge_document(old: str | None, new: str, *, name: str, lang: str) -> Docume
             old.splitlines(), text.splitlines(), f"a/{name}", f"b/{name}", lineterm="", n=1
         )
     )
-    return DocumentUpdate(text=text, diff=diff, kept=kept)
+    return DocumentUpdate(text=text, diff=diff, kept=kept, conflict=conflict)
