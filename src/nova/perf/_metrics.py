@@ -181,6 +181,11 @@ class LevelMetrics(BaseModel):
     """Requests per second meeting every SLO (None without SLOs)."""
     slo_attainment: float | None
     """Share of all requests meeting every SLO."""
+    start_skew_ms: float | None = None
+    """Shards of one run (``--shard``): latest minus earliest start of the level's shards,
+    each measured by its own wall clock against the common start stored in the run (clocks
+    assumed NTP-synchronised; their offset between machines is not included). None for one
+    process."""
 
 
 def _ms(ns: float) -> float:
