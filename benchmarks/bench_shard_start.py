@@ -81,7 +81,8 @@ def main() -> None:
             try:
                 ws = Path(tmp) / name.split()[0]
                 (ws / "datasets").mkdir(parents=True)
-                cand = {"id": "m", "model": "openai/m", "provider": {"base_url": url, "cache": False}}
+                provider = {"base_url": url, "cache": False}
+                cand = {"id": "m", "model": "openai/m", "provider": provider}
                 cfg = {"version": 1, "name": "b", "candidates": [cand]}
                 (ws / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
                 env = {k: v for k, v in os.environ.items() if not k.startswith("NOVA_")}
