@@ -4,7 +4,9 @@ shards of one run (``--shard $(JOB_COMPLETION_INDEX)/N``) in a shared PostgreSQL
 The store URL comes from a Secret by reference (``NOVA_DATABASE_URL`` ←
 ``secretKeyRef``), never as a value. A pod that fails is retried with the same command, which
 joins the run again and skips what its shard already stored (``backoffLimitPerIndex``); exit
-codes 2 and 3 fail the shard without retries (``podFailurePolicy``)."""
+codes 2 and 3 fail the shard without retries (``podFailurePolicy``). Load shards start every
+level together (they wait for each other through the store: run id and N are in the args), so
+a perf Job runs all its pods at once (``parallelism`` = N)."""
 
 from __future__ import annotations
 

@@ -222,7 +222,12 @@ async def _level(
             return mine(i) and f"{lp.label}#{i}" not in split.stored
 
     buf: list[RequestRecord] = []
-    common = await _common_start(split, cid, lp)
+    measured = range(spec.warmup, spec.warmup + spec.requests)
+    # A shard run again whose measured requests of this level are all stored sends none of
+    # them: it neither waits for the others nor overwrites the start it recorded.
+    common = (
+        await _common_start(split, cid, lp) if owns is None or any(map(owns, measured)) else None
+    )
     offset = clock_offset_ns()
 
     async def keep(i: int, s: RequestSample) -> None:

@@ -24,7 +24,7 @@ from nova.errors import NovaError
 from nova.shard._shard import Shard
 from nova.store import RunStore
 
-__all__ = ["SKEW_DEFINITION", "ShardStartTimeout", "StartBarrier", "start_skews"]
+__all__ = ["SKEW_DEFINITION", "StartBarrier", "start_skews"]
 
 SKEW_DEFINITION = (
     "start skew = latest minus earliest start of the level's shards, each measured by the "
@@ -38,10 +38,6 @@ it from the store (one poll, 50 ms) before it comes."""
 
 POLL_S = 0.05
 """How often a waiting shard reads the run (N shards: N/0.05 small reads per second)."""
-
-
-class ShardStartTimeout(NovaError):
-    """Not every shard of a level registered for the common start within the timeout."""
 
 
 def _missing(meta: dict[str, Any], entry: dict[str, Any], count: int) -> list[str]:
@@ -112,7 +108,7 @@ class StartBarrier:
             if time.monotonic() > deadline:
                 n = self.shard.count
                 named = [_with_status(meta, label) for label in missing]
-                raise ShardStartTimeout(
+                raise NovaError(
                     f"run {self.run_id}: shard(s) {', '.join(named)} did not come to the start "
                     f"of {what} within {self.timeout_s:g} s; start every shard of the run "
                     f"together (the same command with --shard I/{n}, I = 0..{n - 1}), or give "
