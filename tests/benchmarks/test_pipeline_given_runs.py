@@ -82,6 +82,10 @@ def test_the_pipeline_decides_on_sharded_runs_without_measuring_again(
     assert parent.meta["children"] == {"quality": "q-1", "performance": "l-1"}
     ttft = {r["candidate"]: r["levels"][-1]["ttft_ms"]["p50"] for r in merged}
     assert all(ttft.values())
+    r = run_cli(*nova, "report", given["run_id"])  # the report reads the runs given
+    assert r.code == 0, r.err
+    md = next((ws / "reports").glob(f"*{given['run_id']}*.md")).read_text("utf-8")
+    assert "q-1" in md and "l-1" in md
 
     # The same pipeline measuring everything itself reaches the same quality numbers.
     r = run_cli(*nova, "benchmarks", "-p", "llm-core", "--json")
