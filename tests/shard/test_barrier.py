@@ -41,7 +41,7 @@ def test_every_shard_gets_one_start_after_the_last_is_ready(tmp_path: Path) -> N
     ready = [r["at_ns"] for r in entry["ready"].values()]
     assert starts == [entry["start_ns"]] * 3
     assert entry["start_ns"] == max(ready) + 300_000_000  # the latest ready time + 0.3 s
-    assert max(ready) - min(ready) >= 400_000_000  # registered 0.2 s apart
+    assert max(ready) - min(ready) >= 300_000_000  # registered 0.2 s apart (asleep 0.4 s)
 
 
 def test_a_failed_shard_must_register_again(tmp_path: Path) -> None:

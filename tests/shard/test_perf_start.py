@@ -25,7 +25,9 @@ from tests._services import postgres_server
 LOAD = ["perf", "run", "--candidates", "m", "--concurrency", "3,6", "--requests", "36"]
 LOAD += ["--warmup", "3", "--output-tokens", "4", "--no-saturation-stop", "--json"]
 STAGGER_S = 1.0
-"""Shard k is started k × this later: pods of an Indexed Job start seconds apart."""
+"""A shard is started this long after the one before waits at the start (pods of an Indexed
+Job start seconds apart)."""
+FIRST = "m · concurrency 3"
 SKEW_LIMIT_MS = 100.0
 """Three shards, the mock server and the store share 2 cores here (niced, next to other jobs):
 a shard wakes up to ~30 ms late when the others take the cores first. The limit still fails a
@@ -47,20 +49,41 @@ def _workspace(tmp_path: Path, db: str | None) -> Iterator[tuple[list[str], dict
         yield [sys.executable, "-m", "nova", "--workspace", str(ws)], env
 
 
+def _registered(url: str, run_id: str, label: str, proc: subprocess.Popen[str]) -> None:
+    """Wait until shard ``label`` (its current attempt) waits at the first level's start."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with RunStore(url, auto_migrate=False) as store:
+                meta = store.get_run(run_id).meta
+        except Exception:  # the store or the run does not exist yet
+            meta = {}
+        ready = (meta.get("starts") or {}).get(FIRST, {}).get("ready", {}).get(label) or {}
+        rec = meta.get(f"shard {label}") or {}
+        if rec.get("status") == "running" and ready.get("attempt") == rec.get("started_at"):
+            return
+        time.sleep(0.05)
+
+
 def _shards(
-    base: list[str], env: dict[str, str], run_id: str, which: list[int], n: int, *extra: str
+    url: str,
+    base: list[str],
+    env: dict[str, str],
+    run_id: str,
+    which: list[int],
+    n: int,
+    *extra: str,
 ) -> list[tuple[int, str, str]]:
-    """Start shards ``which`` of ``n``, ``STAGGER_S`` apart; (exit code, stdout, stderr)."""
-    procs = []
+    """Start shards ``which`` of ``n``, each ``STAGGER_S`` after the one before waits at the
+    start; (exit code, stdout, stderr)."""
+    procs: list[subprocess.Popen[str]] = []
     for k in which:
         if procs:
+            _registered(url, run_id, f"{which[len(procs) - 1]}/{n}", procs[-1])
             time.sleep(STAGGER_S)
         cmd = [*base, *LOAD, "--run-id", run_id, "--shard", f"{k}/{n}", *extra]
-        procs.append(
-            subprocess.Popen(
-                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-        )
+        out = subprocess.PIPE
+        procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=out, text=True))
     outs = [p.communicate(timeout=180) for p in procs]
     return [(p.returncode, o, e) for p, (o, e) in zip(procs, outs, strict=True)]
 
@@ -84,9 +107,9 @@ def _check_common_start(url: str, run_id: str, n: int) -> dict[str, Any]:
     assert run.status == "completed"
     starts = run.meta["starts"]
     assert set(starts) == {"m · concurrency 3", "m · concurrency 6"}
-    first = starts["m · concurrency 3"]
+    first = starts[FIRST]
     ready = [r["at_ns"] for r in first["ready"].values()]
-    assert len(ready) == n and (max(ready) - min(ready)) / 1e9 > (n - 1) * STAGGER_S * 0.8
+    assert len(ready) == n and (max(ready) - min(ready)) / 1e9 > (n - 1) * STAGGER_S
     levels = {lv["label"]: lv for lv in run.meta["results"][0]["levels"]}
     for key, entry in starts.items():
         label = key.split(" · ")[1]
@@ -117,9 +140,9 @@ def _check_common_start(url: str, run_id: str, n: int) -> dict[str, Any]:
 @pytest.mark.integration
 def test_three_shards_on_one_sqlite_file_start_each_level_together(tmp_path: Path) -> None:
     with _workspace(tmp_path, None) as (base, env):
-        got = _shards(base, env, "s-1", [0, 1, 2], 3)
-        assert [c for c, _, _ in got] == [0, 0, 0], [e for _, _, e in got]
         db = f"sqlite:///{tmp_path / 'ws' / '.nova' / 'nova.db'}"
+        got = _shards(db, base, env, "s-1", [0, 1, 2], 3)
+        assert [c for c, _, _ in got] == [0, 0, 0], [e for _, _, e in got]
         starts = _check_common_start(db, "s-1", 3)
         shown = _nova(base, env, "runs", "merge", "s-1")
         run_show = _nova(base, env, "runs", "show", "s-1")
@@ -134,13 +157,13 @@ def test_three_shards_on_one_sqlite_file_start_each_level_together(tmp_path: Pat
 @pytest.mark.integration
 def test_shards_on_postgres_start_together_and_a_missing_shard_times_out(tmp_path: Path) -> None:
     with postgres_server() as db, _workspace(tmp_path, db) as (base, env):
-        got = _shards(base, env, "pg-1", [0, 1, 2], 3)
+        got = _shards(db, base, env, "pg-1", [0, 1, 2], 3)
         assert [c for c, _, _ in got] == [0, 0, 0], [e for _, _, e in got]
         _check_common_start(db, "pg-1", 3)
 
         # Shard 2 never comes: the others give up after --start-timeout with one line.
         t0 = time.monotonic()
-        got = _shards(base, env, "pg-2", [0, 1], 3, "--start-timeout", "2")
+        got = _shards(db, base, env, "pg-2", [0, 1], 3, "--start-timeout", "6")
         assert [c for c, _, _ in got] == [1, 1]
         for _, _, err in got:
             (line,) = [x for x in err.splitlines() if x.strip()]
@@ -156,7 +179,7 @@ def test_shards_on_postgres_start_together_and_a_missing_shard_times_out(tmp_pat
 
         # Started again, all three: the registrations of the failed attempt do not count (shard
         # 2 coming first must wait for 0 and 1), and the run completes with a common start.
-        got = _shards(base, env, "pg-2", [2, 0, 1], 3)
+        got = _shards(db, base, env, "pg-2", [2, 0, 1], 3)
         assert [c for c, _, _ in got] == [0, 0, 0], [e for _, _, e in got]
         _check_common_start(db, "pg-2", 3)
         merged = _nova(base, env, "runs", "merge", "pg-2", "--json")

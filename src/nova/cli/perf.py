@@ -249,6 +249,7 @@ def perf_run(
     from nova.store import RunStore, open_store
 
     spec_data: dict[str, Any] = {}
+    datasets: list[str] | None = None
     cands: list[Candidate] | None = None
     loaded = None
     ws = None
@@ -280,6 +281,8 @@ def perf_run(
         prof = cfg.profiles.get(profile) if profile else None
         if prof is not None:
             spec_data.update(spec_fields_from_profile(prof))
+            if prof.quality is not None:  # the prompts the benchmarks pipeline sends
+                datasets = prof.quality.datasets
         spec_data["candidates"] = chosen
         spec_data["profile"] = profile
     if concurrency:
@@ -334,6 +337,7 @@ def perf_run(
                 run_id=run_id,
                 workers=workers,
                 start_timeout_s=start_timeout_s,
+                datasets=datasets,
             )
         )
     if chart:
