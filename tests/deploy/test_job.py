@@ -106,3 +106,18 @@ def test_a_file_nova_did_not_write_is_not_replaced(
     assert r.code == 1
     assert "not written by nova" in r.err
     assert mine.read_text("utf-8") == "# my own job\n"
+
+
+def test_perf_shards_must_all_run_at_once() -> None:
+    """Load shards wait for each other at every level: a perf Job that runs fewer pods at a
+    time than it has shards would time out; an eval Job may run them in turns."""
+    perf = job_manifest("perf", 3, image="img", run_id="r1")
+    assert perf["spec"]["parallelism"] == 3
+    assert all(c.ok for c in validate_job(perf))
+    perf["spec"]["parallelism"] = 2
+    (bad,) = [c for c in validate_job(perf) if not c.ok]
+    assert bad.name == "nova shard wiring"
+    assert "spec.parallelism must be 3: perf shards start each level together" in bad.detail
+    ev = job_manifest("eval", 3, image="img", run_id="r1")
+    ev["spec"]["parallelism"] = 2
+    assert all(c.ok for c in validate_job(ev))

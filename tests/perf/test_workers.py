@@ -117,6 +117,7 @@ def test_perf_shards_in_two_processes_merge_into_one_run(tmp_path: Path) -> None
             recs = [r for r in store.iter_requests("p-1") if r.request["load"] == "concurrency 4"]
         assert run.status == "completed"
         assert run.meta["results"][0]["levels"] == levels  # the last shard merged it
+        assert all(lv["start_skew_ms"] is not None for lv in levels)  # they started together
         again = subprocess.run(
             [*base, *load, "--run-id", "p-1", "--shard", "0/2"], env=env, capture_output=True,
             text=True, timeout=120,
@@ -124,6 +125,8 @@ def test_perf_shards_in_two_processes_merge_into_one_run(tmp_path: Path) -> None
         assert again.returncode == 0, again.stderr  # a shard run again sends nothing twice
         with RunStore(f"sqlite:///{ws / '.nova' / 'nova.db'}") as store:
             assert store.count_requests("p-1") == 60
+            # It had nothing to send, so it neither waited nor rewrote when it started.
+            assert store.get_run("p-1").meta["starts"] == run.meta["starts"]
         ttft = [
             (r.t_first_token_ns - r.t_send_ns) / 1e6
             for r in recs

@@ -7,9 +7,16 @@ unfinished quality run where it stopped (no completed case is called again) and 
 that completed. A performance sweep that was interrupted is measured again (a partial sweep
 would mix loads), and so is an interrupted red-team run (its canary token is per run).
 
+Runs measured elsewhere: ``runs`` names completed quality, performance or red-team runs of
+the same profile (for example the merged run of ``--shard`` processes or a Kubernetes Job);
+they become the parent's children and their stages are not measured again. The pipeline itself
+has no shards: reachability, red team and the decision stages are small and run once, and the
+decision needs every stage complete; the stages that carry the load are split on their own
+(``nova eval run|perf run --shard i/N``).
+
 ``run_benchmarks`` is the list of steps: open (or reopen) the parent run → reachability →
-quality → red team → performance → evidence, matrix, documents and report; the steps share one
-``_Run``.
+the runs given → quality → red team → performance → evidence, matrix, documents and report;
+the steps share one ``_Run``.
 """
 
 from __future__ import annotations
@@ -135,17 +142,28 @@ async def run_benchmarks(
     on_update: Callable[[StageUpdate], None] | None = None,
     on_started: Callable[[str], None] | None = None,
     warnings: list[str] | None = None,
+    runs: dict[str, str] | None = None,
 ) -> BenchmarkOutcome:
     """Run the whole profile; unreachable candidates are reported, not fatal.
 
-    ``on_started`` gets the parent run id as soon as it exists (for a resume hint)."""
+    ``on_started`` gets the parent run id as soon as it exists (for a resume hint). ``runs``
+    (stage → run id, stages ``quality``, ``performance``, ``redteam``): completed runs used
+    instead of measuring those stages."""
+    if resume and runs:
+        raise NovaError(
+            "--resume continues a benchmarks run with its own child runs: drop "
+            "--quality-run/--perf-run/--redteam-run"
+        )
     profile = _profile_name(loaded, store, profile, resume)
     run = _Run(ws, loaded, catalog, store, profile, _notifier(on_update), list(warnings or []))
     if resume:
         _reopen_parent(run, resume)
     else:
         await _reachability(run, candidates)
+        given = _given_runs(run, runs or {})
         _start_parent(run)
+        for stage, rid in given.items():
+            run.link_child(stage, rid)
     if on_started is not None:
         on_started(run.parent_id)
     status: RunStatus = "completed"
@@ -230,6 +248,38 @@ async def _reachability(run: _Run, candidates: list[str] | None) -> None:
             ]
             run.judge_unreachable = judge
             break
+
+
+_KINDS = {"quality": "quality", "performance": "performance", "redteam": "redteam"}
+
+
+def _given_runs(run: _Run, runs: dict[str, str]) -> dict[str, str]:
+    """The full ids of the runs given for stages; each must be a completed run of its kind,
+    of this profile, with every reachable candidate (else a one-line error, nothing started)."""
+    out = {}
+    for stage, rid in runs.items():
+        rec = run.store.get_run(rid)
+        if rec.kind != _KINDS[stage]:
+            raise NovaError(f"run {rec.id} is a {rec.kind} run, not a {_KINDS[stage]} run")
+        if rec.status != "completed":
+            raise NovaError(
+                f"run {rec.id} is {rec.status}, not completed: finish it first (a sharded run: "
+                f"`nova runs merge {rec.id}` names the shards still to run)"
+            )
+        if rec.profile != run.profile:
+            raise NovaError(
+                f"run {rec.id} measured profile {rec.profile or 'none'}, not {run.profile}: "
+                f"run it with --profile {run.profile}"
+            )
+        measured = set((rec.meta.get("spec") or {}).get("candidates") or [])
+        missing = [c for c in run.reachable if c not in measured]
+        if missing:
+            raise NovaError(
+                f"run {rec.id} has no {stage} results of {', '.join(missing)}: measure them "
+                "in it, or leave them out with --candidates"
+            )
+        out[stage] = rec.id
+    return out
 
 
 def _start_parent(run: _Run) -> None:

@@ -23,10 +23,34 @@ __all__ = ["benchmarks_command", "report_command"]
 )
 @click.option("--candidates", help="Comma-separated candidate ids (default: the profile's).")
 @click.option("--resume", help="Continue an interrupted benchmarks run (its parent run id).")
+@click.option(
+    "--quality-run",
+    metavar="RUN",
+    help="Use this completed quality run of the profile (e.g. one run by `nova eval run "
+    "--shard`) instead of measuring quality.",
+)
+@click.option(
+    "--perf-run",
+    metavar="RUN",
+    help="Use this completed performance run of the profile (e.g. one run by `nova perf run "
+    "--shard`) instead of measuring performance.",
+)
+@click.option(
+    "--redteam-run",
+    metavar="RUN",
+    help="Use this completed red-team run of the profile instead of running the red team.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @pass_app
 def benchmarks_command(
-    app: AppContext, profile: str, candidates: str | None, resume: str | None, as_json: bool
+    app: AppContext,
+    profile: str,
+    candidates: str | None,
+    resume: str | None,
+    quality_run: str | None,
+    perf_run: str | None,
+    redteam_run: str | None,
+    as_json: bool,
 ) -> None:
     """Run a profile end to end: quality, performance, cost, matrix, documents, report.
 
@@ -35,9 +59,16 @@ def benchmarks_command(
     were not measured (or another known error), 2 invalid config, 130 interrupted (continue
     with --resume RUN).
 
+    Scaling out: the pipeline runs in one process and has no --shard (reachability, red team
+    and the decision run once, and the decision needs every stage complete). Split the stages
+    that carry the load instead: run `nova eval run` and `nova perf run` with --profile, a
+    --run-id and --shard I/N (processes, machines, or `nova deploy render --job`), then this
+    command with --quality-run and --perf-run: it measures neither again.
+
     \b
     Example:
       python -m nova benchmarks --profile llm-core
+      python -m nova benchmarks --profile llm-core --quality-run big-1 --perf-run load-1
     """
     from nova.providers import offline_fallback_reason
     from nova.store import open_store
@@ -61,6 +92,15 @@ def benchmarks_command(
     econ = err_console()
     for w in warnings:
         econ.print(f"[bold yellow]{w}[/]" if econ.is_terminal else w, markup=econ.is_terminal)
+    given = {
+        stage: rid
+        for stage, rid in (
+            ("quality", quality_run),
+            ("performance", perf_run),
+            ("redteam", redteam_run),
+        )
+        if rid
+    }
     t0 = time.monotonic()
     with open_store(ws, cfg) as store:
         tty = econ.is_terminal and not as_json
@@ -79,7 +119,7 @@ def benchmarks_command(
                     econ.print(f"[{time.monotonic() - t0:6.1f} s] {u.stage}", markup=False)
                     last["stage"] = u.stage
 
-            outcome = _run(app, store, profile, candidates, resume, update, warnings)
+            outcome = _run(app, store, profile, candidates, resume, update, warnings, given)
     if as_json:
         print_json(outcome.model_dump(mode="json"))
     else:
@@ -153,6 +193,7 @@ def _run(
     resume: str | None,
     update: Any,
     warnings: list[str],
+    given: dict[str, str],
 ) -> Any:
     import asyncio
 
@@ -172,6 +213,7 @@ def _run(
                 on_update=update,
                 on_started=started.append,
                 warnings=warnings,
+                runs=given,
             )
         )
     except KeyboardInterrupt:

@@ -121,6 +121,16 @@ def render_perf(results: list[CandidatePerf], run_id: str) -> None:
         + "; a STALE price sheet is older than NOVA_CATALOG_MAX_AGE_DAYS.",
     )
     con = out_console()
+    skews = [
+        f"{r.candidate} {lv.label}: {lv.start_skew_ms:.1f} ms"
+        for r in results
+        for lv in r.levels
+        if lv.start_skew_ms is not None
+    ]
+    if skews:
+        from nova.shard import SKEW_DEFINITION
+
+        con.print(f"Shards' start skew: {'; '.join(skews)} ({SKEW_DEFINITION}).", markup=False)
     sat = [f"{r.candidate} saturated at {r.saturated_at}" for r in results if r.saturated_at]
     if sat:
         con.print(
@@ -177,9 +187,20 @@ def render_perf(results: list[CandidatePerf], run_id: str) -> None:
     "shard_text",
     metavar="I/N",
     help="Send only slice I of N (0-based) of every level into the run --run-id shared by all "
-    "shards (store: NOVA_DATABASE_URL); `nova runs merge RUN` shows the whole run.",
+    "shards (store: NOVA_DATABASE_URL); the shards start each level together (they wait for "
+    "each other, see --start-timeout); `nova runs merge RUN` shows the whole run.",
 )
 @click.option("--run-id", help="Run id the shards share (the first shard creates the run).")
+@click.option(
+    "--start-timeout",
+    "start_timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --shard: how long a shard waits for the other shards of a level; all start "
+    "each level together, at a common time stored in the run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def perf_run(
@@ -204,6 +225,7 @@ def perf_run(
     workers: int,
     shard_text: str | None,
     run_id: str | None,
+    start_timeout_s: float,
     as_json: bool,
 ) -> None:
     """Measure latency and throughput with the definitions of vLLM's `bench serve`.
@@ -227,6 +249,7 @@ def perf_run(
     from nova.store import RunStore, open_store
 
     spec_data: dict[str, Any] = {}
+    datasets: list[str] | None = None
     cands: list[Candidate] | None = None
     loaded = None
     ws = None
@@ -258,6 +281,8 @@ def perf_run(
         prof = cfg.profiles.get(profile) if profile else None
         if prof is not None:
             spec_data.update(spec_fields_from_profile(prof))
+            if prof.quality is not None:  # the prompts the benchmarks pipeline sends
+                datasets = prof.quality.datasets
         spec_data["candidates"] = chosen
         spec_data["profile"] = profile
     if concurrency:
@@ -311,6 +336,8 @@ def perf_run(
                 shard=shard,
                 run_id=run_id,
                 workers=workers,
+                start_timeout_s=start_timeout_s,
+                datasets=datasets,
             )
         )
     if chart:

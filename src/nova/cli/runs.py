@@ -68,6 +68,7 @@ def runs_show(app: AppContext, run_id: str, as_json: bool) -> None:
     Example:
       nova runs show 20261127-0321
     """
+    from nova.shard import SKEW_DEFINITION, start_skews
     from nova.store import open_store
 
     ws = app.workspace()
@@ -80,6 +81,10 @@ def runs_show(app: AppContext, run_id: str, as_json: bool) -> None:
     rows = [[k, str(v)] for k, v in run.model_dump(mode="json").items() if k != "meta"]
     rows += [[f"meta.{k}", str(v)] for k, v in run.meta.items()]
     rows.append(["requests", str(n)])
+    skews = start_skews(run.meta)
+    if skews:
+        text = "; ".join(f"{k}: {v:.1f} ms" for k, v in skews.items())
+        rows.append(["start skew", f"{text} ({SKEW_DEFINITION})"])
     print_table(["Field", "Value"], rows)
 
 

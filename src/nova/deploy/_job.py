@@ -4,7 +4,9 @@ shards of one run (``--shard $(JOB_COMPLETION_INDEX)/N``) in a shared PostgreSQL
 The store URL comes from a Secret by reference (``NOVA_DATABASE_URL`` ←
 ``secretKeyRef``), never as a value. A pod that fails is retried with the same command, which
 joins the run again and skips what its shard already stored (``backoffLimitPerIndex``); exit
-codes 2 and 3 fail the shard without retries (``podFailurePolicy``)."""
+codes 2 and 3 fail the shard without retries (``podFailurePolicy``). Load shards start every
+level together (they wait for each other through the store: run id and N are in the args), so
+a perf Job runs all its pods at once (``parallelism`` = N)."""
 
 from __future__ import annotations
 
@@ -140,7 +142,8 @@ def job_manifest(
 def validate_job(manifest: dict[str, Any], kube_version: str | None = None) -> list[Check]:
     """The checks of ``nova deploy validate`` on the Job: Kubernetes schema (strict) and nova's
     rules (hardened containers, secrets by reference), and the shard wiring: Indexed mode,
-    ``--shard $(JOB_COMPLETION_INDEX)/N`` with N = completions, the store URL from a Secret."""
+    ``--shard $(JOB_COMPLETION_INDEX)/N`` with N = completions, the store URL from a Secret,
+    and for load shards all pods at once (parallelism = completions: they wait for each other)."""
     checks = check_manifests([manifest], kube_version=kube_version, label="job")
     spec = manifest.get("spec") or {}
     problems = []
@@ -152,6 +155,10 @@ def validate_job(manifest: dict[str, Any], kube_version: str | None = None) -> l
         shard = args[args.index("--shard") + 1] if "--shard" in args[:-1] else None
         if shard != f"$(JOB_COMPLETION_INDEX)/{n}":
             problems.append(f"{c.get('name')}: args need --shard $(JOB_COMPLETION_INDEX)/{n}")
+        perf = any(args[i : i + 2] == ["perf", "run"] for i in range(len(args)))
+        if perf and spec.get("parallelism") != n:
+            # Load shards wait for each other at every level (the start barrier).
+            problems.append(f"spec.parallelism must be {n}: perf shards start each level together")
         env = {e.get("name"): e for e in c.get("env") or []}
         url = env.get("NOVA_DATABASE_URL") or {}
         if "secretKeyRef" not in (url.get("valueFrom") or {}):

@@ -20,7 +20,14 @@ from nova.perf._metrics import LevelMetrics, RequestSample, compute_level
 from nova.shard import Shard
 from nova.store import RequestRecord, RunStore
 
-__all__ = ["LevelPlan", "clock_offset_ns", "level_slice", "merged_levels", "sample_record"]
+__all__ = [
+    "LevelPlan",
+    "active_slices",
+    "clock_offset_ns",
+    "level_slice",
+    "merged_levels",
+    "sample_record",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,12 @@ def clock_offset_ns() -> int:
     return time.time_ns() - time.perf_counter_ns()
 
 
+def active_slices(count: int, concurrency: int | None) -> int:
+    """Slices of ``count`` that send load in a level: all for a rate, at most ``concurrency``
+    for a fixed concurrency (a slice cannot hold less than one request in flight)."""
+    return count if concurrency is None else min(count, concurrency)
+
+
 def level_slice(shard: Shard, concurrency: int | None) -> tuple[Callable[[int], bool], int | None]:
     """Which requests of a level ``shard`` sends, and at what concurrency.
 
@@ -46,7 +59,7 @@ def level_slice(shard: Shard, concurrency: int | None) -> tuple[Callable[[int], 
     its own arrivals of the one schedule)."""
     if concurrency is None:
         return shard.owns_index, None
-    active = min(shard.count, concurrency)
+    active = active_slices(shard.count, concurrency)
     if shard.index >= active:
         return (lambda _i: False), 0
     part = Shard(shard.index, active)

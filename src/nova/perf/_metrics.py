@@ -19,6 +19,9 @@ queue time.
 - Percentiles: linear interpolation between order statistics (numpy's default). Failed and
   incomplete (cut) requests are counted separately and excluded from latency statistics,
   except ``p99_with_failures``, which counts each failure as infinitely slow.
+- Start skew (shards of one run, ``--shard``): latest minus earliest start of a level's
+  shards, each measured by the shard's own wall clock against the common start stored in the
+  run; clocks are assumed NTP-synchronised (their offset between machines is not included).
 """
 
 from __future__ import annotations
@@ -181,6 +184,9 @@ class LevelMetrics(BaseModel):
     """Requests per second meeting every SLO (None without SLOs)."""
     slo_attainment: float | None
     """Share of all requests meeting every SLO."""
+    start_skew_ms: float | None = None
+    """Shards of one run (``--shard``): latest minus earliest start of the level's shards
+    against their common start, ms (``nova.shard.SKEW_DEFINITION``); None for one process."""
 
 
 def _ms(ns: float) -> float:

@@ -17,12 +17,19 @@ from nova.datasets import load_dataset
 from nova.errors import NovaError
 from nova.perf._cost import CostEstimate, estimate_cost, in_eur_and_per_month
 from nova.perf._load import run_level, synthetic_prompts
-from nova.perf._merge import LevelPlan, clock_offset_ns, level_slice, merged_levels, sample_record
+from nova.perf._merge import (
+    LevelPlan,
+    active_slices,
+    clock_offset_ns,
+    level_slice,
+    merged_levels,
+    sample_record,
+)
 from nova.perf._metrics import LevelMetrics, RequestSample, compute_level
 from nova.perf._workers import WorkerPool
 from nova.providers import Provider, create_provider
 from nova.settings import get_settings
-from nova.shard import Shard, ShardState, finish_shard, join_run
+from nova.shard import Shard, ShardState, StartBarrier, finish_shard, join_run, start_skews
 from nova.store import RequestRecord, RunRecord, RunStatus, RunStore
 
 __all__ = [
@@ -158,6 +165,19 @@ class _Split:
     pool: WorkerPool | None = None
     stored: set[str] = field(default_factory=set)
     """Load requests (``label#i``) this shard stored in an earlier attempt."""
+    barrier: StartBarrier | None = None
+    """The common start of the run's shards (through the store), for a shard."""
+
+
+async def _common_start(split: _Split, cid: str, lp: LevelPlan) -> tuple[int, int] | None:
+    """For a shard: wait until every shard of the level is ready, then until their common
+    start; (common start, this shard's real start), wall clock ns. None without a barrier."""
+    if split.barrier is None or split.shard is None:
+        return None
+    key = f"{cid} · {lp.label}"
+    active = active_slices(split.shard.count, lp.concurrency)
+    start = await split.barrier.wait(key, active, f"{lp.label!r} of candidate {cid}")
+    return start, await split.barrier.until(start)
 
 
 async def _level(
@@ -202,6 +222,12 @@ async def _level(
             return mine(i) and f"{lp.label}#{i}" not in split.stored
 
     buf: list[RequestRecord] = []
+    measured = range(spec.warmup, spec.warmup + spec.requests)
+    # A shard run again whose measured requests of this level are all stored sends none of
+    # them: it neither waits for the others nor overwrites the start it recorded.
+    common = (
+        await _common_start(split, cid, lp) if owns is None or any(map(owns, measured)) else None
+    )
     offset = clock_offset_ns()
 
     async def keep(i: int, s: RequestSample) -> None:
@@ -225,9 +251,12 @@ async def _level(
         seed=spec.seed,
         on_done=keep,
         owns=owns,
+        start_ns=common[0] - offset if common else None,
     )
     if buf:
         await asyncio.to_thread(store.add_requests, run_id, buf)
+    if common is not None and split.barrier is not None:
+        await split.barrier.record(f"{cid} · {lp.label}", *common)
     return compute_level(
         [s for _, s in samples],
         label=lp.label,
@@ -301,10 +330,13 @@ def merge_perf(
     spec = PerfSpec.model_validate(run.meta["spec"])
     plan = _plan(spec)
     models = run.meta.get("models") or {}
+    skews = start_skews(run.meta)
     out = []
     for c in cands:
         res = CandidatePerf(candidate=c.id, model=str(models.get(c.id, c.model)))
         res.levels = merged_levels(store, run_id, plan, c.id, slo=spec.slo)
+        for lv in res.levels:
+            lv.start_skew_ms = skews.get(f"{c.id} · {lv.label}")
         out.append(_with_cost(res, c, spec, catalog, monthly))
     return out
 
@@ -339,6 +371,7 @@ async def run_perf(
     shard: Shard | None = None,
     run_id: str | None = None,
     workers: int = 1,
+    start_timeout_s: float = 600.0,
 ) -> tuple[str, list[CandidatePerf]]:
     """Sweep every candidate; store requests and results; return (run id, results).
 
@@ -346,7 +379,9 @@ async def run_perf(
     computes it from their stored samples. ``shard`` sends only that shard's slice of every
     level into the run ``run_id`` that all shards share (created by the first); the results
     of the whole run are computed from all shards' samples when the last one ends. A shard
-    run again sends only its requests not stored yet."""
+    run again sends only its requests not stored yet. Shards start each level together: each
+    waits (up to ``start_timeout_s``) until every shard of the level is ready, through the
+    store (``StartBarrier``)."""
     if shard is not None and workers > 1:
         raise NovaError("give --shard or --workers, not both: a shard runs in one process")
     if candidates is not None:
@@ -400,6 +435,8 @@ async def run_perf(
             split = _Split(shard=shard)
             if shard is not None:  # run again: only the requests not stored yet
                 split.stored = {k[1] for k in store.done_keys(run.id) if k[0] == c.id and k[1]}
+                attempt = str(run.meta[shard.key]["started_at"])
+                split.barrier = StartBarrier(store, run.id, shard, attempt, start_timeout_s)
             if workers > 1:
                 split.pool = await asyncio.to_thread(
                     WorkerPool, workers, sized, ws.root if ws else None, prompts

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
 import secrets
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ class RunStore:
         except sa.exc.ArgumentError as exc:
             raise StoreError(f"invalid database URL {url!r}: {exc}") from None
         self._is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._sqlite_file = self._is_sqlite and parsed.database not in (None, "", ":memory:")
         kwargs: dict[str, Any] = {}
         self.audit_head = audit_head
         """File anchoring the audit chain's head (default: ``<sqlite file>.audit.head``)."""
@@ -200,17 +202,26 @@ class RunStore:
             conn.execute(sa.insert(_schema.runs).values(**rec.model_dump()))
         return rec
 
+    def _locked_meta(self, conn: sa.Connection, run_id: str) -> dict[str, Any]:
+        """The stored meta of ``run_id``, with the run locked until ``conn`` commits: shards of
+        one run change its meta one at a time. PostgreSQL locks the row; a SQLite file takes
+        its write lock before reading (a deferred transaction would read, then fail to write
+        after another process committed)."""
+        if self._sqlite_file:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        row = conn.execute(
+            sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id).with_for_update()
+        ).first()
+        if row is None:
+            raise StoreError(f"unknown run {run_id!r}")
+        return dict(row[0] or {})
+
     def finish_run(
         self, run_id: str, status: RunStatus, meta: dict[str, Any] | None = None
     ) -> None:
         """Mark a run finished; ``meta`` is merged into the stored meta."""
         with self.engine.begin() as conn:
-            row = conn.execute(  # locked: shards of one run merge their meta one at a time
-                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id).with_for_update()
-            ).first()
-            if row is None:
-                raise StoreError(f"unknown run {run_id!r}")
-            merged = {**(row[0] or {}), **redact(meta or {})}
+            merged = {**self._locked_meta(conn, run_id), **redact(meta or {})}
             conn.execute(
                 sa.update(_schema.runs)
                 .where(_schema.runs.c.id == run_id)
@@ -222,17 +233,24 @@ class RunStore:
     ) -> None:
         """Merge ``meta`` into a run's stored meta (and set its status, if given)."""
         with self.engine.begin() as conn:
-            row = conn.execute(  # locked: shards of one run merge their meta one at a time
-                sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id).with_for_update()
-            ).first()
-            if row is None:
-                raise StoreError(f"unknown run {run_id!r}")
-            values: dict[str, Any] = {"meta": {**(row[0] or {}), **redact(meta)}}
+            values: dict[str, Any] = {"meta": {**self._locked_meta(conn, run_id), **redact(meta)}}
             if status is not None:
                 values["status"] = status
             conn.execute(
                 sa.update(_schema.runs).where(_schema.runs.c.id == run_id).values(**values)
             )
+
+    def update_meta_with(
+        self, run_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Replace a run's meta by ``change(meta)``, read and written under the run's lock (no
+        other process changes it in between); return what was stored."""
+        with self.engine.begin() as conn:
+            meta: dict[str, Any] = redact(change(copy.deepcopy(self._locked_meta(conn, run_id))))
+            conn.execute(
+                sa.update(_schema.runs).where(_schema.runs.c.id == run_id).values(meta=meta)
+            )
+        return meta
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with this id (a unique prefix is enough)."""
