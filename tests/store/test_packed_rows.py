@@ -94,8 +94,8 @@ def _store(tmp_path: Path, upto: str | None) -> RunStore:
     url = f"sqlite:///{tmp_path / name}.db"
     if upto is None:
         return RunStore(url)
-    store = RunStore(url, auto_migrate=False)
-    migrate(store.engine, upto=upto)
+    with RunStore(url, auto_migrate=False) as bare:
+        migrate(bare.engine, upto=upto)
     return RunStore(url, auto_migrate=False)  # opened again: it sees the format it has
 
 
@@ -182,9 +182,9 @@ def test_grades_without_their_own_request_row_are_stored_alone(tmp_path: Path) -
 
 def test_rows_written_before_0006_read_as_before_next_to_packed_ones(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'n.db'}"
-    old = RunStore(url, auto_migrate=False)
-    migrate(old.engine, upto="0005_request_parts")
-    old = RunStore(url, auto_migrate=False)
+    with RunStore(url, auto_migrate=False) as bare:
+        migrate(bare.engine, upto="0005_request_parts")
+    old = RunStore(url, auto_migrate=False)  # opened again: it sees the format it has
     run = old.start_run("quality")
     recs = _records()
     old.add_results(run.id, [(r, _grades(r)) for r in recs[:3]])
