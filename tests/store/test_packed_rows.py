@@ -245,3 +245,19 @@ def test_pack_round_trip_and_the_dictionary_does_the_work() -> None:
     assert json.dumps(fields["request"]) == json.dumps(row["request"])
     # Against an unrelated dictionary the same row is several times larger.
     assert len(blob) * 2 < len(pack(doc, b'{"unrelated": true}'))
+
+
+def test_a_failed_first_batch_does_not_leave_its_dictionary_behind(tmp_path: Path) -> None:
+    store = RunStore(f"sqlite:///{tmp_path / 'n.db'}")
+    run = store.start_run("quality")
+    with pytest.raises(StoreError, match="stored twice"):  # the batch rolls back, dict too
+        store.add_requests(run.id, [_full(0), _full(0)])
+    store.add_requests(run.id, [_full(0), _full(1)])
+    assert [r.model_dump_json() for r in store.iter_requests(run.id)] == [
+        _full(0).model_dump_json(),
+        _full(1).model_dump_json(),
+    ]
+    with store.engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM request_dicts")).scalars().all()
+    assert len(ids) == 1
+    store.close()

@@ -353,7 +353,7 @@ class RunStore:
         if not self._packed:
             row["chunk_times_ns"] = pack_times(row["chunk_times_ns"])
             return row, grades
-        key = (rec.candidate, rec.case_id, rec.repeat)
+        key = (row["candidate"], row["case_id"], row["repeat"])
         mine = [(g["candidate"], g["case_id"], g["repeat"]) == key for g in grades]
         own = [g for g, m in zip(grades, mine, strict=True) if m]
         packed = {name: row[name] for name in _PACKED_COLUMNS}
