@@ -261,3 +261,33 @@ def test_a_failed_first_batch_does_not_leave_its_dictionary_behind(tmp_path: Pat
         ids = conn.execute(sa.text("SELECT id FROM request_dicts")).scalars().all()
     assert len(ids) == 1
     store.close()
+
+
+def test_a_migration_cut_after_its_ddl_is_finished_when_the_store_opens_again(
+    tmp_path: Path,
+) -> None:
+    from nova.store import _migrations
+
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    with RunStore(url, auto_migrate=False) as bare:
+        migrate(bare.engine, upto="0005_request_parts")
+    name, step = _migrations.MIGRATIONS[-1]
+    assert name == "0006_packed_requests"
+
+    def cut(conn: sa.Connection) -> None:
+        step(conn)
+        raise KeyboardInterrupt  # the process dies before the migration is recorded
+
+    _migrations.MIGRATIONS[-1] = (name, cut)
+    try:
+        with RunStore(url, auto_migrate=False) as half, pytest.raises(KeyboardInterrupt):
+            migrate(half.engine)
+    finally:
+        _migrations.MIGRATIONS[-1] = (name, step)
+    with RunStore(url) as store:  # SQLite kept the DDL: each step sees it is done
+        assert store.applied_migrations()[-1] == name
+        run = store.start_run("quality")
+        store.add_results(run.id, [(_full(0), _grades(_full(0)))])
+        (got,) = store.iter_requests(run.id)
+        assert got.model_dump_json() == _full(0).model_dump_json()
+        assert len(list(store.iter_grades(run.id))) == 3

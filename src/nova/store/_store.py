@@ -160,6 +160,7 @@ class RunStore:
         text = str(exc.orig).lower()
         return (
             "already exists" in text
+            or "duplicate column" in text  # SQLite: a column another process added meanwhile
             or "database is locked" in text
             or isinstance(exc, sa.exc.IntegrityError)
         )
