@@ -7,9 +7,9 @@ Two paths, each N in a fresh process (peak RSS is per process):
   (2.9 KB) and the escalation tool in every request, 3 deterministic graders, answers of 24
   tokens, streaming, 64 in flight.
 - writer: the runner's store write path without HTTP, for sizes the runner takes too long for
-  on a 2-core machine: the request body the runner stored for its first case (with the case
-  id and user turn varied), the runner's answer fields and 3 grades, committed 100 results
-  per transaction as the runner's writer does.
+  on a 2-core machine: the requests and grades the runner stored for its first 200 cases,
+  cycled (body, answer, response, timings and grade details as measured; the case id and user
+  turn varied), committed 100 results per transaction as the runner's writer does.
 
 Bytes per case = (SQLite file + WAL after close) / answered cases; "beyond answer" subtracts
 the UTF-8 bytes of the stored answer texts. Targets (issue 15): <= 1 KB per case beyond the
@@ -20,6 +20,7 @@ Run: make bench  (or .venv/bin/python benchmarks/bench_store_growth.py [runner_n
 
 from __future__ import annotations
 
+import itertools
 import json
 import resource
 import subprocess
@@ -32,6 +33,9 @@ RUNNER_CASES: tuple[int, ...] = (10_000, 50_000)
 WRITER_CASES: tuple[int, ...] = (10_000, 100_000)
 TARGET_BYTES = 1024.0
 TARGET_RSS_RATIO = 1.5
+TEMPLATES = 200
+"""Runner requests the writer path cycles through: real timings and server request ids vary
+from row to row as in a run (a single repeated template would flatter a compact store)."""
 _HERE = Path(__file__).resolve()
 
 
@@ -117,9 +121,13 @@ def _child_runner(n: int, mock_url: str, template_out: str) -> dict[str, Any]:
         peak = _peak_mb()
         db = Path(url.removeprefix("sqlite:///"))
         total = _db_bytes(db)
-        with RunStore(url) as store:
-            first = next(store.iter_requests(run_id))
-        Path(template_out).write_text(first.model_dump_json(), encoding="utf-8")
+        with RunStore(url) as store, Path(template_out).open("w", encoding="utf-8") as fh:
+            grades: dict[str | None, list[Any]] = {}
+            for g in store.iter_grades(run_id):
+                grades.setdefault(g.case_id, []).append(g.model_dump(mode="json"))
+            for rec in itertools.islice(store.iter_requests(run_id), TEMPLATES):
+                line = {"rec": rec.model_dump(mode="json"), "grades": grades[rec.case_id]}
+                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
         return {
             "cases": stored,
             "bytes": total,
@@ -132,8 +140,7 @@ def _child_runner(n: int, mock_url: str, template_out: str) -> dict[str, Any]:
 def _child_writer(n: int, template: str) -> dict[str, Any]:
     from nova.store import GradeRecord, RequestRecord, RunStore
 
-    tpl = RequestRecord.model_validate_json(Path(template).read_text(encoding="utf-8"))
-    user = tpl.request["messages"][-1]
+    lines = Path(template).read_text(encoding="utf-8").splitlines()  # parsed one at a time
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "w.db"
         url = f"sqlite:///{db}"
@@ -143,6 +150,9 @@ def _child_writer(n: int, template: str) -> dict[str, Any]:
             for lo in range(0, n, 100):
                 batch = []
                 for i in range(lo, min(n, lo + 100)):
+                    t = json.loads(lines[i % len(lines)])
+                    tpl = RequestRecord.model_validate(t["rec"])
+                    user = tpl.request["messages"][-1]
                     cid = f"b{i:06d}"
                     body = {
                         **tpl.request,
@@ -154,8 +164,7 @@ def _child_writer(n: int, template: str) -> dict[str, Any]:
                     }
                     rec = tpl.model_copy(update={"case_id": cid, "request": body})
                     grades = [
-                        GradeRecord(candidate=tpl.candidate, case_id=cid, grader=g, passed=True)
-                        for g in ("contains_any", "escalation", "max_length")
+                        GradeRecord.model_validate({**g, "case_id": cid}) for g in t["grades"]
                     ]
                     batch.append((rec, grades))
                 store.add_results(run.id, batch)
@@ -193,7 +202,7 @@ def main() -> None:
         writer_ns = tuple(int(x) for x in sys.argv[2].split(","))
     rows: list[tuple[str, int, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        template = str(Path(tmp) / "template.json")
+        template = str(Path(tmp) / "templates.jsonl")
         with mock_server_process(MockServerSettings(output_tokens=24)) as url:
             for n in runner_ns:
                 rows.append(("runner", n, _spawn("runner", str(n), url, template)))

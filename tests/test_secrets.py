@@ -63,6 +63,9 @@ def test_planted_keys_never_leave_memory(
         store.finish_run(run.id, "completed", meta={"note": PLANTED})
         (stored,) = store.iter_requests(run.id)
     assert stored.text == "my key is ***"
+    # Fields packed in the row (deflated, so the byte scan below cannot see them) too.
+    assert stored.request == {"messages": ["***"]}
+    assert stored.error_message == "401 for key ***"
 
     logger = logging.getLogger("nova.test")
     logger.addFilter(RedactingFilter())

@@ -20,7 +20,7 @@ from tests.evals.test_runner import make_workspace
 PROMPT = Path(nova.__file__).parent / "templates/workspace/de/guardrails/safety_system_prompt.md"
 
 
-def _run(tmp_path: Path, name: str, *, before_0005: bool) -> tuple[dict[str, Any], list[str]]:
+def _run(tmp_path: Path, name: str, *, upto: str | None) -> tuple[dict[str, Any], list[str]]:
     ws = make_workspace(tmp_path / name, n=30)
     (ws.root / "guardrails").mkdir()
     (ws.root / "guardrails" / "safety_system_prompt.md").write_bytes(PROMPT.read_bytes())
@@ -29,10 +29,10 @@ def _run(tmp_path: Path, name: str, *, before_0005: bool) -> tuple[dict[str, Any
         candidates=["strong", "weak"], baseline="weak", datasets=["dialogues"], repeats=2
     )
     url = f"sqlite:///{tmp_path / name / 'n.db'}"
-    if before_0005:  # a store as nova wrote it before: whole bodies in every row
+    if upto:  # a store as an older nova wrote it (0004: whole bodies in every row)
         with RunStore(url, auto_migrate=False) as old:
-            migrate(old.engine, upto="0004_gateway")
-    with RunStore(url, auto_migrate=not before_0005) as store:
+            migrate(old.engine, upto=upto)
+    with RunStore(url, auto_migrate=not upto) as store:
         run_id = asyncio.run(run_eval(ws, loaded, spec, store))
         rep = build_report(store, run_id, loaded.config, load_catalog()).model_dump(mode="json")
         bodies = [json.dumps(r.request, ensure_ascii=False) for r in store.iter_requests(run_id)]
@@ -41,23 +41,25 @@ def _run(tmp_path: Path, name: str, *, before_0005: bool) -> tuple[dict[str, Any
 
 
 def test_eval_run_stores_the_system_prompt_once_and_reports_the_same(tmp_path: Path) -> None:
-    new_rep, new_bodies = _run(tmp_path, "new", before_0005=False)
-    old_rep, old_bodies = _run(tmp_path, "old", before_0005=True)
+    new_rep, new_bodies = _run(tmp_path, "new", upto=None)
+    old_rep, old_bodies = _run(tmp_path, "old", upto="0004_gateway")
+    parts_rep, parts_bodies = _run(tmp_path, "parts", upto="0005_request_parts")
 
-    assert new_bodies == old_bodies  # every body, byte for byte, in the same order
+    assert new_bodies == old_bodies == parts_bodies  # every body, byte for byte, in order
     assert len(new_bodies) == 30 * 2 * 2
     first = json.loads(new_bodies[0])
     assert first["messages"][0]["content"] == PROMPT.read_text(encoding="utf-8")
     assert first["tools"][0]["name"]
     assert json.dumps(new_rep, sort_keys=True) == json.dumps(old_rep, sort_keys=True)
+    assert json.dumps(parts_rep, sort_keys=True) == json.dumps(old_rep, sort_keys=True)
 
     prompt = PROMPT.read_text(encoding="utf-8")
     with sqlite3.connect(tmp_path / "new" / "n.db") as con:
         assert (
             con.execute("SELECT count(*) FROM request_parts").fetchone()[0] == 3
         )  # prompt, tools, map
-        rows = [json.loads(r[0]) for r in con.execute("SELECT request FROM requests")]
-    assert all(r["messages"][0] is None and r["tools"] is None for r in rows)
+        rows = con.execute("SELECT request, packed FROM requests").fetchall()
+    assert all(r[0] == "null" and r[1] for r in rows)  # every row packed (test_packed_rows.py)
     with sqlite3.connect(tmp_path / "old" / "n.db") as con:
         rows = [json.loads(r[0]) for r in con.execute("SELECT request FROM requests")]
     assert all(r["messages"][0]["content"] == prompt for r in rows)

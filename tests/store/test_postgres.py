@@ -85,3 +85,28 @@ def test_postgres_stores_request_parts_once_and_reads_bodies_exactly(pg_url: str
             parts = conn.execute(sa.text("SELECT count(*) FROM request_parts")).scalar_one()
     assert [_dumps(r.request) for r in got] == [_dumps(_body(i)) for i in range(40)]
     assert parts == 3  # the system prompt, the tools, the map of where they go
+
+
+def test_postgres_reads_every_field_and_grade_of_rows_of_each_format(pg_url: str) -> None:
+    from tests.store.test_packed_rows import _grades, _records
+
+    url = _fresh_db(pg_url, "packed_db")
+    recs = _records()
+    with RunStore(url, auto_migrate=False) as bare:
+        migrate(bare.engine, upto="0005_request_parts")
+    old = RunStore(url, auto_migrate=False)  # opened again: it sees the format it has
+    run = old.start_run("quality")
+    old.add_results(run.id, [(r, _grades(r)) for r in recs[:3]])  # rows as 0005 wrote them
+    old.close()
+    with RunStore(url) as one, RunStore(url) as two:  # two shards: a dictionary each
+        one.add_results(run.id, [(r, _grades(r) if r.case_id else []) for r in recs[3:6]])
+        two.add_results(run.id, [(r, _grades(r) if r.case_id else []) for r in recs[6:]])
+        got = list(one.iter_requests(run.id))
+        grades = list(two.iter_grades(run.id))
+        with one.engine.connect() as conn:
+            dicts = conn.execute(sa.text("SELECT count(*) FROM request_dicts")).scalar_one()
+    assert [r.model_dump_json() for r in got] == [r.model_dump_json() for r in recs]
+    packed_first = [*recs[3:], *recs[:3]]
+    want = [g for r in packed_first if r.case_id for g in _grades(r)]
+    assert [g.model_dump_json() for g in grades] == [g.model_dump_json() for g in want]
+    assert dicts == 2

@@ -14,6 +14,7 @@ __all__ = [
     "grades",
     "metadata",
     "migrations",
+    "request_dicts",
     "request_parts",
     "requests",
     "runs",
@@ -74,9 +75,14 @@ requests = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("request_parts", sa.JSON, nullable=True),
+    sa.Column("packed", sa.LargeBinary, nullable=True),
+    sa.Column("dict_id", sa.Integer, nullable=True),
     sa.UniqueConstraint("run_id", "candidate", "case_id", "repeat", name="uq_request_case"),
 )
-sa.Index("ix_requests_run_candidate", requests.c.run_id, requests.c.candidate)
+"""Rows from ``0006`` on keep the keys, ``error_type``, ``text`` and ``created_at`` as columns,
+``request`` as JSON null and everything else, grades included, in ``packed`` (see
+``_packed.py``); the columns between stay NULL. Queries by run (and candidate) use the unique
+index."""
 
 request_parts = sa.Table(
     "request_parts",
@@ -86,6 +92,16 @@ request_parts = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 """Parts of request bodies stored once per run (see ``_parts.py``); ``body`` is JSON text."""
+
+request_dicts = sa.Table(
+    "request_dicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+"""Deflate dictionaries of packed request rows (see ``_packed.py``): one per run and writer,
+the first row it packed, as JSON text."""
 
 audit_log = sa.Table(
     "audit_log",
@@ -114,6 +130,9 @@ grades = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
 )
 sa.Index("ix_grades_run", grades.c.run_id, grades.c.candidate)
+"""From ``0006`` on, grades of an answer are packed into its request row; this table keeps
+the grades written before, and those that have no request row of their own (pairwise
+verdicts)."""
 
 api_keys = sa.Table(
     "gateway_keys",

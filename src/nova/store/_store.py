@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import json
 import secrets
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -39,14 +38,16 @@ from nova.store._keys import (
     revoke_key,
 )
 from nova.store._migrations import applied_migrations, migrate
-from nova.store._parts import join_request, pack_times, part_text, split_request, unpack_times
+from nova.store._packed import RowReader, grade_fields, pack, packed_doc
+from nova.store._parts import pack_times, part_text, split_request
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
 __all__ = ["RunStore", "new_run_id"]
 
 _PARTS_MIGRATION = "0005_request_parts"
-_PART_CACHE = 4096
-"""Parts a reader keeps in memory (a run has a handful; a cap keeps a pathological one flat)."""
+_PACKED_MIGRATION = "0006_packed_requests"
+_PACKED_COLUMNS = ("run_id", "candidate", "case_id", "repeat", "text", "error_type")
+"""Fields a packed request row keeps as columns (``_packed.py``): what queries filter on."""
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -118,12 +119,16 @@ class RunStore:
         self._compact = False
         """Whether rows are written compactly: request bodies split into parts, chunk times
         as deltas (the store has ``0005``; an older nova refuses such a store)."""
+        self._packed = False
+        """Whether rows are packed (``_packed.py``; the store has ``0006``)."""
         self._parts_written: set[tuple[str, str]] = set()
+        self._dicts: dict[str, tuple[int, bytes]] = {}
+        """Per run: the committed dictionary (id, text) this store packs its rows with."""
         if auto_migrate:
             self.migrate()
         else:
             try:
-                self._compact = _PARTS_MIGRATION in self.applied_migrations()
+                self._note_format()
             except sa.exc.OperationalError as exc:
                 raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
 
@@ -145,14 +150,20 @@ class RunStore:
                 if attempt == 9 or not self._migrated_elsewhere(exc):
                     raise StoreError(f"cannot open the run store {self!r}: {exc.orig}") from None
                 time.sleep(0.05 * (attempt + 1))
-        self._compact = _PARTS_MIGRATION in self.applied_migrations()
+        self._note_format()
         return done
+
+    def _note_format(self) -> None:
+        applied = self.applied_migrations()
+        self._compact = _PARTS_MIGRATION in applied
+        self._packed = _PACKED_MIGRATION in applied
 
     @staticmethod
     def _migrated_elsewhere(exc: sa.exc.DBAPIError) -> bool:
         text = str(exc.orig).lower()
         return (
             "already exists" in text
+            or "duplicate column" in text  # SQLite: a column another process added meanwhile
             or "database is locked" in text
             or isinstance(exc, sa.exc.IntegrityError)
         )
@@ -289,39 +300,108 @@ class RunStore:
 
         Secrets registered with ``nova._secrets`` are masked in every field first.
         """
+        return self.add_results(run_id, ((r, []) for r in records))
+
+    def add_results(
+        self, run_id: str, results: Iterable[tuple[RequestRecord | None, list[GradeRecord]]]
+    ) -> int:
+        """Store requests with their grades in ONE transaction: a case is either stored with
+        all its grades or not at all (what resume relies on). Returns the requests stored.
+
+        Secrets registered with ``nova._secrets`` are masked in every field first."""
         now = dt.datetime.now(dt.UTC)
+        req_rows: list[dict[str, Any]] = []
+        grade_rows: list[dict[str, Any]] = []
         parts: dict[str, str] = {}
-        rows = [self._request_row(run_id, r, now, parts) for r in records]
-        if not rows:
+        for req, grades in results:
+            dumped = [redact(g.model_dump()) for g in grades]
+            if req is not None:
+                row, dumped = self._request_row(run_id, req, dumped, now, parts)
+                req_rows.append(row)
+            grade_rows += [{**g, "run_id": run_id} for g in dumped]
+        if not req_rows and not grade_rows:
             return 0
+        new_dict = self._pack_rows(run_id, req_rows)
         try:
             with self.engine.begin() as conn:
                 self._insert_parts(conn, run_id, parts)
-                conn.execute(sa.insert(_schema.requests), rows)
+                if new_dict is not None:
+                    d = _schema.request_dicts
+                    dict_id = conn.execute(
+                        sa.insert(d)
+                        .values(run_id=run_id, body=new_dict.decode("utf-8"))
+                        .returning(d.c.id)
+                    ).scalar_one()
+                    for row in req_rows:
+                        row["dict_id"] = dict_id
+                if req_rows:
+                    conn.execute(sa.insert(_schema.requests), req_rows)
+                if grade_rows:
+                    conn.execute(sa.insert(_schema.grades), grade_rows)
         except sa.exc.IntegrityError as exc:
             raise StoreError(
-                f"cannot store requests of run {run_id}: {exc.orig} (unknown run, or the same "
+                f"cannot store results of run {run_id}: {exc.orig} (unknown run, or the same "
                 "candidate/case/repeat stored twice)"
             ) from None
         self._remember_parts(run_id, parts)
-        return len(rows)
+        if new_dict is not None:
+            self._remember_dict(run_id, req_rows[0]["dict_id"], new_dict)
+        return len(req_rows)
 
     def _request_row(
-        self, run_id: str, rec: RequestRecord, now: dt.datetime, parts: dict[str, str]
-    ) -> dict[str, Any]:
-        """The row of one request (secrets masked), its repeated parts collected in ``parts``."""
+        self,
+        run_id: str,
+        rec: RequestRecord,
+        grades: list[dict[str, Any]],
+        now: dt.datetime,
+        parts: dict[str, str],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The row of one request (secrets masked), its repeated parts collected in ``parts``,
+        and the grades it does not hold (all of them, unless the store packs rows: then those
+        of another candidate, case or repeat)."""
         row: dict[str, Any] = {**redact(rec.model_dump()), "run_id": run_id, "created_at": now}
-        if self._compact:
-            rest, refs, found = split_request(row["request"])
-            row["request"], row["request_parts"] = rest, None
-            if refs:  # the map of where the parts go repeats too: it is a part itself
-                text = part_text(refs)
-                sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                found[sha] = text
-                row["request_parts"] = sha
-            parts.update(found)
+        if not self._compact:
+            return row, grades
+        rest, refs, found = split_request(row["request"])
+        row["request"], row["request_parts"] = rest, None
+        if refs:  # the map of where the parts go repeats too: it is a part itself
+            text = part_text(refs)
+            sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            found[sha] = text
+            row["request_parts"] = sha
+        parts.update(found)
+        if not self._packed:
             row["chunk_times_ns"] = pack_times(row["chunk_times_ns"])
-        return row
+            return row, grades
+        key = (row["candidate"], row["case_id"], row["repeat"])
+        mine = [(g["candidate"], g["case_id"], g["repeat"]) == key for g in grades]
+        own = [g for g, m in zip(grades, mine, strict=True) if m]
+        packed = {name: row[name] for name in _PACKED_COLUMNS}
+        # ``request`` is NOT NULL since 0001: a packed row holds JSON null there.
+        packed.update(created_at=now, request=None, dict_id=None)
+        packed["packed"] = packed_doc(row, row["request_parts"], own)
+        return packed, [g for g, m in zip(grades, mine, strict=True) if not m]
+
+    def _pack_rows(self, run_id: str, rows: list[dict[str, Any]]) -> bytes | None:
+        """Deflate the packed rows' fields against the run's dictionary; return the new
+        dictionary (the first row's fields) when this store has none for the run yet."""
+        if not self._packed or not rows:
+            return None
+        known = self._dicts.get(run_id)
+        new = None if known is not None else rows[0]["packed"]
+        zdict = known[1] if known is not None else rows[0]["packed"]
+        for row in rows:
+            row["packed"] = pack(row["packed"], zdict)
+            if known is not None:
+                row["dict_id"] = known[0]
+        return new
+
+    def _remember_dict(self, run_id: str, dict_id: int, text: bytes) -> None:
+        """Note a committed dictionary (bounded: forgotten when full, then a new one is
+        stored for a run written again)."""
+        if len(self._dicts) > 1000:
+            self._dicts.clear()
+        self._dicts.setdefault(run_id, (dict_id, text))
 
     def _insert_parts(self, conn: sa.Connection, run_id: str, parts: Mapping[str, str]) -> None:
         """Store the parts this run does not have yet (concurrent writers of one run, such as
@@ -349,48 +429,29 @@ class RunStore:
             self._parts_written.clear()
         self._parts_written.update((run_id, sha) for sha in parts)
 
-    def add_results(
-        self, run_id: str, results: Iterable[tuple[RequestRecord | None, list[GradeRecord]]]
-    ) -> int:
-        """Store requests with their grades in ONE transaction: a case is either stored with
-        all its grades or not at all (what resume relies on). Returns the requests stored."""
-        now = dt.datetime.now(dt.UTC)
-        req_rows = []
-        grade_rows = []
-        parts: dict[str, str] = {}
-        for req, grades in results:
-            if req is not None:
-                req_rows.append(self._request_row(run_id, req, now, parts))
-            grade_rows += [{**redact(g.model_dump()), "run_id": run_id} for g in grades]
-        try:
-            with self.engine.begin() as conn:
-                self._insert_parts(conn, run_id, parts)
-                if req_rows:
-                    conn.execute(sa.insert(_schema.requests), req_rows)
-                if grade_rows:
-                    conn.execute(sa.insert(_schema.grades), grade_rows)
-        except sa.exc.IntegrityError as exc:
-            raise StoreError(f"cannot store results of run {run_id}: {exc.orig}") from None
-        self._remember_parts(run_id, parts)
-        return len(req_rows)
-
     def iter_grades(self, run_id: str) -> Iterator[GradeRecord]:
-        """Grades of a run in insertion order."""
-        t = _schema.grades
-        q = (
-            sa.select(
-                t.c.candidate,
-                t.c.case_id,
-                t.c.repeat,
-                t.c.grader,
-                t.c.passed,
-                t.c.score,
-                t.c.detail,
-            )
-            .where(t.c.run_id == run_id)
-            .order_by(t.c.id)
-        )
+        """Grades of a run: those packed with their request (in request order), then those
+        stored alone (pairwise verdicts; every grade written before ``0006``), each in
+        insertion order. A case's grades always come together and in the order given."""
+        t, g = _schema.requests, _schema.grades
         with self.engine.connect() as conn:
+            if self._packed:
+                reader = RowReader(conn, run_id)
+                q = (
+                    sa.select(t.c.candidate, t.c.case_id, t.c.repeat, t.c.packed, t.c.dict_id)
+                    .where(t.c.run_id == run_id, t.c.packed.is_not(None))
+                    .order_by(t.c.id)
+                )
+                for req in conn.execute(q):
+                    for fields in grade_fields(reader.doc(req.packed, req.dict_id)):
+                        yield GradeRecord(
+                            candidate=req.candidate,
+                            case_id=req.case_id,
+                            repeat=req.repeat,
+                            **fields,
+                        )
+            cols = (g.c.candidate, g.c.case_id, g.c.repeat, g.c.grader, g.c.passed, g.c.score)
+            q = sa.select(*cols, g.c.detail).where(g.c.run_id == run_id).order_by(g.c.id)
             for row in conn.execute(q).mappings():
                 yield GradeRecord.model_validate(dict(row))
 
@@ -400,43 +461,20 @@ class RunStore:
 
     def iter_requests(self, run_id: str, candidate: str | None = None) -> Iterator[RequestRecord]:
         """Requests of a run in insertion order, each body exactly as it was written (parts
-        stored once per run are put back in place)."""
+        stored once per run are put back in place, packed rows unpacked)."""
         t = _schema.requests
-        cols = [c for c in t.c if c.name not in ("id", "run_id", "created_at")]
+        skip = {"id", "run_id", "created_at"}
         if not self._compact:  # a store not migrated yet has no request_parts column
-            cols = [c for c in cols if c.name != "request_parts"]
-        q = sa.select(*cols).where(t.c.run_id == run_id).order_by(t.c.id)
+            skip.add("request_parts")
+        if not self._packed:
+            skip |= {"packed", "dict_id"}
+        q = sa.select(*(c for c in t.c if c.name not in skip)).where(t.c.run_id == run_id)
         if candidate:
             q = q.where(t.c.candidate == candidate)
-        cache: dict[str, Any] = {}
         with self.engine.connect() as conn:
-
-            def part(sha: str) -> Any:
-                if sha not in cache:
-                    if len(cache) >= _PART_CACHE:
-                        cache.clear()
-                    p = _schema.request_parts
-                    text = conn.execute(
-                        sa.select(p.c.body).where(p.c.run_id == run_id, p.c.sha256 == sha)
-                    ).scalar_one_or_none()
-                    if text is None:
-                        raise StoreError(
-                            f"run {run_id}: a stored request refers to part {sha[:12]}, which "
-                            "is missing from request_parts; the store was edited by hand"
-                        )
-                    cache[sha] = text
-                return json.loads(cache[sha])
-
-            for row in conn.execute(q).mappings():
-                data = dict(row)
-                refs = data.pop("request_parts", None)
-                if isinstance(refs, str):
-                    refs = part(refs)
-                if refs:
-                    data["request"] = join_request(data["request"], refs, part)
-                data["sent_at"] = _utc(data["sent_at"])
-                data["chunk_times_ns"] = unpack_times(data["chunk_times_ns"])
-                yield RequestRecord.model_validate(data)
+            reader = RowReader(conn, run_id)
+            for row in conn.execute(q.order_by(t.c.id)).mappings():
+                yield RequestRecord.model_validate(reader.record_fields(row))
 
     def count_requests(self, run_id: str) -> int:
         """Number of stored requests of a run."""
