@@ -470,6 +470,10 @@ class GatewaySettings(_Model):
     """Tokens reserved against TPM limits and budgets when a request gives no ``max_tokens``."""
     key_refresh_s: float = Field(default=1.0, gt=0)
     """How often keys are re-read from the store: a revocation takes effect within this."""
+    limits_sync_s: float = Field(default=1.0, gt=0, le=60)
+    """How often each gateway process writes its RPM/TPM counts to the store and reads the
+    other processes' (``--workers N`` or replicas on one PostgreSQL store): a key can go over
+    its limit by what the other processes admit in about two such intervals."""
     oidc: OidcSettings | None = None
     """Accept OIDC bearer JWTs too (optional)."""
 

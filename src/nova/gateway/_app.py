@@ -104,7 +104,7 @@ class Gateway:
             on_fallback=self._count_fallback,
         )
         self.keys = KeyRing(store, self.settings.key_refresh_s)
-        self.limits = Limits(self.keys)
+        self.limits = Limits(self.keys, store=store, sync_s=self.settings.limits_sync_s)
         self.audit = AuditWriter(store, on_usage=self.limits.persisted)
         self.rails = rails if rails is not None else load_workspace_rails(workspace_root)
         self.oidc = OidcVerifier(self.settings.oidc) if self.settings.oidc else None
@@ -122,6 +122,7 @@ class Gateway:
         """Start providers, keys and the audit writer."""
         self.audit.start()
         await self.keys.start()
+        await self.limits.start()
         await self.router.start()
         self.started = True
         log.info(
@@ -136,6 +137,7 @@ class Gateway:
         """Stop everything; queued audit records are written first."""
         self.started = False
         await self.keys.close()
+        await self.limits.close()
         await self.router.close()
         await asyncio.to_thread(self.audit.close)
 

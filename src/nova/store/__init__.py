@@ -4,6 +4,7 @@ by URL (``NOVA_DATABASE_URL``)."""
 from nova.store._audit import AuditEntry, AuditHead, AuditIssue, AuditItem
 from nova.store._keys import ApiKeyRecord, KeyRole
 from nova.store._migrations import MIGRATIONS
+from nova.store._ratelimit import RateCount, RateSync
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus, UsageSource
 from nova.store._schema import SCHEMA_VERSION
 from nova.store._store import RunStore, new_run_id
@@ -19,6 +20,8 @@ __all__ = [
     "AuditItem",
     "GradeRecord",
     "KeyRole",
+    "RateCount",
+    "RateSync",
     "RequestRecord",
     "RunRecord",
     "RunStatus",

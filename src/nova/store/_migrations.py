@@ -140,12 +140,37 @@ def _m0005_request_parts(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE requests ADD COLUMN request_parts JSON"))
 
 
+def _m0008_gateway_rate_counters(conn: sa.Connection) -> None:
+    # Gateway replicas sharing a store: each writes its own request/token counts per subject
+    # and minute (one row per replica, absolute values, so a retried write counts once) and
+    # reads the others'; OIDC subjects' token usage for their budgets.
+    md = sa.MetaData()
+    counters = sa.Table(
+        "gateway_rate_counters",
+        md,
+        sa.Column("subject", sa.String(200), primary_key=True),
+        sa.Column("minute", sa.BigInteger, primary_key=True),
+        sa.Column("node", sa.String(32), primary_key=True),
+        sa.Column("requests", sa.BigInteger, nullable=False),
+        sa.Column("tokens", sa.BigInteger, nullable=False),
+    )
+    sa.Index("ix_gateway_rate_counters_minute", counters.c.minute)
+    sa.Table(
+        "gateway_subject_usage",
+        md,
+        sa.Column("subject", sa.String(200), primary_key=True),
+        sa.Column("tokens_used", sa.BigInteger, nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_runs_and_requests", _m0001_runs_and_requests),
     ("0002_audit_log", _m0002_audit_log),
     ("0003_grades", _m0003_grades),
     ("0004_gateway", _m0004_gateway),
     ("0005_request_parts", _m0005_request_parts),
+    ("0008_gateway_rate_counters", _m0008_gateway_rate_counters),
 ]
 
 
