@@ -1,5 +1,6 @@
 """OIDC bearer JWTs: signature checked with PyJWT against the provider's JWKS, plus issuer,
-audience and expiry; the role comes from a claim."""
+audience and expiry; the role comes from a claim, the limits (RPM, TPM, token budget, each
+subject on its own) from the role or from the value of another claim."""
 
 from __future__ import annotations
 
@@ -58,4 +59,12 @@ class OidcVerifier:
             models = (
                 frozenset(str(m) for m in allowed) if isinstance(allowed, list) else frozenset()
             )
-        return Principal(subject=f"oidc:{claims['sub']}", role=cast(KeyRole, role), models=models)
+        limits = self.settings.limits_for(role, claims)
+        return Principal(
+            subject=f"oidc:{claims['sub']}",
+            role=cast(KeyRole, role),
+            models=models,
+            rpm=limits.rpm if limits else None,
+            tpm=limits.tpm if limits else None,
+            budget_tokens=limits.budget_tokens if limits else None,
+        )
