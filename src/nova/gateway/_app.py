@@ -461,21 +461,15 @@ class Gateway:
                         finish = d.finish_reason
         except TimeoutError as exc:
             err = exc
-        except (ConnectionResetError, asyncio.CancelledError):
-            # The client went away: nothing more to send, but the request is still audited.
-            await aclose(opened.stream)
-            call.status, call.outcome = 499, "client_disconnected"
-            self._assemble(call, seen, body)
-            call.answer = "".join(text)
-            await self._finish_quietly(call)
-            raise
+        except (ConnectionResetError, asyncio.CancelledError) as exc:
+            await self._client_left(call, opened, seen, body, text)
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # the server is stopping
+            return resp  # a client that left is no error of the gateway's
         try:
             await out.flush()
         except ConnectionResetError:
-            call.status, call.outcome = 499, "client_disconnected"
-            self._assemble(call, seen, body)
-            call.answer = "".join(text)
-            await self._finish_quietly(call)
+            await self._client_left(call, opened, seen, body, text)
             return resp
         if err is not None:
             await aclose(opened.stream)
@@ -535,6 +529,17 @@ class Gateway:
             tail.append(b"data: [DONE]\n\n")
         await write_all(resp, *tail)
         return resp
+
+    async def _client_left(
+        self, call: _Call, opened: Opened, seen: list[ChatDelta], body: ChatBody, text: list[str]
+    ) -> None:
+        """The client went away mid-stream: close the upstream stream (the model stops
+        generating), settle and audit what was streamed as 499 ``client_disconnected``."""
+        await aclose(opened.stream)
+        call.status, call.outcome = 499, "client_disconnected"
+        self._assemble(call, seen, body)
+        call.answer = "".join(text)
+        await self._finish_quietly(call)
 
     # --- the end of every chat request: metrics and the audit record ----------------------
     async def _finish_quietly(self, call: _Call) -> str | None:
