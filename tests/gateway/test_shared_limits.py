@@ -187,16 +187,17 @@ def test_oidc_subject_budget_is_shared_and_survives_a_restart(store_url: str) ->
 
 
 def test_two_gateways_on_one_store_reject_above_the_key_rpm(
-    tmp_path: Path, mock_urls: Callable[..., str]
+    store_url: str, tmp_path: Path, mock_urls: Callable[..., str]
 ) -> None:
     cfg = make_config(mock_urls(output_tokens=2), limits_sync_s=0.05)
-    db = f"sqlite:///{tmp_path / 'nova.db'}"
+    head = tmp_path / "audit.head"  # shared by both, as replicas share it on one store
     with ExitStack() as stack:
         urls = []
-        store = stack.enter_context(RunStore(db))
+        store = stack.enter_context(RunStore(store_url, audit_head=head))
         key = create_key(store, name="shared", role="app", rpm=5).secret
         for _ in range(2):
-            url, gw = stack.enter_context(running_gateway(cfg, stack.enter_context(RunStore(db))))
+            own = stack.enter_context(RunStore(store_url, audit_head=head))
+            url, gw = stack.enter_context(running_gateway(cfg, own))
             gw.keys.load()
             urls.append(url)
         codes = []
@@ -207,5 +208,6 @@ def test_two_gateways_on_one_store_reject_above_the_key_rpm(
             r = request(url, "POST", "/v1/chat/completions", json_body=CHAT, key=key)
             codes.append(r.status)
             time.sleep(0.3)
+        assert store.verify_audit() == []
     assert codes.count(200) == 5, codes
     assert codes.count(429) == 7

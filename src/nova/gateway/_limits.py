@@ -167,7 +167,7 @@ class Limits:
                 if who.rpm is not None:
                     self._rpm[who.subject].give(1)
                 raise _too_many(who, "tpm", f"{who.tpm} tokens per minute", wait)
-        shared = who.rpm is not None or who.tpm is not None
+        shared = self.store is not None and (who.rpm is not None or who.tpm is not None)
         if shared:
             out = self._out.get(who.subject)
             if out is None:
