@@ -4,6 +4,7 @@ OIDC bearer JWTs, key management over the API and the CLI."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -254,6 +255,10 @@ def test_oidc_jwts_are_checked_against_the_jwks(
     assert gw.call("GET", "/v1/audit", role=None, key=auditor).status == 200
     rec = gw.store.audit_entries()[0]
     assert rec.actor == "oidc:anna" and rec.payload["role"] == "app"
+    long_sub = "u" * 255  # the longest sub OIDC allows: kept as its SHA-256 (200 chars)
+    assert gw.chat(key=_token(key, sub=long_sub)).status == 200
+    digest = hashlib.sha256(long_sub.encode()).hexdigest()
+    assert gw.store.audit_entries()[-1].actor == f"oidc:sha256:{digest}"
 
 
 def test_oidc_role_limits_count_each_subject_on_its_own(

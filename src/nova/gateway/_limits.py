@@ -117,6 +117,7 @@ class Limits:
         self._subject_sending: dict[str, int] = {}  # ... being written
         self._budget_subjects: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
         self.syncs = 0
         """Successful exchanges with the store."""
         self.last_sync_error: str | None = None
@@ -243,13 +244,19 @@ class Limits:
 
     async def _sync_loop(self) -> None:
         while True:
-            await self.sync()
+            # Shielded: stopping the loop never abandons an exchange half-way (its thread
+            # would go on writing); close() then waits for it on the lock.
+            await asyncio.shield(self.sync())
             await asyncio.sleep(self.sync_s)
 
     async def sync(self) -> None:
         """One exchange: write this process's counts and OIDC usage, read the others' and
         take them from the buckets. A failed exchange is logged and retried next time (the
         limits then hold per process until the store answers again)."""
+        async with self._lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
         store = self.store
         if store is None:
             return
