@@ -59,11 +59,31 @@ def sync_rate_counters(
     add_usage: Mapping[str, int] | None = None,
     read_usage: Collection[str] | None = (),
 ) -> RateSync:
-    """Write this node's counts (``mine``, absolute per subject and minute) and the tokens
-    OIDC subjects used since the last call (``add_usage``), in one transaction; return the
-    other nodes' counts from minute ``since`` on and the stored usage of ``read_usage``
-    (None: of every subject)."""
+    """Read the other nodes' counts from minute ``since`` on and the stored usage of
+    ``read_usage`` (None: of every subject), then write this node's counts (``mine``,
+    absolute per subject and minute) and the tokens OIDC subjects used since the last call
+    (``add_usage``, included in the usage returned) in one transaction.
+
+    Read first, on its own: SQLite's write lock is then held only for the writes (the
+    gateway's audit commits in the event loop hand their batch to a thread when they meet
+    it), and a failure leaves nothing written, so the caller may send everything again."""
     rc, su = _schema.rate_counters, _schema.subject_usage
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                rc.c.subject, rc.c.minute, sa.func.sum(rc.c.requests), sa.func.sum(rc.c.tokens)
+            )
+            .where(rc.c.minute >= since, rc.c.node != node)
+            .group_by(rc.c.subject, rc.c.minute)
+        ).all()
+        used: dict[str, int] = {}
+        if read_usage is None or read_usage:
+            query = sa.select(su.c.subject, su.c.tokens_used)
+            if read_usage is not None:
+                query = query.where(su.c.subject.in_(sorted(read_usage)))
+            used = {s: int(n) for s, n in conn.execute(query).all()}
+    if not mine and not add_usage:
+        return RateSync([RateCount(s, int(m), int(r), int(t)) for s, m, r, t in rows], used)
     with engine.begin() as conn:
         if mine:
             ins = _insert(engine, rc)
@@ -88,17 +108,8 @@ def sync_rate_counters(
                 # Sorted: two nodes adding to the same subjects lock rows in one order.
                 [{"subject": s, "tokens_used": n} for s, n in sorted(add_usage.items())],
             )
-        rows = conn.execute(
-            sa.select(
-                rc.c.subject, rc.c.minute, sa.func.sum(rc.c.requests), sa.func.sum(rc.c.tokens)
-            )
-            .where(rc.c.minute >= since, rc.c.node != node)
-            .group_by(rc.c.subject, rc.c.minute)
-        ).all()
-        used: dict[str, int] = {}
-        if read_usage is None or read_usage:
-            query = sa.select(su.c.subject, su.c.tokens_used)
-            if read_usage is not None:
-                query = query.where(su.c.subject.in_(sorted(read_usage)))
-            used = {s: int(n) for s, n in conn.execute(query).all()}
+    wanted = None if read_usage is None else set(read_usage)
+    for s, n in (add_usage or {}).items():
+        if wanted is None or s in wanted:
+            used[s] = used.get(s, 0) + n
     return RateSync([RateCount(s, int(m), int(r), int(t)) for s, m, r, t in rows], used)
