@@ -155,12 +155,13 @@ def test_unreachable_store_falls_back_to_per_process_limits_and_recovers(
         assert [admitted(a, who) for _ in range(3)] == [True] * 3
         asyncio.run(a.sync())
         assert a.last_sync_error is not None and "gateway_rate_counters" in a.last_sync_error
+        assert a.status.startswith("per process while the store fails: OperationalError")
         assert "rate-limit counters not shared" in caplog.text
         with a.store.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE gone RENAME TO gateway_rate_counters")
         asyncio.run(a.sync())  # the 3 counted while the store failed are written now
         asyncio.run(b.sync())
-        assert a.last_sync_error is None
+        assert a.last_sync_error is None and a.status == "shared"
         assert [admitted(b, who) for _ in range(2)] == [True, False]
 
 
@@ -200,6 +201,7 @@ def test_two_gateways_on_one_store_reject_above_the_key_rpm(
             url, gw = stack.enter_context(running_gateway(cfg, own))
             gw.keys.load()
             urls.append(url)
+            assert request(url, "GET", "/readyz").json()["limits"] == "shared"
         codes = []
         # 12 requests alternating between the two, 0.3 s apart (six sync intervals): each
         # gateway has seen the other's before the next one arrives; the refill in 3.3 s is

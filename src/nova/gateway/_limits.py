@@ -228,6 +228,15 @@ class Limits:
         self.keys.bump_usage(used)
 
     # --- sharing with the other processes on the store ------------------------------------
+    @property
+    def status(self) -> str:
+        """How RPM/TPM are counted, for ``/readyz``: ``shared``, or per process and why."""
+        if self.store is None:
+            return "per process (an in-memory store is not shared)"
+        if self.last_sync_error is not None:
+            return f"per process while the store fails: {self.last_sync_error}"
+        return "shared"
+
     async def start(self) -> None:
         """Exchange counts every ``sync_s`` seconds (with a store others can share)."""
         if self.store is not None and self._task is None:
