@@ -37,6 +37,9 @@ __all__ = ["Limits", "Reservation"]
 
 log = logging.getLogger("nova.gateway")
 
+_READ_ALL_ABOVE = 1000
+"""OIDC subjects with a budget above which an exchange reads every subject's usage."""
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -281,6 +284,10 @@ class Limits:
         mine = [RateCount(s, m, *self._mine[(s, m)]) for s, m in sorted(dirty)]
         self._subject_sending, self._subject_pending = self._subject_pending, {}
         first = self._minute is None  # at the start: every OIDC subject's stored usage
+        # Every subject's, at the start and once a list would be too long to send (SQLite
+        # takes at most 32,766 parameters in one statement).
+        read_all = first or len(self._budget_subjects) > _READ_ALL_ABOVE
+        asked = sorted(self._budget_subjects)  # the set may grow while the store answers
         try:
             got = await asyncio.to_thread(
                 store.sync_rate_counters,
@@ -288,7 +295,7 @@ class Limits:
                 mine,
                 minute - 1,
                 add_usage=dict(self._subject_sending),
-                read_usage=None if first else sorted(self._budget_subjects),
+                read_usage=None if read_all else asked,
             )
         except Exception as exc:
             self._dirty |= dirty
@@ -305,7 +312,9 @@ class Limits:
         self.last_sync_error = None
         self.syncs += 1
         self._subject_sending = {}
-        for s in got.subject_used if first else self._budget_subjects:
+        if read_all:
+            self._subject_used.update(got.subject_used)
+        for s in asked:
             self._subject_used[s] = got.subject_used.get(s, 0)
         self._charge_others(got.others, minute)
 
