@@ -145,3 +145,49 @@ def test_schema_command_prints_json_schema_with_field_docs(
     cand = schema["$defs"]["Candidate"]
     assert cand["additionalProperties"] is False
     assert "provider/model" in cand["properties"]["model"]["description"]
+
+
+OIDC = """\
+gateway:
+  oidc:
+    jwks_url: https://idp.example/jwks.json
+    issuer: https://idp.example
+    audience: nova
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "says"),
+    [
+        ("    limits: {app: {rpm: 0}}\n", ":18: gateway.oidc.limits.app.rpm:", "greater than"),
+        ("    limits: {user: {rpm: 5}}\n", ":18: gateway.oidc.limits.user.[key]:", "'app'"),
+        ("    claim_limits: {gold: {rpm: 5}}\n", ":14: gateway.oidc:", "needs limits_claim"),
+        ("    limits_claim: tier\n", ":14: gateway.oidc:", "claim_limits is empty"),
+        ("    limits: {app: {rpn: 5}}\n", ":18: gateway.oidc.limits.app.rpn:", "rpm"),
+    ],
+)
+def test_bad_oidc_limits_are_one_line_with_file_line_and_field(
+    tmp_path: Path,
+    run_cli: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
+    extra: str,
+    where: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv("TEST_KEY", "secret-value-123")
+    write(tmp_path, GOOD.replace("kpis:", OIDC + extra + "kpis:"))
+    r = run_cli("--workspace", str(tmp_path), "config", "validate")
+    assert r.code == 2  # type: ignore[attr-defined]
+    lines = [ln for ln in r.err.splitlines() if ln.startswith("error:")]  # type: ignore[attr-defined]
+    assert len(lines) == 1, lines
+    assert f"{tmp_path / 'nova.yaml'}{where}" in lines[0] and says in lines[0]
+
+
+def test_schema_documents_oidc_limits(run_cli: Callable[..., object]) -> None:
+    schema = json.loads(run_cli("config", "schema").out)  # type: ignore[attr-defined]
+    oidc = schema["$defs"]["OidcSettings"]["properties"]
+    assert set(oidc) >= {"limits", "limits_claim", "claim_limits"}
+    assert "each subject" in oidc["limits"]["description"]
+    limits = schema["$defs"]["SubjectLimits"]["properties"]
+    assert sorted(limits) == ["budget_tokens", "rpm", "tpm"]
+    assert all(limits[f]["description"] for f in limits)

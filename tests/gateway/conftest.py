@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from nova.catalog import Catalog
 from nova.config import NovaConfig
 from nova.gateway import Gateway, WorkspaceRails, create_key, running_gateway
 from nova.providers import MockServerSettings, running_mock_server
@@ -129,13 +130,16 @@ def gw_factory(tmp_path: Path) -> Iterator[Callable[..., Gw]]:
     """Start a gateway on a config; creates one key per role."""
     with ExitStack() as stack:
 
-        def start(config: NovaConfig, rails: WorkspaceRails | None = None) -> Gw:
+        def start(
+            config: NovaConfig, rails: WorkspaceRails | None = None, catalog: Catalog | None = None
+        ) -> Gw:
             store = stack.enter_context(RunStore(f"sqlite:///{tmp_path / 'nova.db'}"))
             keys = {
                 role: create_key(store, name=f"t-{role}", role=role).secret
                 for role in ("app", "auditor", "admin")
             }
-            url, gateway = stack.enter_context(running_gateway(config, store, rails=rails))
+            served = running_gateway(config, store, rails=rails, catalog=catalog)
+            url, gateway = stack.enter_context(served)
             return Gw(url, gateway, store, keys)
 
         yield start

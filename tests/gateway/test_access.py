@@ -4,6 +4,7 @@ OIDC bearer JWTs, key management over the API and the CLI."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -254,6 +255,72 @@ def test_oidc_jwts_are_checked_against_the_jwks(
     assert gw.call("GET", "/v1/audit", role=None, key=auditor).status == 200
     rec = gw.store.audit_entries()[0]
     assert rec.actor == "oidc:anna" and rec.payload["role"] == "app"
+    long_sub = "u" * 255  # the longest sub OIDC allows: kept as its SHA-256 (200 chars)
+    assert gw.chat(key=_token(key, sub=long_sub)).status == 200
+    digest = hashlib.sha256(long_sub.encode()).hexdigest()
+    assert gw.store.audit_entries()[-1].actor == f"oidc:sha256:{digest}"
+
+
+def test_oidc_role_limits_count_each_subject_on_its_own(
+    mock_urls: Callable[..., str], gw_factory: Callable[..., Gw], jwks: tuple[str, Any]
+) -> None:
+    url, key = jwks
+    oidc = {"jwks_url": url, "issuer": "https://idp.test", "audience": "nova",
+            "limits": {"app": {"rpm": 2}}}  # fmt: skip
+    gw = gw_factory(make_config(mock_urls(output_tokens=2), oidc=oidc))
+    anna, ben = _token(key), _token(key, sub="ben")
+    assert [gw.chat(key=anna).status for _ in range(3)] == [200, 200, 429]
+    r = gw.chat(key=anna)
+    assert r.json()["error"]["code"] == "rpm" and "oidc:anna" in r.json()["error"]["message"]
+    assert 1 <= int(r.headers["Retry-After"]) <= 30  # one request per 30 s refills
+    assert gw.chat(key=ben).status == 200  # ben has his own two
+    text = gw.call("GET", "/metrics", role=None).body.decode()
+    assert metric(text, "nova_gateway_budget_rejections_total", kind="rpm") == 2
+
+
+def test_oidc_claim_value_selects_limits_before_the_role(
+    mock_urls: Callable[..., str], gw_factory: Callable[..., Gw], jwks: tuple[str, Any]
+) -> None:
+    url, key = jwks
+    oidc = {"jwks_url": url, "issuer": "https://idp.test", "audience": "nova",
+            "limits": {"app": {"rpm": 1}}, "limits_claim": "tier",
+            "claim_limits": {"gold": {"rpm": 3}, "free": {"tpm": 40}}}  # fmt: skip
+    gw = gw_factory(make_config(mock_urls(output_tokens=2), oidc=oidc))
+    gold = _token(key, sub="gina", tier=["gold", "free"])  # a list: its first value
+    assert [gw.chat(key=gold).status for _ in range(4)] == [200, 200, 200, 429]
+    plain = _token(key, sub="paul", tier="silver")  # no entry: the role's limits
+    assert [gw.chat(key=plain).status for _ in range(2)] == [200, 429]
+    free = _token(key, sub="fred", tier="free")  # 7 prompt + 30 reserved of 40 tokens/min
+    assert gw.chat(key=free, max_tokens=30).status == 200
+    r = gw.chat(key=free, max_tokens=37)
+    assert r.status == 429 and r.json()["error"]["code"] == "tpm"
+
+
+def test_oidc_subject_budget_is_reserved_counted_and_stored(
+    mock_urls: Callable[..., str], gw_factory: Callable[..., Gw], jwks: tuple[str, Any]
+) -> None:
+    url, key = jwks
+    oidc = {"jwks_url": url, "issuer": "https://idp.test", "audience": "nova",
+            "limits": {"app": {"budget_tokens": 30}}}  # fmt: skip
+    gw = gw_factory(make_config(mock_urls(output_tokens=2), oidc=oidc, limits_sync_s=0.05))
+    anna = _token(key)
+    # Each request reserves 7 + 10 = 17 and uses 2 + 2 = 4: after four, 16 used, and
+    # 16 + 17 > 30.
+    assert [gw.chat(key=anna, max_tokens=10).status for _ in range(5)] == [200] * 4 + [429]
+    r = gw.chat(key=anna, max_tokens=10)
+    assert r.json()["error"]["code"] == "budget"
+    assert "token budget of oidc:anna exhausted: 16 of 30" in r.json()["error"]["message"]
+    assert gw.chat(key=_token(key, sub="ben"), max_tokens=10).status == 200
+    deadline = time.monotonic() + 10
+    while True:  # written by the next exchange with the store
+        with gw.store.engine.connect() as conn:
+            rows = dict(conn.exec_driver_sql("SELECT * FROM gateway_subject_usage").all())
+        if rows == {"oidc:anna": 16, "oidc:ben": 4} or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert rows == {"oidc:anna": 16, "oidc:ben": 4}
+    text = gw.call("GET", "/metrics", role=None).body.decode()
+    assert metric(text, "nova_gateway_budget_rejections_total", kind="budget") == 2
 
 
 def test_no_key_reaches_a_log_line(

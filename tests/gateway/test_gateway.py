@@ -222,3 +222,31 @@ def test_serve_refuses_a_bad_gateway_config_with_one_line(
     r = run_cli("--workspace", str(ws), "serve", "--port", "0")
     assert r.code == 2
     assert "nova.yaml:6: gateway.fallback: unknown candidate 'zz'" in r.err
+
+
+def test_cost_counter_grows_by_the_price_sheet_cost_and_unpriced_has_no_series(
+    mock_urls: Callable[..., str], gw_factory: Callable[..., Gw]
+) -> None:
+    from nova.catalog import load_catalog
+
+    cfg = make_config(mock_urls(output_tokens=5), mock_urls(output_tokens=5))
+    priced = cfg.candidates[0].model_copy(update={"catalog": "gpt-4o", "hosting": "managed"})
+    cfg = cfg.model_copy(update={"candidates": [priced, cfg.candidates[1]]})
+    gw = gw_factory(cfg, catalog=load_catalog())
+    # azure-openai-2026-11: gpt-4o 2.50 USD in, 10.00 USD out per million tokens; the mock
+    # reports 2 prompt and 5 completion tokens: (2 * 2.50 + 5 * 10.00) / 1e6 = 5.5e-05 USD.
+    one = (2 * 2.50 + 5 * 10.00) / 1e6
+    assert gw.chat().status == 200
+    text = gw.call("GET", "/metrics", role=None).body.decode()
+    assert metric(text, "nova_gateway_cost_usd_total", candidate="primary-m") == one
+    assert gw.chat(stream=True).status == 200
+    text = gw.call("GET", "/metrics", role=None).body.decode()
+    assert metric(text, "nova_gateway_cost_usd_total", candidate="primary-m") == one + one
+    assert gw.store.audit_entries()[-1].payload["cost_usd"] == one
+    # The fallback candidate has no price: it answers, and no cost series appears for it.
+    r = gw.chat(model="fallback-m")
+    assert r.status == 200 and r.headers["X-Nova-Candidate"] == "fallback-m"
+    text = gw.call("GET", "/metrics", role=None).body.decode()
+    assert metric(text, "nova_gateway_requests_total", candidate="fallback-m", code="200") == 1
+    assert 'nova_gateway_cost_usd_total{candidate="fallback-m"}' not in text
+    assert gw.store.audit_entries()[-1].payload["cost_usd"] is None

@@ -22,6 +22,7 @@ from nova.config._models import (
     Reviewer,
     Slo,
     StoreSettings,
+    SubjectLimits,
 )
 from nova.config._workspace import CONFIG_FILE, Workspace, find_workspace
 from nova.config._yaml import LoadedYaml, format_path, load_yaml
@@ -50,6 +51,7 @@ __all__ = [
     "Reviewer",
     "Slo",
     "StoreSettings",
+    "SubjectLimits",
     "Workspace",
     "config_hash",
     "find_workspace",

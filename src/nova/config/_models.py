@@ -35,6 +35,7 @@ __all__ = [
     "Reviewer",
     "Slo",
     "StoreSettings",
+    "SubjectLimits",
 ]
 
 PROVIDER_KINDS: dict[str, str] = {
@@ -410,6 +411,18 @@ class StoreSettings(_Model):
     hosts sharing one database should point it at storage they share."""
 
 
+class SubjectLimits(_Model):
+    """Limits of each OIDC caller on its own (counted per ``sub`` claim, shared by every
+    gateway process on the store); an absent field is no limit."""
+
+    rpm: int | None = Field(default=None, ge=1)
+    """Requests per minute."""
+    tpm: int | None = Field(default=None, ge=1)
+    """Tokens per minute, prompt + completion (reserved up front like an API key's)."""
+    budget_tokens: int | None = Field(default=None, ge=1)
+    """Total tokens each subject may use (kept in the store, table ``gateway_subject_usage``)."""
+
+
 class OidcSettings(_Model):
     """Bearer JWTs from an OpenID Connect provider, accepted besides nova's own API keys."""
 
@@ -425,6 +438,15 @@ class OidcSettings(_Model):
     """Claim with the allowed candidate ids (absent: every model the gateway serves)."""
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
     """Accepted signature algorithms (never ``none``, never HMAC with a public key)."""
+    limits: dict[Literal["app", "auditor", "admin"], SubjectLimits] = Field(default_factory=dict)
+    """Limits per role for each subject, e.g. ``{app: {rpm: 60, budget_tokens: 2000000}}``
+    (a role without an entry: no limits)."""
+    limits_claim: str | None = None
+    """Claim whose value selects an entry of ``claim_limits`` (e.g. ``tier``; a list claim:
+    its first listed value)."""
+    claim_limits: dict[str, SubjectLimits] = Field(default_factory=dict)
+    """Limits per value of ``limits_claim``, used instead of the role's when the token's
+    value has an entry, e.g. ``{gold: {rpm: 600}, free: {rpm: 10, budget_tokens: 100000}}``."""
 
     @field_validator("algorithms")
     @classmethod
@@ -433,6 +455,28 @@ class OidcSettings(_Model):
         if bad or not v:
             raise ValueError(f"only asymmetric JWT algorithms are accepted, not {bad or v}")
         return v
+
+    @model_validator(mode="after")
+    def _claim_limits_need_their_claim(self) -> OidcSettings:
+        if self.claim_limits and not self.limits_claim:
+            raise ValueError(
+                "claim_limits needs limits_claim: the claim whose value selects an entry"
+            )
+        if self.limits_claim and not self.claim_limits:
+            raise ValueError(f"limits_claim {self.limits_claim!r} is set but claim_limits is empty")
+        return self
+
+    def limits_for(self, role: str, claims: dict[str, Any]) -> SubjectLimits | None:
+        """The limits of a token: its ``limits_claim`` value's entry, else its role's."""
+        if self.limits_claim:
+            raw = claims.get(self.limits_claim)
+            value = raw[0] if isinstance(raw, list) and raw else raw
+            if isinstance(value, str | int) and str(value) in self.claim_limits:
+                return self.claim_limits[str(value)]
+        for known, limits in self.limits.items():
+            if known == role:
+                return limits
+        return None
 
 
 class GatewaySettings(_Model):
@@ -470,6 +514,10 @@ class GatewaySettings(_Model):
     """Tokens reserved against TPM limits and budgets when a request gives no ``max_tokens``."""
     key_refresh_s: float = Field(default=1.0, gt=0)
     """How often keys are re-read from the store: a revocation takes effect within this."""
+    limits_sync_s: float = Field(default=1.0, gt=0, le=60)
+    """How often each gateway process writes its RPM/TPM counts to the store and reads the
+    other processes' (``--workers N`` or replicas on one PostgreSQL store): a key can go over
+    its limit by what the other processes admit in about two such intervals."""
     oidc: OidcSettings | None = None
     """Accept OIDC bearer JWTs too (optional)."""
 

@@ -104,7 +104,7 @@ class Gateway:
             on_fallback=self._count_fallback,
         )
         self.keys = KeyRing(store, self.settings.key_refresh_s)
-        self.limits = Limits(self.keys)
+        self.limits = Limits(self.keys, store=store, sync_s=self.settings.limits_sync_s)
         self.audit = AuditWriter(store, on_usage=self.limits.persisted)
         self.rails = rails if rails is not None else load_workspace_rails(workspace_root)
         self.oidc = OidcVerifier(self.settings.oidc) if self.settings.oidc else None
@@ -122,6 +122,7 @@ class Gateway:
         """Start providers, keys and the audit writer."""
         self.audit.start()
         await self.keys.start()
+        await self.limits.start()
         await self.router.start()
         self.started = True
         log.info(
@@ -136,6 +137,7 @@ class Gateway:
         """Stop everything; queued audit records are written first."""
         self.started = False
         await self.keys.close()
+        await self.limits.close()
         await self.router.close()
         await asyncio.to_thread(self.audit.close)
 
@@ -461,21 +463,15 @@ class Gateway:
                         finish = d.finish_reason
         except TimeoutError as exc:
             err = exc
-        except (ConnectionResetError, asyncio.CancelledError):
-            # The client went away: nothing more to send, but the request is still audited.
-            await aclose(opened.stream)
-            call.status, call.outcome = 499, "client_disconnected"
-            self._assemble(call, seen, body)
-            call.answer = "".join(text)
-            await self._finish_quietly(call)
-            raise
+        except (ConnectionResetError, asyncio.CancelledError) as exc:
+            await self._client_left(call, opened, seen, body, text)
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # the server is stopping
+            return resp  # a client that left is no error of the gateway's
         try:
             await out.flush()
         except ConnectionResetError:
-            call.status, call.outcome = 499, "client_disconnected"
-            self._assemble(call, seen, body)
-            call.answer = "".join(text)
-            await self._finish_quietly(call)
+            await self._client_left(call, opened, seen, body, text)
             return resp
         if err is not None:
             await aclose(opened.stream)
@@ -535,6 +531,17 @@ class Gateway:
             tail.append(b"data: [DONE]\n\n")
         await write_all(resp, *tail)
         return resp
+
+    async def _client_left(
+        self, call: _Call, opened: Opened, seen: list[ChatDelta], body: ChatBody, text: list[str]
+    ) -> None:
+        """The client went away mid-stream: close the upstream stream (the model stops
+        generating), settle and audit what was streamed as 499 ``client_disconnected``."""
+        await aclose(opened.stream)
+        call.status, call.outcome = 499, "client_disconnected"
+        self._assemble(call, seen, body)
+        call.answer = "".join(text)
+        await self._finish_quietly(call)
 
     # --- the end of every chat request: metrics and the audit record ----------------------
     async def _finish_quietly(self, call: _Call) -> str | None:

@@ -40,7 +40,25 @@ class Finished(NamedTuple):
     tokens_out: Any
     """``gen_ai_client_token_usage{candidate, gen_ai_token_type="output"}`` (None without one)."""
     cost: Any
-    """``nova_gateway_cost_usd_total{candidate}`` (None without a candidate)."""
+    """``nova_gateway_cost_usd_total{candidate}`` (None without a candidate); its series
+    appears with the first cost, so an unpriced candidate has none (not a constant 0)."""
+
+
+class _FirstInc:
+    """A counter child made on its first ``inc``: a series that is 0 forever (a candidate
+    without a price) would read as "free" on a cost dashboard."""
+
+    __slots__ = ("_child", "_counter", "_labels")
+
+    def __init__(self, counter: Counter, *labels: str) -> None:
+        self._counter = counter
+        self._labels = labels
+        self._child: Any = None
+
+    def inc(self, amount: float) -> None:
+        if self._child is None:
+            self._child = self._counter.labels(*self._labels)
+        self._child.inc(amount)
 
 
 class GatewayMetrics:
@@ -137,7 +155,7 @@ class GatewayMetrics:
                 self.ttft.labels(c) if c else None,
                 self.token_usage.labels(c, "input") if c else None,
                 self.token_usage.labels(c, "output") if c else None,
-                self.cost.labels(c) if c else None,
+                _FirstInc(self.cost, c) if c else None,
             )
         return f
 

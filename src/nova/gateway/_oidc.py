@@ -1,9 +1,11 @@
 """OIDC bearer JWTs: signature checked with PyJWT against the provider's JWKS, plus issuer,
-audience and expiry; the role comes from a claim."""
+audience and expiry; the role comes from a claim, the limits (RPM, TPM, token budget, each
+subject on its own) from the role or from the value of another claim."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any, cast, get_args
 
 from nova.config import OidcSettings
@@ -14,6 +16,9 @@ from nova.store import KeyRole
 __all__ = ["OidcVerifier"]
 
 _ROLES: tuple[str, ...] = get_args(KeyRole)
+_MAX_SUB = 195
+"""Longest ``sub`` kept as it is (``oidc:`` + it fits the store's 200 characters); OIDC allows
+255, so a longer one is replaced by its SHA-256."""
 
 
 class OidcVerifier:
@@ -58,4 +63,15 @@ class OidcVerifier:
             models = (
                 frozenset(str(m) for m in allowed) if isinstance(allowed, list) else frozenset()
             )
-        return Principal(subject=f"oidc:{claims['sub']}", role=cast(KeyRole, role), models=models)
+        limits = self.settings.limits_for(role, claims)
+        sub = str(claims["sub"])
+        if len(sub) > _MAX_SUB:  # the store keeps subjects (audit actor, counters) in 200
+            sub = "sha256:" + hashlib.sha256(sub.encode("utf-8")).hexdigest()
+        return Principal(
+            subject=f"oidc:{sub}",
+            role=cast(KeyRole, role),
+            models=models,
+            rpm=limits.rpm if limits else None,
+            tpm=limits.tpm if limits else None,
+            budget_tokens=limits.budget_tokens if limits else None,
+        )

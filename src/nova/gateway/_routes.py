@@ -63,6 +63,7 @@ class GatewayRoutes:
             if audit_ok
             else f"failing: {self.gw.audit.last_error or 'writer stopped'}",
             "keys": len(self.gw.keys),
+            "limits": self.gw.limits.status,
             "oidc": self.gw.oidc is not None,
             "ai_marker": self.gw.settings.ai_marker,
         }

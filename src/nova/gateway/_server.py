@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from nova._secrets import RedactingFilter
+from nova.catalog import Catalog
 from nova.config import NovaConfig, Workspace, load_config
 from nova.errors import NovaError
 from nova.gateway._app import Gateway
@@ -165,11 +166,13 @@ def running_gateway(
     *,
     workspace_root: Path | None = None,
     rails: WorkspaceRails | None = None,
+    catalog: Catalog | None = None,
     host: str = "127.0.0.1",
 ) -> Iterator[tuple[str, Gateway]]:
-    """Serve a gateway on a free port from a background thread; yield its URL and itself."""
+    """Serve a gateway on a free port from a background thread; yield its URL and itself
+    (``catalog`` prices managed candidates, as ``open_gateway`` does)."""
     loop = asyncio.new_event_loop()
-    gateway = Gateway(config, store, workspace_root=workspace_root, rails=rails)
+    gateway = Gateway(config, store, workspace_root=workspace_root, rails=rails, catalog=catalog)
     app = build_app(gateway)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     thread = threading.Thread(target=loop.run_forever, name="nova-gateway", daemon=True)

@@ -10,6 +10,7 @@ from nova.store._audit import (
 )
 from nova.store._keys import ApiKeyRecord, KeyRole
 from nova.store._migrations import MIGRATIONS
+from nova.store._ratelimit import RateCount, RateSync
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus, UsageSource
 from nova.store._schema import SCHEMA_VERSION
 from nova.store._store import RunStore, new_run_id
@@ -25,6 +26,8 @@ __all__ = [
     "AuditItem",
     "GradeRecord",
     "KeyRole",
+    "RateCount",
+    "RateSync",
     "RequestRecord",
     "RunRecord",
     "RunStatus",

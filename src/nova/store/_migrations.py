@@ -164,6 +164,28 @@ def _m0006_packed_requests(conn: sa.Connection) -> None:
     # (run_id, candidate) is the head of the unique index uq_request_case: a second index on
     # it cost ~40 bytes a request and served no query the unique one does not.
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_requests_run_candidate"))
+def _m0008_gateway_rate_counters(conn: sa.Connection) -> None:
+    # Gateway replicas sharing a store: each writes its own request/token counts per subject
+    # and minute (one row per replica, absolute values, so a retried write counts once) and
+    # reads the others'; OIDC subjects' token usage for their budgets.
+    md = sa.MetaData()
+    counters = sa.Table(
+        "gateway_rate_counters",
+        md,
+        sa.Column("subject", sa.String(200), primary_key=True),
+        sa.Column("minute", sa.BigInteger, primary_key=True),
+        sa.Column("node", sa.String(32), primary_key=True),
+        sa.Column("requests", sa.BigInteger, nullable=False),
+        sa.Column("tokens", sa.BigInteger, nullable=False),
+    )
+    sa.Index("ix_gateway_rate_counters_minute", counters.c.minute)
+    sa.Table(
+        "gateway_subject_usage",
+        md,
+        sa.Column("subject", sa.String(200), primary_key=True),
+        sa.Column("tokens_used", sa.BigInteger, nullable=False),
+    )
+    md.create_all(conn)
 
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -173,6 +195,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_gateway", _m0004_gateway),
     ("0005_request_parts", _m0005_request_parts),
     ("0006_packed_requests", _m0006_packed_requests),
+    ("0008_gateway_rate_counters", _m0008_gateway_rate_counters),
 ]
 
 

@@ -14,10 +14,12 @@ __all__ = [
     "grades",
     "metadata",
     "migrations",
+    "rate_counters",
     "request_dicts",
     "request_parts",
     "requests",
     "runs",
+    "subject_usage",
 ]
 
 SCHEMA_VERSION = 3
@@ -148,4 +150,22 @@ api_keys = sa.Table(
     sa.Column("tokens_used", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+rate_counters = sa.Table(
+    "gateway_rate_counters",
+    metadata,
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("minute", sa.BigInteger, primary_key=True),
+    sa.Column("node", sa.String(32), primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("tokens", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_gateway_rate_counters_minute", rate_counters.c.minute)
+
+subject_usage = sa.Table(
+    "gateway_subject_usage",
+    metadata,
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("tokens_used", sa.BigInteger, nullable=False),
 )

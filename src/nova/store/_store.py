@@ -40,6 +40,7 @@ from nova.store._keys import (
 from nova.store._migrations import applied_migrations, migrate
 from nova.store._packed import RowReader, grade_fields, pack, packed_doc
 from nova.store._parts import pack_times, part_text, split_request
+from nova.store._ratelimit import RateCount, RateSync, sync_rate_counters
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus
 
 __all__ = ["RunStore", "new_run_id"]
@@ -102,7 +103,9 @@ class RunStore:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             if audit_head is None:
                 self.audit_head = Path(f"{parsed.database}.audit.head")
-        if self._is_sqlite and parsed.database in (None, "", ":memory:"):
+        self.in_memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
+        """An in-memory SQLite database: nothing outside this process can share it."""
+        if self.in_memory:
             # One shared in-memory database; writers may run in worker threads.
             kwargs["poolclass"] = sa.pool.StaticPool
             kwargs["connect_args"] = {"check_same_thread": False}
@@ -605,3 +608,25 @@ class RunStore:
     def add_api_key_usage(self, used: Mapping[str, int]) -> None:
         """Add used tokens per key id, atomically."""
         add_key_usage(self.engine, used)
+
+    # --- gateway rate limits shared by replicas -------------------------------------------
+    def sync_rate_counters(
+        self,
+        node: str,
+        mine: Sequence[RateCount],
+        since: int,
+        *,
+        add_usage: Mapping[str, int] | None = None,
+        read_usage: Collection[str] | None = (),
+    ) -> RateSync:
+        """Write one gateway process's counts and OIDC subjects' new usage; read the other
+        processes' counts from minute ``since`` on and the stored usage of ``read_usage``
+        (None: of every subject)."""
+        return sync_rate_counters(
+            self.engine,
+            node=node,
+            mine=mine,
+            since=since,
+            add_usage=add_usage,
+            read_usage=read_usage,
+        )
