@@ -164,6 +164,8 @@ def _m0006_packed_requests(conn: sa.Connection) -> None:
     # (run_id, candidate) is the head of the unique index uq_request_case: a second index on
     # it cost ~40 bytes a request and served no query the unique one does not.
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_requests_run_candidate"))
+
+
 def _m0008_gateway_rate_counters(conn: sa.Connection) -> None:
     # Gateway replicas sharing a store: each writes its own request/token counts per subject
     # and minute (one row per replica, absolute values, so a retried write counts once) and
