@@ -1,6 +1,8 @@
 """``nova eval run``: every case to every candidate, graded, stored, resumable.
 
-Workers draw the work from one generator (no list of all of it); each answer is stored
+Cases are streamed from the dataset files (checked in one pass first, then read again one at
+a time per repeat): memory stays flat in the number of cases. Workers draw the work from one
+generator (no list of all of it); each answer is stored
 together with its grades in one transaction, committed by a timer every ``FLUSH_WINDOW_S``.
 A case counts as done once that transaction committed: a resumed run (``--resume RUN``) takes
 the stored settings, refuses when a dataset changed, and calls none of the committed cases
@@ -18,15 +20,16 @@ import datetime as dt
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from nova._provenance import workspace_revision
 from nova.config import Candidate, LoadedConfig, Workspace
-from nova.datasets import Case, Dataset, load_dataset
+from nova.datasets import Case, Dataset, DatasetInfo, scan_dataset, stream_dataset
 from nova.errors import ConfigError, NovaError, Problem
 from nova.evals._graders import ESCALATION_TOOL, Grade, GradeContext, grade_case
 from nova.evals._judge import LLMJudge
@@ -41,7 +44,7 @@ from nova.providers import (
     ToolSpec,
     create_provider,
 )
-from nova.store import GradeRecord, RequestRecord, RunRecord, RunStatus, RunStore
+from nova.store import GradeRecord, RequestRecord, RunCase, RunRecord, RunStatus, RunStore
 
 if TYPE_CHECKING:
     from nova.shard import Shard, ShardState
@@ -125,16 +128,23 @@ def select_cases(ds: Dataset, max_cases: int | None, seed: int) -> list[Case]:
     """All cases, or a sample stratified by (category, language) of at most ``max_cases``."""
     if max_cases is None or max_cases >= len(ds.cases):
         return ds.cases
-    rng = random.Random(f"{seed}:{ds.sha256}")
-    strata: dict[tuple[str, str], list[Case]] = {}
+    strata: dict[tuple[str, str], list[str]] = {}
     for c in ds.cases:
-        strata.setdefault((c.category, c.language), []).append(c)
-    chosen: list[Case] = []
-    for key in sorted(strata):
-        share = max(1, round(max_cases * len(strata[key]) / len(ds.cases)))
-        chosen += rng.sample(strata[key], min(share, len(strata[key])))
-    keep = {c.id for c in chosen[:max_cases]}
+        strata.setdefault((c.category, c.language), []).append(c.id)
+    keep = _sample(strata, len(ds.cases), max_cases, seed, ds.sha256)
     return [c for c in ds.cases if c.id in keep]
+
+
+def _sample(
+    strata: dict[tuple[str, str], list[str]], total: int, max_cases: int, seed: int, sha: str
+) -> set[str]:
+    """The ids of the stratified sample of ``select_cases`` (strata hold ids in file order)."""
+    rng = random.Random(f"{seed}:{sha}")
+    chosen: list[str] = []
+    for key in sorted(strata):
+        share = max(1, round(max_cases * len(strata[key]) / total))
+        chosen += rng.sample(strata[key], min(share, len(strata[key])))
+    return set(chosen[:max_cases])
 
 
 def _facts(case: Case) -> dict[str, object]:
@@ -145,7 +155,7 @@ def _facts(case: Case) -> dict[str, object]:
         "category": case.category,
         "language": case.language,
         "weight": case.weight,
-        "escalation": esc,
+        "escalation": None if esc is None else bool(esc),  # as the escalation grader reads it
     }
 
 
@@ -340,25 +350,81 @@ def resume_spec(store: RunStore, run_id: str) -> EvalSpec:
 # -- the steps of run_eval, in order ---------------------------------------------------------
 
 
-def _load_cases(ws: Workspace, spec: EvalSpec) -> tuple[list[Dataset], list[Case]]:
-    """Step 1: the datasets (content-hashed) and the cases to run."""
-    datasets: list[Dataset] = []
+@dataclass
+class _Source:
+    """One dataset of a run: checked, hashed and counted, its cases read again when needed."""
+
+    info: DatasetInfo
+    keep: set[str] | None
+    """Ids of the stratified sample (``max_cases``); None: every case."""
+    owned: int
+    """Selected cases the shard owns (all selected cases without a shard)."""
+
+    def selected(self) -> int:
+        return self.info.cases if self.keep is None else len(self.keep)
+
+    def cases(self, shard: Shard | None = None) -> Iterator[Case]:
+        """The selected cases (of ``shard``), streamed from the file in file order."""
+        for case in stream_dataset(self.info):
+            if (self.keep is None or case.id in self.keep) and (
+                shard is None or shard.owns(case.id)
+            ):
+                yield case
+
+
+def _iter_cases(sources: list[_Source], shard: Shard | None = None) -> Iterator[Case]:
+    """Every selected case of the run (of ``shard``), one at a time, in run order."""
+    for src in sources:
+        yield from src.cases(shard)
+
+
+def _scan(path: Path, spec: EvalSpec, shard: Shard | None) -> _Source:
+    """One streaming pass over a dataset: validity, hash, count, the sample, the shard's share.
+    Kept per case: the id (for duplicates; for the strata too with ``max_cases``)."""
+    strata: dict[tuple[str, str], list[str]] = {}
+    owned = 0
+
+    def see(case: Case) -> None:
+        nonlocal owned
+        if spec.max_cases is not None:
+            strata.setdefault((case.category, case.language), []).append(case.id)
+        owned += shard is None or shard.owns(case.id)
+
+    info = scan_dataset(path, see)
+    if spec.max_cases is None or spec.max_cases >= info.cases:
+        return _Source(info, None, owned)
+    keep = _sample(strata, info.cases, spec.max_cases, spec.seed, info.sha256)
+    owned = sum(shard is None or shard.owns(i) for i in keep)
+    return _Source(info, keep, owned)
+
+
+def _load_cases(ws: Workspace, spec: EvalSpec, shard: Shard | None = None) -> list[_Source]:
+    """Step 1: the datasets, each checked and hashed in one streaming pass (no case kept)."""
+    sources: list[_Source] = []
     problems: list[Problem] = []
     for name in spec.datasets:
         path = ws.datasets_dir / f"{name}.jsonl"
         if not path.is_file():
             problems.append(Problem(path, None, "", "dataset file not found"))
             continue
-        datasets.append(load_dataset(path))
+        sources.append(_scan(path, spec, shard))
     if problems:
         raise ConfigError(problems, "datasets missing")
-    cases = [c for ds in datasets for c in select_cases(ds, spec.max_cases, spec.seed)]
-    if not cases:
+    if not sum(src.selected() for src in sources):
         raise NovaError(
             "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
             "(or run `nova init --force` for the starter sets)"
         )
-    return datasets, cases
+    return sources
+
+
+def _case_rows(sources: list[_Source]) -> Iterator[RunCase]:
+    """Step 2a: the hash and facts of every selected case, streamed into ``run_cases``."""
+    for src in sources:
+        for case in src.cases():
+            yield RunCase(
+                case_id=case.id, sha256=case_sha256(case), dataset=src.info.name, **_facts(case)
+            )
 
 
 def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | None:
@@ -373,22 +439,22 @@ def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | 
 def _run_meta(
     loaded: LoadedConfig,
     spec: EvalSpec,
-    datasets: list[Dataset],
-    cases: list[Case],
+    sources: list[_Source],
     system: str | None,
     price_meta: dict[str, object] | None,
     rails: Rails | None = None,
 ) -> dict[str, object]:
-    """Step 2a: what the run records about its inputs (hashes per dataset and per case)."""
+    """Step 2a: what the run records about its inputs (the hash of each case and its facts
+    go to the run's cases, ``RunStore.iter_run_cases``)."""
     cfg = loaded.config
     return {
         "spec": spec.model_dump(mode="json"),
-        "datasets": {ds.name: {"sha256": ds.sha256, "cases": len(ds.cases)} for ds in datasets},
-        "cases": len(cases),
-        "case_sha256": {c.id: case_sha256(c) for c in cases},
+        "datasets": {
+            s.info.name: {"sha256": s.info.sha256, "cases": s.info.cases} for s in sources
+        },
+        "cases": sum(s.selected() for s in sources),
         "system_prompt_sha256": hashlib.sha256((system or "").encode()).hexdigest(),
         "models": {c: cfg.candidate(c).model for c in spec.candidates},
-        "case_facts": {c.id: _facts(c) for c in cases},
         "guardrails": _guardrails_meta(loaded, rails),
         **(price_meta or {}),
     }
@@ -406,22 +472,31 @@ def _guardrails_meta(loaded: LoadedConfig, rails: Rails | None) -> dict[str, obj
     }
 
 
-def _changed_since(run: RunRecord, datasets: list[Dataset], cases: list[Case]) -> list[str]:
-    """What changed in the datasets since ``run`` started, one line per dataset."""
+def _changed_since(store: RunStore, run: RunRecord, sources: list[_Source]) -> list[str]:
+    """What changed in the datasets since ``run`` started, one line per dataset.
+
+    Only when a dataset's hash differs (the run is then refused): the stored case hashes are
+    compared with the cases now selected, hashed while streamed."""
     then_ds = run.meta.get("datasets") or {}
-    then_cases: dict[str, str] = run.meta.get("case_sha256") or {}
-    now_cases = {c.id: case_sha256(c) for c in cases}
+    differ = [
+        s
+        for s in sources
+        if not isinstance(then_ds, dict)
+        or then_ds.get(s.info.name, {}).get("sha256") != s.info.sha256
+    ]
+    if not differ:
+        return []
+    then_cases = {c.case_id: c.sha256 for c in store.iter_run_cases(run.id)}
+    now_cases = {c.id: case_sha256(c) for c in _iter_cases(sources)}
     lines = []
-    for ds in datasets:
-        before = then_ds.get(ds.name, {}).get("sha256") if isinstance(then_ds, dict) else None
-        if before == ds.sha256:
-            continue
-        ids = {c.id for c in ds.cases}
+    for src in differ:
+        ds = src.info
         if not then_cases:
+            before = then_ds.get(ds.name, {}).get("sha256") if isinstance(then_ds, dict) else None
             lines.append(f"{ds.name}: sha256 {str(before)[:12]} → {ds.sha256[:12]}")
             continue
-        old_ids = {i for i in then_cases if i in ids or i not in now_cases}
-        changed = sorted(i for i in ids & old_ids if then_cases.get(i) != now_cases.get(i))
+        ids = [c.id for c in stream_dataset(ds)]
+        changed = sorted(i for i in ids if i in then_cases and then_cases[i] != now_cases.get(i))
         added = sorted(i for i in ids if i not in then_cases and i in now_cases)
         removed = sorted(i for i in then_cases if i not in now_cases)
         parts = [
@@ -439,8 +514,7 @@ def _open_run(
     spec: EvalSpec,
     store: RunStore,
     meta: dict[str, object],
-    datasets: list[Dataset],
-    cases: list[Case],
+    sources: list[_Source],
     resume: str | None,
     parent_id: str | None,
     shard: Shard | None = None,
@@ -449,7 +523,8 @@ def _open_run(
     """Step 2b: a new run, or the resumed one with the keys of the cases already answered.
 
     A shard creates the run ``run_id`` (or ``resume``) when it is the first, else joins it
-    (same settings and datasets, as a resumed run); ``cases`` are then the shard's own."""
+    (same settings and datasets, as a resumed run). The run is recorded together with its
+    cases (hash and facts of each, streamed from the datasets)."""
     if shard is not None:
         from nova.shard import join_run
 
@@ -466,6 +541,7 @@ def _open_run(
                 workspace_rev=workspace_revision(ws.root),
                 meta={**meta, "shards": shard.count},
                 run_id=rid,
+                cases=_case_rows(sources),
             )
 
         resume = join_run(store, target, "quality", shard, create).id
@@ -477,6 +553,7 @@ def _open_run(
             config_hash=loaded.hash,
             workspace_rev=workspace_revision(ws.root),
             meta=meta,
+            cases=_case_rows(sources),
         )
         return run.id, set()
     run = store.get_run(resume)
@@ -491,7 +568,7 @@ def _open_run(
             f"run {run.id} was started with other settings; `nova eval run --resume {run.id}` "
             "alone takes the stored ones (or start a new run)"
         )
-    changed = _changed_since(run, datasets, cases)
+    changed = _changed_since(store, run, sources)
     if changed:
         raise NovaError(
             f"cannot resume run {run.id}: the datasets changed since it started ("
@@ -500,10 +577,18 @@ def _open_run(
         )
     # Cases that failed (timeouts, unreachable, not started) are tried again on resume;
     # only answered cases count as done.
-    store.delete_failed(
-        run.id, spec.candidates, {c.id for c in cases} if shard is not None else None
-    )
+    store.delete_failed(run.id, spec.candidates, _Owned(shard) if shard is not None else None)
     return run.id, store.done_keys(run.id)
+
+
+@dataclass(frozen=True)
+class _Owned:
+    """The case ids a shard owns, as a container (no list of them)."""
+
+    shard: Shard
+
+    def __contains__(self, case_id: object) -> bool:
+        return isinstance(case_id, str) and self.shard.owns(case_id)
 
 
 async def _start_clients(
@@ -627,7 +712,8 @@ async def _answer_one(
 
 
 async def _answer_all(
-    cases: list[Case],
+    sources: list[_Source],
+    shard: Shard | None,
     done: set[tuple[str, str | None, int]],
     *,
     loaded: LoadedConfig,
@@ -642,13 +728,15 @@ async def _answer_all(
     rails: Rails | None = None,
 ) -> None:
     """Step 4: every (repeat, case, candidate) not yet answered, drawn one at a time by the
-    workers from one generator (no list or queue of all of them)."""
+    workers from one generator (no list or queue of all of them; the cases streamed from the
+    dataset files, once per repeat)."""
     cfg = loaded.config
-    progress.total = spec.repeats * len(cases) * len(spec.candidates)
+    owned = sum(src.owned for src in sources)
+    progress.total = spec.repeats * owned * len(spec.candidates)
 
     def pending() -> Iterator[tuple[int, Case, str]]:
         for r in range(spec.repeats):
-            for case in cases:
+            for case in _iter_cases(sources, shard):
                 for cid in spec.candidates:
                     if (cid, case.id, r) in done:
                         progress.skipped += 1
@@ -708,16 +796,13 @@ async def run_eval(
     ``shard`` runs only the cases that shard owns, into the run ``run_id`` (or ``resume``)
     that all shards share; the run is complete when every shard is."""
     progress = progress or Progress()
-    datasets, all_cases = _load_cases(ws, spec)
+    sources = _load_cases(ws, spec, shard)
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
-    # The meta (a hash and facts per case) is not kept for the rest of the run.
-    meta = _run_meta(loaded, spec, datasets, all_cases, system, price_meta, rails)
-    cases = all_cases if shard is None else [c for c in all_cases if shard.owns(c.id)]
+    meta = _run_meta(loaded, spec, sources, system, price_meta, rails)
     run_id, done = _open_run(
-        ws, loaded, spec, store, meta, datasets, cases, resume, parent_id, shard, run_id
+        ws, loaded, spec, store, meta, sources, resume, parent_id, shard, run_id
     )
-    del meta
     if on_started is not None:
         on_started(run_id)
     clients, not_measured, cache = await _start_clients(ws, loaded, spec)
@@ -727,7 +812,8 @@ async def run_eval(
     writer.start()
     try:
         await _answer_all(
-            cases,
+            sources,
+            shard,
             done,
             loaded=loaded,
             spec=spec,
@@ -741,7 +827,9 @@ async def run_eval(
             rails=rails,
         )
         if judging.judge is not None and spec.baseline:  # step 5
-            await _pairwise(store, run_id, spec, cases, judging.judge, writer)
+            await _pairwise(
+                store, run_id, spec, lambda: _iter_cases(sources, shard), judging.judge, writer
+            )
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
         raise
@@ -788,11 +876,14 @@ async def _pairwise(
     store: RunStore,
     run_id: str,
     spec: EvalSpec,
-    cases: list[Case],
+    cases: Callable[[], Iterable[Case]],
     judge: LLMJudge,
     writer: _Writer,
 ) -> None:
-    assert spec.baseline is not None
+    """Step 5: each candidate's answer against the baseline's (repeat 0), judged in both
+    orders; 8 at a time, drawn from the streamed cases."""
+    baseline = spec.baseline
+    assert baseline is not None
     answers: dict[tuple[str, str], str] = {}
     for r in store.iter_requests(run_id):
         if r.repeat == 0 and r.case_id is not None and r.error_type is None:
@@ -802,17 +893,17 @@ async def _pairwise(
         for g in store.iter_grades(run_id)
         if g.grader == f"pairwise:{spec.baseline}"
     }
-    by_id = {c.id: c for c in cases}
-    jobs = []
-    for cid in spec.candidates:
-        if cid == spec.baseline:
-            continue
-        for case_id, case in by_id.items():
-            a = answers.get((cid, case_id))
-            b = answers.get((spec.baseline, case_id))
-            if a is None or b is None or (cid, case_id) in done:
+
+    def jobs() -> Iterator[tuple[str, Case, str, str]]:
+        for cid in spec.candidates:
+            if cid == spec.baseline:
                 continue
-            jobs.append((cid, case, a, b))
+            for case in cases():
+                a = answers.get((cid, case.id))
+                b = answers.get((baseline, case.id))
+                if a is None or b is None or (cid, case.id) in done:
+                    continue
+                yield cid, case, a, b
 
     async def judge_one(cid: str, case: Case, a: str, b: str) -> None:
         v = await judge.pairwise(case, a, b, label=f"{case.id}@{cid}:vs:{spec.baseline}")
@@ -831,13 +922,13 @@ async def _pairwise(
             ],
         )
 
-    sem = asyncio.Semaphore(8)
+    items = jobs()  # shared by the workers: the generator never awaits
 
-    async def guarded(job: tuple[str, Case, str, str]) -> None:
-        async with sem:
+    async def worker() -> None:
+        for job in items:
             await judge_one(*job)
 
-    await asyncio.gather(*(guarded(j) for j in jobs))
+    await asyncio.gather(*(worker() for _ in range(8)))
 
 
 def default_spec(

@@ -2,6 +2,7 @@
 by URL (``NOVA_DATABASE_URL``)."""
 
 from nova.store._audit import AuditEntry, AuditHead, AuditIssue, AuditItem
+from nova.store._cases import RunCase
 from nova.store._keys import ApiKeyRecord, KeyRole
 from nova.store._migrations import MIGRATIONS
 from nova.store._records import GradeRecord, RequestRecord, RunRecord, RunStatus, UsageSource
@@ -20,6 +21,7 @@ __all__ = [
     "GradeRecord",
     "KeyRole",
     "RequestRecord",
+    "RunCase",
     "RunRecord",
     "RunStatus",
     "RunStore",

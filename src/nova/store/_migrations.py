@@ -140,12 +140,32 @@ def _m0005_request_parts(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE requests ADD COLUMN request_parts JSON"))
 
 
+def _m0007_run_cases(conn: sa.Connection) -> None:
+    # Runs stored before keep their case hashes and facts in runs.meta (``case_sha256``,
+    # ``case_facts``); the reader falls back to those when a run has no rows here.
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "run_cases",
+        md,
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+        sa.Column("case_id", sa.String(256), primary_key=True),
+        sa.Column("dataset", sa.String(128), nullable=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("category", sa.String(32), nullable=True),
+        sa.Column("language", sa.String(16), nullable=True),
+        sa.Column("weight", sa.Float, nullable=True),
+        sa.Column("escalation", sa.Boolean, nullable=True),
+    ).create(conn)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_runs_and_requests", _m0001_runs_and_requests),
     ("0002_audit_log", _m0002_audit_log),
     ("0003_grades", _m0003_grades),
     ("0004_gateway", _m0004_gateway),
     ("0005_request_parts", _m0005_request_parts),
+    ("0007_run_cases", _m0007_run_cases),
 ]
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "migrations",
     "request_parts",
     "requests",
+    "run_cases",
     "runs",
 ]
 
@@ -130,3 +131,18 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+run_cases = sa.Table(
+    "run_cases",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("case_id", sa.String(256), primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("category", sa.String(32), nullable=True),
+    sa.Column("language", sa.String(16), nullable=True),
+    sa.Column("weight", sa.Float, nullable=True),
+    sa.Column("escalation", sa.Boolean, nullable=True),
+)
+"""One row per case of a quality run: its content hash (what ``--resume`` compares) and the
+facts the report slices by (see ``_cases.py``); written with the run, in its transaction."""

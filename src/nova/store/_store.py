@@ -7,7 +7,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from nova.store._audit import (
     read_head,
     verify_audit,
 )
+from nova.store._cases import RunCase, insert_run_cases, iter_run_cases, meta_of_cases
 from nova.store._keys import (
     ApiKeyRecord,
     add_key_usage,
@@ -180,8 +181,10 @@ class RunStore:
         parent_id: str | None = None,
         meta: dict[str, Any] | None = None,
         run_id: str | None = None,
+        cases: Iterable[RunCase] | None = None,
     ) -> RunRecord:
-        """Record the start of a run and return it."""
+        """Record the start of a run and return it; ``cases`` (a quality run's, consumed one
+        batch at a time) are stored in the same transaction as the run."""
         rec = RunRecord(
             id=run_id or new_run_id(),
             parent_id=parent_id,
@@ -196,8 +199,25 @@ class RunStore:
             meta=redact(meta or {}),
         )
         with self.engine.begin() as conn:
+            if cases is not None and not sa.inspect(conn).has_table("run_cases"):
+                # A store not migrated to 0007 (opened without migrating): as nova did before.
+                rec.meta.update(meta_of_cases(cases))
+                cases = None
             conn.execute(sa.insert(_schema.runs).values(**rec.model_dump()))
+            if cases is not None:
+                try:
+                    insert_run_cases(conn, rec.id, cases)
+                except sa.exc.IntegrityError as exc:
+                    raise StoreError(
+                        f"cannot record the cases of run {rec.id}: {exc.orig} (a case id "
+                        "appears in two of its datasets; case ids must be unique across them)"
+                    ) from None
         return rec
+
+    def iter_run_cases(self, run_id: str) -> Iterator[RunCase]:
+        """The cases a quality run recorded when it started (hash and facts), in case-id
+        order; runs stored before migration 0007 read them from their meta."""
+        return iter_run_cases(self.engine, run_id, self.get_run(run_id).meta)
 
     def finish_run(
         self, run_id: str, status: RunStatus, meta: dict[str, Any] | None = None
@@ -428,7 +448,7 @@ class RunStore:
             )
 
     def delete_failed(
-        self, run_id: str, candidates: list[str], case_ids: Collection[str] | None = None
+        self, run_id: str, candidates: list[str], case_ids: Container[str] | None = None
     ) -> int:
         """Remove failed requests (error_type set) of ``candidates`` (of ``case_ids`` only,
         when given: one shard's cases) and their grades, so a resumed run tries them again.
