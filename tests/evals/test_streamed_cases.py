@@ -1,0 +1,79 @@
+"""The runner streams its cases: the sample and order of a whole load, the run's cases in
+``run_cases`` (not in runs.meta), and runs stored before that table resume as before."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from nova.catalog import load_catalog
+from nova.config import load_config
+from nova.datasets import load_dataset
+from nova.errors import NovaError
+from nova.evals import EvalSpec, build_report, run_eval, select_cases
+from nova.evals._runner import case_sha256
+from nova.store import RunStore
+from nova.store._migrations import migrate
+from tests.evals.test_runner import make_workspace
+
+
+def test_a_sampled_run_records_the_cases_a_whole_load_selects(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", n=40)
+    loaded = load_config(ws.config_file)
+    spec = EvalSpec(
+        candidates=["strong", "weak"],
+        baseline="weak",
+        datasets=["dialogues"],
+        max_cases=13,
+        repeats=2,
+    )
+    want = select_cases(load_dataset(ws.datasets_dir / "dialogues.jsonl"), 13, spec.seed)
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run_id = asyncio.run(run_eval(ws, loaded, spec, store))
+        run = store.get_run(run_id)
+        cases = list(store.iter_run_cases(run_id))
+        order = [r.case_id for r in store.iter_requests(run_id, "strong") if r.repeat == 0]
+        rep = build_report(store, run_id, loaded.config, load_catalog())
+    assert "case_sha256" not in run.meta and "case_facts" not in run.meta
+    assert (
+        0 < len(want) <= 13
+        and run.meta["cases"] == len(want)
+        and run.meta["datasets"]["dialogues"]["cases"] == 40
+    )
+    assert [(c.case_id, c.sha256) for c in cases] == sorted((c.id, case_sha256(c)) for c in want)
+    assert {c.case_id: (c.category, c.escalation) for c in cases} == {
+        c.id: (c.category, c.id in {f"c{i:03d}" for i in range(0, 40, 4)}) for c in want
+    }
+    assert sorted(order) == sorted(c.id for c in want)
+    strong = next(c for c in rep.candidates if c.candidate == "strong")
+    assert strong.cases == len(want)
+    assert sum(r.n for r in strong.by_category.values()) == len(want)
+    assert set(strong.by_category) == {c.category for c in want}
+    assert strong.missed_escalation is not None
+    assert strong.missed_escalation.n == sum(c.category == "escalation" for c in want)
+
+
+def test_a_run_stored_before_run_cases_resumes_and_names_changed_cases(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", n=6)
+    loaded = load_config(ws.config_file)
+    spec = EvalSpec(candidates=["strong"], datasets=["dialogues"])
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with RunStore(url, auto_migrate=False) as old:
+        migrate(old.engine, upto="0005_request_parts")
+        run_id = asyncio.run(run_eval(ws, loaded, spec, old))
+        assert len(old.get_run(run_id).meta["case_sha256"]) == 6  # where nova kept them then
+    with RunStore(url) as store:
+        again = asyncio.run(run_eval(ws, loaded, spec, store, resume=run_id))
+        assert again == run_id
+        path = ws.datasets_dir / "dialogues.jsonl"
+        lines = path.read_text("utf-8").splitlines()
+        changed = json.loads(lines[1])
+        changed["rationale"] = "edited"
+        lines[1] = json.dumps(changed)
+        path.write_text("\n".join(lines[:4]) + "\n", "utf-8")
+        with pytest.raises(NovaError) as err:
+            asyncio.run(run_eval(ws, loaded, spec, store, resume=run_id))
+    assert "dialogues: changed c001; removed c004, c005" in str(err.value)
