@@ -6,10 +6,9 @@ Two paths, each N in a fresh process (peak RSS is per process):
   core 0; the runner on core 1), one candidate, the German starter safety system prompt
   (2.9 KB) and the escalation tool in every request, 3 deterministic graders, answers of 24
   tokens, streaming, 64 in flight.
-- writer: the runner's store write path without HTTP, for sizes the runner takes too long for
-  on a 2-core machine: the request body the runner stored for its first case (with the case
-  id and user turn varied), the runner's answer fields and 3 grades, committed 100 results
-  per transaction as the runner's writer does.
+- writer: the runner's store write path without HTTP: the request body the runner stored for
+  its first case (with the case id and user turn varied), the runner's answer fields and 3
+  grades, committed 100 results per transaction as the runner's writer does.
 
 Bytes per case = (SQLite file + WAL after close) / answered cases; "beyond answer" subtracts
 the UTF-8 bytes of the stored answer texts. Targets (issue 15): <= 1 KB per case beyond the
@@ -28,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-RUNNER_CASES: tuple[int, ...] = (10_000, 50_000)
+RUNNER_CASES: tuple[int, ...] = (10_000, 50_000, 100_000)
 WRITER_CASES: tuple[int, ...] = (10_000, 100_000)
 TARGET_BYTES = 1024.0
 TARGET_RSS_RATIO = 1.5
