@@ -164,7 +164,7 @@ def _case_outcomes(
             continue
         by[(g.candidate, g.case_id, g.repeat)].append(g.passed)
         if g.grader == "escalation" and g.repeat == 0:
-            esc[(g.candidate, g.case_id)] = {"passed": g.passed, "detail": g.detail}
+            esc[(g.candidate, g.case_id)] = {"passed": g.passed}
     out: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
     for (cid, case_id, _rep), results in sorted(by.items()):
         if any(r is False for r in results):

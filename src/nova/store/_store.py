@@ -46,6 +46,8 @@ __all__ = ["RunStore", "new_run_id"]
 _PARTS_MIGRATION = "0005_request_parts"
 _PART_CACHE = 4096
 """Parts a reader keeps in memory (a run has a handful; a cap keeps a pathological one flat)."""
+_READ_BATCH = 1000
+"""Rows a streamed read fetches at a time."""
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -392,7 +394,8 @@ class RunStore:
             .order_by(t.c.id)
         )
         with self.engine.connect() as conn:
-            for row in conn.execute(q).mappings():
+            # Streamed (a server-side cursor on PostgreSQL): a reader never holds a whole run.
+            for row in conn.execution_options(yield_per=_READ_BATCH).execute(q).mappings():
                 yield GradeRecord.model_validate(dict(row))
 
     def add_request(self, run_id: str, record: RequestRecord) -> None:
@@ -428,7 +431,8 @@ class RunStore:
                     cache[sha] = text
                 return json.loads(cache[sha])
 
-            for row in conn.execute(q).mappings():
+            rows = conn.execution_options(yield_per=_READ_BATCH).execute(q)  # streamed
+            for row in rows.mappings():
                 data = dict(row)
                 refs = data.pop("request_parts", None)
                 if isinstance(refs, str):
