@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from nova.catalog import load_catalog
 from nova.config import load_config
 from nova.datasets import load_dataset
 from nova.errors import NovaError
-from nova.evals import EvalSpec, build_report, run_eval, select_cases
+from nova.evals import EvalSpec, Progress, build_report, run_eval, select_cases
+from nova.evals import _runner as runner
 from nova.evals._runner import case_sha256
 from nova.store import RunStore
 from nova.store._migrations import migrate
@@ -77,3 +79,35 @@ def test_a_run_stored_before_run_cases_resumes_and_names_changed_cases(tmp_path:
         with pytest.raises(NovaError) as err:
             asyncio.run(run_eval(ws, loaded, spec, store, resume=run_id))
     assert "dialogues: changed c001; removed c004, c005" in str(err.value)
+
+
+def test_a_resumed_run_skips_stored_cases_looked_up_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "_LOOKUP_BATCH", 16)  # 123 cases: 8 lookups per repeat
+    ws = make_workspace(tmp_path / "ws", n=123)
+    loaded = load_config(ws.config_file)
+    spec = EvalSpec(candidates=["strong", "weak"], datasets=["dialogues"], repeats=2)
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run_id = asyncio.run(run_eval(ws, loaded, spec, store))
+        first = build_report(store, run_id, loaded.config, load_catalog())
+        # Forget some answers, as a run killed half-way would not have them.
+        gone = [(c, f"c{i:03d}", r) for i in range(0, 123, 7) for c in ("weak",) for r in (1,)]
+        gone += [("strong", f"c{i:03d}", 0) for i in range(40, 110, 3)]
+        with store.engine.begin() as conn:
+            for c, case, r in gone:
+                for table in ("grades", "requests"):
+                    conn.execute(
+                        sa.text(
+                            f"DELETE FROM {table} WHERE run_id = :r AND candidate = :c "
+                            "AND case_id = :k AND repeat = :p"
+                        ),
+                        {"r": run_id, "c": c, "k": case, "p": r},
+                    )
+        progress = Progress()
+        asyncio.run(run_eval(ws, loaded, spec, store, resume=run_id, progress=progress))
+        again = build_report(store, run_id, loaded.config, load_catalog())
+        assert store.count_requests(run_id) == 123 * 2 * 2
+    assert progress.total == 123 * 2 * 2
+    assert progress.done - progress.skipped == len(gone)
+    assert again.model_dump(exclude={"meta"}) == first.model_dump(exclude={"meta"})

@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -519,8 +520,8 @@ def _open_run(
     parent_id: str | None,
     shard: Shard | None = None,
     run_id: str | None = None,
-) -> tuple[str, set[tuple[str, str | None, int]]]:
-    """Step 2b: a new run, or the resumed one with the keys of the cases already answered.
+) -> tuple[str, bool]:
+    """Step 2b: a new run, or the resumed one (True: cases may be answered already).
 
     A shard creates the run ``run_id`` (or ``resume``) when it is the first, else joins it
     (same settings and datasets, as a resumed run). The run is recorded together with its
@@ -555,7 +556,7 @@ def _open_run(
             meta=meta,
             cases=_case_rows(sources),
         )
-        return run.id, set()
+        return run.id, False
     run = store.get_run(resume)
     if run.kind != "quality":
         raise NovaError(f"run {run.id} is a {run.kind} run, not a quality run")
@@ -578,7 +579,7 @@ def _open_run(
     # Cases that failed (timeouts, unreachable, not started) are tried again on resume;
     # only answered cases count as done.
     store.delete_failed(run.id, spec.candidates, _Owned(shard) if shard is not None else None)
-    return run.id, store.done_keys(run.id)
+    return run.id, True
 
 
 @dataclass(frozen=True)
@@ -711,10 +712,16 @@ async def _answer_one(
     await writer.add(_record(cid, case.id, repeat, req, resp, err, guard), grades, judge_calls)
 
 
+_Answered = Callable[[list[str]], set[tuple[str, str | None, int]]]
+"""The stored (candidate, case id, repeat) keys among these case ids (a resumed run)."""
+_LOOKUP_BATCH = 500
+"""Cases a resumed run looks up in the store at a time (it never holds every stored key)."""
+
+
 async def _answer_all(
     sources: list[_Source],
     shard: Shard | None,
-    done: set[tuple[str, str | None, int]],
+    answered: _Answered | None,
     *,
     loaded: LoadedConfig,
     spec: EvalSpec,
@@ -736,13 +743,17 @@ async def _answer_all(
 
     def pending() -> Iterator[tuple[int, Case, str]]:
         for r in range(spec.repeats):
-            for case in _iter_cases(sources, shard):
-                for cid in spec.candidates:
-                    if (cid, case.id, r) in done:
-                        progress.skipped += 1
-                        progress.done += 1
-                    else:
-                        yield r, case, cid
+            cases = _iter_cases(sources, shard)
+            while chunk := list(islice(cases, _LOOKUP_BATCH)):
+                # Not yet handed out, so nothing of this session is stored for them.
+                done = answered([c.id for c in chunk]) if answered is not None else set()
+                for case in chunk:
+                    for cid in spec.candidates:
+                        if (cid, case.id, r) in done:
+                            progress.skipped += 1
+                            progress.done += 1
+                        else:
+                            yield r, case, cid
 
     # Workers share it safely: the generator never awaits, so one next() runs at a time.
     items = pending()
@@ -800,9 +811,14 @@ async def run_eval(
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
     meta = _run_meta(loaded, spec, sources, system, price_meta, rails)
-    run_id, done = _open_run(
+    run_id, resumed = _open_run(
         ws, loaded, spec, store, meta, sources, resume, parent_id, shard, run_id
     )
+    rid = run_id
+
+    def answered(case_ids: list[str]) -> set[tuple[str, str | None, int]]:
+        return store.done_keys(rid, spec.candidates, case_ids)
+
     if on_started is not None:
         on_started(run_id)
     clients, not_measured, cache = await _start_clients(ws, loaded, spec)
@@ -814,7 +830,7 @@ async def run_eval(
         await _answer_all(
             sources,
             shard,
-            done,
+            answered if resumed else None,
             loaded=loaded,
             spec=spec,
             system=system,

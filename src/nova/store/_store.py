@@ -7,7 +7,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -494,14 +494,22 @@ class RunStore:
                 )
         return len(rows)
 
-    def done_keys(self, run_id: str) -> set[tuple[str, str | None, int]]:
-        """(candidate, case_id, repeat) already stored: what a resumed run can skip."""
+    def done_keys(
+        self,
+        run_id: str,
+        candidates: Collection[str] | None = None,
+        case_ids: Collection[str] | None = None,
+    ) -> set[tuple[str, str | None, int]]:
+        """(candidate, case_id, repeat) already stored: what a resumed run can skip (only of
+        ``candidates`` and ``case_ids`` when given: a resumed run asks one batch at a time)."""
         t = _schema.requests
+        q = sa.select(t.c.candidate, t.c.case_id, t.c.repeat).where(t.c.run_id == run_id)
+        if candidates is not None:
+            q = q.where(t.c.candidate.in_(candidates))
+        if case_ids is not None:
+            q = q.where(t.c.case_id.in_(case_ids))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.c.candidate, t.c.case_id, t.c.repeat).where(t.c.run_id == run_id)
-            )
-            return {(r[0], r[1], r[2]) for r in rows}
+            return {(r[0], r[1], r[2]) for r in conn.execute(q)}
 
     # --- audit log ------------------------------------------------------------------------
     def audit(
