@@ -1,9 +1,10 @@
 """``nova eval run``: every case to every candidate, graded, stored, resumable.
 
 Cases are streamed from the dataset files (checked in one pass first, then read again one at
-a time per repeat): memory stays flat in the number of cases. Workers draw the work from one
-generator (no list of all of it); each answer is stored
-together with its grades in one transaction, committed by a timer every ``FLUSH_WINDOW_S``.
+a time per repeat), and each case's hash and facts go to the store with the run: memory stays
+flat in the number of cases (``benchmarks/bench_store_growth.py``). Workers draw the work from
+one generator (no list of all of it); each answer is stored together with its grades in one
+transaction, committed by a timer every ``FLUSH_WINDOW_S``.
 A case counts as done once that transaction committed: a resumed run (``--resume RUN``) takes
 the stored settings, refuses when a dataset changed, and calls none of the committed cases
 again.
@@ -19,12 +20,13 @@ import contextlib
 import datetime as dt
 import hashlib
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -360,6 +362,9 @@ class _Source:
     """Ids of the stratified sample (``max_cases``); None: every case."""
     owned: int
     """Selected cases the shard owns (all selected cases without a shard)."""
+    spill: IO[str]
+    """The hash and facts of every case (a JSON line each), written to a temporary file while
+    the dataset was checked: the run records them without holding or parsing them again."""
 
     def selected(self) -> int:
         return self.info.cases if self.keep is None else len(self.keep)
@@ -372,6 +377,14 @@ class _Source:
             ):
                 yield case
 
+    def rows(self, selected: bool = True) -> Iterator[RunCase]:
+        """Hash and facts of the selected cases (of every case with ``selected=False``)."""
+        self.spill.seek(0)
+        for line in self.spill:
+            row = RunCase.model_validate_json(line)
+            if not selected or self.keep is None or row.case_id in self.keep:
+                yield row
+
 
 def _iter_cases(sources: list[_Source], shard: Shard | None = None) -> Iterator[Case]:
     """Every selected case of the run (of ``shard``), one at a time, in run order."""
@@ -380,52 +393,67 @@ def _iter_cases(sources: list[_Source], shard: Shard | None = None) -> Iterator[
 
 
 def _scan(path: Path, spec: EvalSpec, shard: Shard | None) -> _Source:
-    """One streaming pass over a dataset: validity, hash, count, the sample, the shard's share.
-    Kept per case: the id (for duplicates; for the strata too with ``max_cases``)."""
+    """One streaming pass over a dataset: validity, hash, count, the sample, the shard's share,
+    and each case's hash and facts spilled to a temporary file. Kept in memory per case: the
+    id (for duplicates; for the strata too with ``max_cases``)."""
     strata: dict[tuple[str, str], list[str]] = {}
     owned = 0
+    spill = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed by _close)
 
     def see(case: Case) -> None:
         nonlocal owned
         if spec.max_cases is not None:
             strata.setdefault((case.category, case.language), []).append(case.id)
         owned += shard is None or shard.owns(case.id)
+        row = RunCase(case_id=case.id, sha256=case_sha256(case), dataset=path.stem, **_facts(case))
+        spill.write(row.model_dump_json() + "\n")
 
-    info = scan_dataset(path, see)
+    try:
+        info = scan_dataset(path, see)
+    except BaseException:
+        spill.close()
+        raise
     if spec.max_cases is None or spec.max_cases >= info.cases:
-        return _Source(info, None, owned)
+        return _Source(info, None, owned, spill)
     keep = _sample(strata, info.cases, spec.max_cases, spec.seed, info.sha256)
     owned = sum(shard is None or shard.owns(i) for i in keep)
-    return _Source(info, keep, owned)
+    return _Source(info, keep, owned, spill)
 
 
 def _load_cases(ws: Workspace, spec: EvalSpec, shard: Shard | None = None) -> list[_Source]:
-    """Step 1: the datasets, each checked and hashed in one streaming pass (no case kept)."""
+    """Step 1: the datasets, each checked and hashed in one streaming pass (no case kept).
+    The caller closes them (``_close``) once the run is recorded."""
     sources: list[_Source] = []
     problems: list[Problem] = []
-    for name in spec.datasets:
-        path = ws.datasets_dir / f"{name}.jsonl"
-        if not path.is_file():
-            problems.append(Problem(path, None, "", "dataset file not found"))
-            continue
-        sources.append(_scan(path, spec, shard))
-    if problems:
-        raise ConfigError(problems, "datasets missing")
-    if not sum(src.selected() for src in sources):
-        raise NovaError(
-            "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
-            "(or run `nova init --force` for the starter sets)"
-        )
+    try:
+        for name in spec.datasets:
+            path = ws.datasets_dir / f"{name}.jsonl"
+            if not path.is_file():
+                problems.append(Problem(path, None, "", "dataset file not found"))
+                continue
+            sources.append(_scan(path, spec, shard))
+        if problems:
+            raise ConfigError(problems, "datasets missing")
+        if not sum(src.selected() for src in sources):
+            raise NovaError(
+                "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
+                "(or run `nova init --force` for the starter sets)"
+            )
+    except BaseException:
+        _close(sources)
+        raise
     return sources
+
+
+def _close(sources: list[_Source]) -> None:
+    for src in sources:
+        src.spill.close()
 
 
 def _case_rows(sources: list[_Source]) -> Iterator[RunCase]:
     """Step 2a: the hash and facts of every selected case, streamed into ``run_cases``."""
     for src in sources:
-        for case in src.cases():
-            yield RunCase(
-                case_id=case.id, sha256=case_sha256(case), dataset=src.info.name, **_facts(case)
-            )
+        yield from src.rows()
 
 
 def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | None:
@@ -477,7 +505,7 @@ def _changed_since(store: RunStore, run: RunRecord, sources: list[_Source]) -> l
     """What changed in the datasets since ``run`` started, one line per dataset.
 
     Only when a dataset's hash differs (the run is then refused): the stored case hashes are
-    compared with the cases now selected, hashed while streamed."""
+    compared with those of the cases now selected, hashed when the datasets were checked."""
     then_ds = run.meta.get("datasets") or {}
     differ = [
         s
@@ -488,7 +516,7 @@ def _changed_since(store: RunStore, run: RunRecord, sources: list[_Source]) -> l
     if not differ:
         return []
     then_cases = {c.case_id: c.sha256 for c in store.iter_run_cases(run.id)}
-    now_cases = {c.id: case_sha256(c) for c in _iter_cases(sources)}
+    now_cases = {c.case_id: c.sha256 for s in sources for c in s.rows()}
     lines = []
     for src in differ:
         ds = src.info
@@ -496,7 +524,7 @@ def _changed_since(store: RunStore, run: RunRecord, sources: list[_Source]) -> l
             before = then_ds.get(ds.name, {}).get("sha256") if isinstance(then_ds, dict) else None
             lines.append(f"{ds.name}: sha256 {str(before)[:12]} → {ds.sha256[:12]}")
             continue
-        ids = [c.id for c in stream_dataset(ds)]
+        ids = [c.case_id for c in src.rows(selected=False)]
         changed = sorted(i for i in ids if i in then_cases and then_cases[i] != now_cases.get(i))
         added = sorted(i for i in ids if i not in then_cases and i in now_cases)
         removed = sorted(i for i in then_cases if i not in now_cases)
@@ -811,9 +839,12 @@ async def run_eval(
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
     meta = _run_meta(loaded, spec, sources, system, price_meta, rails)
-    run_id, resumed = _open_run(
-        ws, loaded, spec, store, meta, sources, resume, parent_id, shard, run_id
-    )
+    try:
+        run_id, resumed = _open_run(
+            ws, loaded, spec, store, meta, sources, resume, parent_id, shard, run_id
+        )
+    finally:
+        _close(sources)
     rid = run_id
 
     def answered(case_ids: list[str]) -> set[tuple[str, str | None, int]]:
