@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from nova.store import _schema
 
@@ -30,8 +30,8 @@ class RunCase(BaseModel):
 
     case_id: str
     """Case id."""
-    sha256: str
-    """Content hash of the case (``nova.evals.case_sha256``)."""
+    sha256: str = Field(pattern=r"^([0-9a-f]{64})?$")
+    """Content hash of the case (``nova.evals.case_sha256``), hex; empty when not known."""
     dataset: str | None = None
     """Dataset name (None for runs stored before the table existed)."""
     category: str | None = None
@@ -62,7 +62,10 @@ def insert_run_cases(conn: sa.Connection, run_id: str, cases: Iterable[RunCase])
     """Insert ``cases`` for ``run_id`` in batches on ``conn`` (the caller's transaction)."""
     it = iter(cases)
     n = 0
-    while batch := [{**c.model_dump(), "run_id": run_id} for c in islice(it, _BATCH)]:
+    while batch := [
+        {**c.model_dump(), "sha256": bytes.fromhex(c.sha256), "run_id": run_id}
+        for c in islice(it, _BATCH)
+    ]:
         conn.execute(sa.insert(_schema.run_cases), batch)
         n += len(batch)
     return n
@@ -90,7 +93,7 @@ def iter_run_cases(engine: sa.Engine, run_id: str, meta: Mapping[str, Any]) -> I
             result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(q)
             for row in result.mappings():
                 found = True
-                yield RunCase.model_validate(dict(row))
+                yield RunCase.model_validate({**row, "sha256": bytes(row["sha256"]).hex()})
     if found:
         return
     hashes: Mapping[str, str] = meta.get("case_sha256") or {}

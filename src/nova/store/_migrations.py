@@ -151,11 +151,12 @@ def _m0007_run_cases(conn: sa.Connection) -> None:
         sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
         sa.Column("case_id", sa.String(256), primary_key=True),
         sa.Column("dataset", sa.String(128), nullable=True),
-        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("sha256", sa.LargeBinary(32), nullable=False),
         sa.Column("category", sa.String(32), nullable=True),
         sa.Column("language", sa.String(16), nullable=True),
         sa.Column("weight", sa.Float, nullable=True),
         sa.Column("escalation", sa.Boolean, nullable=True),
+        sqlite_with_rowid=False,
     ).create(conn)
 
 

@@ -138,11 +138,13 @@ run_cases = sa.Table(
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("case_id", sa.String(256), primary_key=True),
     sa.Column("dataset", sa.String(128), nullable=True),
-    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("sha256", sa.LargeBinary(32), nullable=False),
     sa.Column("category", sa.String(32), nullable=True),
     sa.Column("language", sa.String(16), nullable=True),
     sa.Column("weight", sa.Float, nullable=True),
     sa.Column("escalation", sa.Boolean, nullable=True),
+    sqlite_with_rowid=False,  # rows live in the primary key's tree: no second copy of the key
 )
-"""One row per case of a quality run: its content hash (what ``--resume`` compares) and the
-facts the report slices by (see ``_cases.py``); written with the run, in its transaction."""
+"""One row per case of a quality run: its content hash (what ``--resume`` compares; the 32
+bytes of the sha256) and the facts the report slices by (see ``_cases.py``); written with the
+run, in its transaction."""
