@@ -111,3 +111,20 @@ def test_a_resumed_run_skips_stored_cases_looked_up_batch_by_batch(
     assert progress.total == 123 * 2 * 2
     assert progress.done - progress.skipped == len(gone)
     assert again.model_dump(exclude={"meta"}) == first.model_dump(exclude={"meta"})
+
+
+def test_a_case_edited_during_the_run_is_never_used(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", n=6)
+    path = ws.datasets_dir / "dialogues.jsonl"
+    spec = EvalSpec(candidates=["strong"], datasets=["dialogues"])
+    src = runner._scan(path, spec, None, tmp_path / "spill.jsonl")
+    assert [c.id for c in src.cases()] == [f"c{i:03d}" for i in range(6)]
+    lines = path.read_text("utf-8").splitlines()
+    edited = json.loads(lines[3])
+    edited["messages"][0]["content"] = "Eine andere Frage"
+    lines[3] = json.dumps(edited)
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    seen: list[str] = []
+    with pytest.raises(NovaError, match="changed while the run read it \\(case c003\\)"):
+        seen.extend(c.id for c in src.cases())
+    assert seen == ["c000", "c001", "c002"]

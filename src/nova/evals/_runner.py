@@ -20,13 +20,14 @@ import contextlib
 import datetime as dt
 import hashlib
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -362,16 +363,25 @@ class _Source:
     """Ids of the stratified sample (``max_cases``); None: every case."""
     owned: int
     """Selected cases the shard owns (all selected cases without a shard)."""
-    spill: IO[str]
-    """The hash and facts of every case (a JSON line each), written to a temporary file while
-    the dataset was checked: the run records them without holding or parsing them again."""
+    spill: Path
+    """The hash and facts of every case in file order (a JSON line each), written to a
+    temporary file while the dataset was checked: the run records them, and each case read
+    again is compared with them, without holding them."""
 
     def selected(self) -> int:
         return self.info.cases if self.keep is None else len(self.keep)
 
     def cases(self, shard: Shard | None = None) -> Iterator[Case]:
-        """The selected cases (of ``shard``), streamed from the file in file order."""
+        """The selected cases (of ``shard``), streamed from the file in file order; each one
+        exactly the case that was checked and recorded (else NovaError, before it is used)."""
+        rows = self.rows(selected=False)
         for case in stream_dataset(self.info):
+            row = next(rows, None)
+            if row is None or row.case_id != case.id or row.sha256 != case_sha256(case):
+                raise NovaError(
+                    f"dataset {self.info.path} changed while the run read it (case {case.id}); "
+                    "restore it, then resume the run (`nova eval run --resume RUN`)"
+                )
             if (self.keep is None or case.id in self.keep) and (
                 shard is None or shard.owns(case.id)
             ):
@@ -379,11 +389,11 @@ class _Source:
 
     def rows(self, selected: bool = True) -> Iterator[RunCase]:
         """Hash and facts of the selected cases (of every case with ``selected=False``)."""
-        self.spill.seek(0)
-        for line in self.spill:
-            row = RunCase.model_validate_json(line)
-            if not selected or self.keep is None or row.case_id in self.keep:
-                yield row
+        with self.spill.open(encoding="utf-8") as fh:
+            for line in fh:
+                row = RunCase.model_validate_json(line)
+                if not selected or self.keep is None or row.case_id in self.keep:
+                    yield row
 
 
 def _iter_cases(sources: list[_Source], shard: Shard | None = None) -> Iterator[Case]:
@@ -392,27 +402,25 @@ def _iter_cases(sources: list[_Source], shard: Shard | None = None) -> Iterator[
         yield from src.cases(shard)
 
 
-def _scan(path: Path, spec: EvalSpec, shard: Shard | None) -> _Source:
+def _scan(path: Path, spec: EvalSpec, shard: Shard | None, spill: Path) -> _Source:
     """One streaming pass over a dataset: validity, hash, count, the sample, the shard's share,
-    and each case's hash and facts spilled to a temporary file. Kept in memory per case: the
-    id (for duplicates; for the strata too with ``max_cases``)."""
+    and each case's hash and facts written to ``spill``. Kept in memory per case: the id (for
+    duplicates; for the strata too with ``max_cases``)."""
     strata: dict[tuple[str, str], list[str]] = {}
     owned = 0
-    spill = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed by _close)
+    with spill.open("w", encoding="utf-8") as out:
 
-    def see(case: Case) -> None:
-        nonlocal owned
-        if spec.max_cases is not None:
-            strata.setdefault((case.category, case.language), []).append(case.id)
-        owned += shard is None or shard.owns(case.id)
-        row = RunCase(case_id=case.id, sha256=case_sha256(case), dataset=path.stem, **_facts(case))
-        spill.write(row.model_dump_json() + "\n")
+        def see(case: Case) -> None:
+            nonlocal owned
+            if spec.max_cases is not None:
+                strata.setdefault((case.category, case.language), []).append(case.id)
+            owned += shard is None or shard.owns(case.id)
+            row = RunCase(
+                case_id=case.id, sha256=case_sha256(case), dataset=path.stem, **_facts(case)
+            )
+            out.write(row.model_dump_json() + "\n")
 
-    try:
         info = scan_dataset(path, see)
-    except BaseException:
-        spill.close()
-        raise
     if spec.max_cases is None or spec.max_cases >= info.cases:
         return _Source(info, None, owned, spill)
     keep = _sample(strata, info.cases, spec.max_cases, spec.seed, info.sha256)
@@ -420,34 +428,27 @@ def _scan(path: Path, spec: EvalSpec, shard: Shard | None) -> _Source:
     return _Source(info, keep, owned, spill)
 
 
-def _load_cases(ws: Workspace, spec: EvalSpec, shard: Shard | None = None) -> list[_Source]:
-    """Step 1: the datasets, each checked and hashed in one streaming pass (no case kept).
-    The caller closes them (``_close``) once the run is recorded."""
+def _load_cases(
+    ws: Workspace, spec: EvalSpec, spill_dir: Path, shard: Shard | None = None
+) -> list[_Source]:
+    """Step 1: the datasets, each checked and hashed in one streaming pass (no case kept;
+    hashes and facts go to files in ``spill_dir``)."""
     sources: list[_Source] = []
     problems: list[Problem] = []
-    try:
-        for name in spec.datasets:
-            path = ws.datasets_dir / f"{name}.jsonl"
-            if not path.is_file():
-                problems.append(Problem(path, None, "", "dataset file not found"))
-                continue
-            sources.append(_scan(path, spec, shard))
-        if problems:
-            raise ConfigError(problems, "datasets missing")
-        if not sum(src.selected() for src in sources):
-            raise NovaError(
-                "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
-                "(or run `nova init --force` for the starter sets)"
-            )
-    except BaseException:
-        _close(sources)
-        raise
+    for i, name in enumerate(spec.datasets):
+        path = ws.datasets_dir / f"{name}.jsonl"
+        if not path.is_file():
+            problems.append(Problem(path, None, "", "dataset file not found"))
+            continue
+        sources.append(_scan(path, spec, shard, spill_dir / f"{i}.jsonl"))
+    if problems:
+        raise ConfigError(problems, "datasets missing")
+    if not sum(src.selected() for src in sources):
+        raise NovaError(
+            "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
+            "(or run `nova init --force` for the starter sets)"
+        )
     return sources
-
-
-def _close(sources: list[_Source]) -> None:
-    for src in sources:
-        src.spill.close()
 
 
 def _case_rows(sources: list[_Source]) -> Iterator[RunCase]:
@@ -834,17 +835,52 @@ async def run_eval(
     link it before any case runs). A resumed run refuses when its datasets changed.
     ``shard`` runs only the cases that shard owns, into the run ``run_id`` (or ``resume``)
     that all shards share; the run is complete when every shard is."""
+    spill_dir = Path(tempfile.mkdtemp(prefix="nova-cases-"))
+    try:
+        return await _run(
+            ws,
+            loaded,
+            spec,
+            store,
+            spill_dir,
+            resume=resume,
+            progress=progress,
+            on_update=on_update,
+            price_meta=price_meta,
+            parent_id=parent_id,
+            on_started=on_started,
+            shard=shard,
+            run_id=run_id,
+        )
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+async def _run(
+    ws: Workspace,
+    loaded: LoadedConfig,
+    spec: EvalSpec,
+    store: RunStore,
+    spill_dir: Path,
+    *,
+    resume: str | None,
+    progress: Progress | None,
+    on_update: Callable[[Progress], None] | None,
+    price_meta: dict[str, object] | None,
+    parent_id: str | None,
+    on_started: Callable[[str], None] | None,
+    shard: Shard | None,
+    run_id: str | None,
+) -> str:
+    """The steps of ``run_eval``; ``spill_dir`` holds each dataset's case hashes and facts."""
     progress = progress or Progress()
-    sources = _load_cases(ws, spec, shard)
+    sources = _load_cases(ws, spec, spill_dir, shard)
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
     meta = _run_meta(loaded, spec, sources, system, price_meta, rails)
-    try:
-        run_id, resumed = _open_run(
-            ws, loaded, spec, store, meta, sources, resume, parent_id, shard, run_id
-        )
-    finally:
-        _close(sources)
+    run_id, resumed = _open_run(
+        ws, loaded, spec, store, meta, sources, resume, parent_id, shard, run_id
+    )
     rid = run_id
 
     def answered(case_ids: list[str]) -> set[tuple[str, str | None, int]]:
