@@ -16,7 +16,7 @@ from nova.datasets import load_dataset
 from nova.errors import NovaError
 from nova.evals import EvalSpec, Progress, build_report, run_eval, select_cases
 from nova.evals import _runner as runner
-from nova.evals._runner import case_sha256
+from nova.evals._sources import case_sha256, scan_source
 from nova.store import RunStore
 from nova.store._migrations import migrate
 from tests.evals.test_runner import make_workspace
@@ -117,7 +117,7 @@ def test_a_case_edited_during_the_run_is_never_used(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", n=6)
     path = ws.datasets_dir / "dialogues.jsonl"
     spec = EvalSpec(candidates=["strong"], datasets=["dialogues"])
-    src = runner._scan(path, spec, None, tmp_path / "spill.jsonl")
+    src = scan_source(path, spec.max_cases, spec.seed, None, tmp_path / "spill.jsonl")
     assert [c.id for c in src.cases()] == [f"c{i:03d}" for i in range(6)]
     lines = path.read_text("utf-8").splitlines()
     edited = json.loads(lines[3])

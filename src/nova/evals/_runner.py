@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import random
 import shutil
 import tempfile
 import time
@@ -33,10 +32,19 @@ from pydantic import BaseModel, ConfigDict
 
 from nova._provenance import workspace_revision
 from nova.config import Candidate, LoadedConfig, Workspace
-from nova.datasets import Case, Dataset, DatasetInfo, scan_dataset, stream_dataset
-from nova.errors import ConfigError, NovaError, Problem
+from nova.datasets import Case
+from nova.errors import NovaError
 from nova.evals._graders import ESCALATION_TOOL, Grade, GradeContext, grade_case
 from nova.evals._judge import LLMJudge
+from nova.evals._sources import (
+    CaseSource,
+    case_rows,
+    case_sha256,
+    changed_since,
+    iter_cases,
+    load_sources,
+    select_cases,
+)
 from nova.providers import (
     CandidateClient,
     ChatRequest,
@@ -48,7 +56,7 @@ from nova.providers import (
     ToolSpec,
     create_provider,
 )
-from nova.store import GradeRecord, RequestRecord, RunCase, RunRecord, RunStatus, RunStore
+from nova.store import GradeRecord, RequestRecord, RunRecord, RunStatus, RunStore
 
 if TYPE_CHECKING:
     from nova.shard import Shard, ShardState
@@ -126,41 +134,6 @@ class Progress:
     errors: int = 0
     per_candidate: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-
-
-def select_cases(ds: Dataset, max_cases: int | None, seed: int) -> list[Case]:
-    """All cases, or a sample stratified by (category, language) of at most ``max_cases``."""
-    if max_cases is None or max_cases >= len(ds.cases):
-        return ds.cases
-    strata: dict[tuple[str, str], list[str]] = {}
-    for c in ds.cases:
-        strata.setdefault((c.category, c.language), []).append(c.id)
-    keep = _sample(strata, len(ds.cases), max_cases, seed, ds.sha256)
-    return [c for c in ds.cases if c.id in keep]
-
-
-def _sample(
-    strata: dict[tuple[str, str], list[str]], total: int, max_cases: int, seed: int, sha: str
-) -> set[str]:
-    """The ids of the stratified sample of ``select_cases`` (strata hold ids in file order)."""
-    rng = random.Random(f"{seed}:{sha}")
-    chosen: list[str] = []
-    for key in sorted(strata):
-        share = max(1, round(max_cases * len(strata[key]) / total))
-        chosen += rng.sample(strata[key], min(share, len(strata[key])))
-    return set(chosen[:max_cases])
-
-
-def _facts(case: Case) -> dict[str, object]:
-    esc = next(
-        (e.params.get("expected", True) for e in case.expect if e.grader == "escalation"), None
-    )
-    return {
-        "category": case.category,
-        "language": case.language,
-        "weight": case.weight,
-        "escalation": None if esc is None else bool(esc),  # as the escalation grader reads it
-    }
 
 
 def _system_prompt(ws: Workspace) -> str | None:
@@ -335,11 +308,6 @@ class _Writer:
         await self.flush()
 
 
-def case_sha256(case: Case) -> str:
-    """Content hash of one case (what a resumed run compares to find changed cases)."""
-    return hashlib.sha256(case.model_dump_json().encode("utf-8")).hexdigest()
-
-
 def resume_spec(store: RunStore, run_id: str) -> EvalSpec:
     """The spec a quality run was started with, to resume it without repeating options."""
     run = store.get_run(run_id)
@@ -354,109 +322,6 @@ def resume_spec(store: RunStore, run_id: str) -> EvalSpec:
 # -- the steps of run_eval, in order ---------------------------------------------------------
 
 
-@dataclass
-class _Source:
-    """One dataset of a run: checked, hashed and counted, its cases read again when needed."""
-
-    info: DatasetInfo
-    keep: set[str] | None
-    """Ids of the stratified sample (``max_cases``); None: every case."""
-    owned: int
-    """Selected cases the shard owns (all selected cases without a shard)."""
-    spill: Path
-    """The hash and facts of every case in file order (a JSON line each), written to a
-    temporary file while the dataset was checked: the run records them, and each case read
-    again is compared with them, without holding them."""
-
-    def selected(self) -> int:
-        return self.info.cases if self.keep is None else len(self.keep)
-
-    def cases(self, shard: Shard | None = None) -> Iterator[Case]:
-        """The selected cases (of ``shard``), streamed from the file in file order; each one
-        exactly the case that was checked and recorded (else NovaError, before it is used)."""
-        rows = self.rows(selected=False)
-        for case in stream_dataset(self.info):
-            row = next(rows, None)
-            if row is None or row.case_id != case.id or row.sha256 != case_sha256(case):
-                raise NovaError(
-                    f"dataset {self.info.path} changed while the run read it (case {case.id}); "
-                    "restore it, then resume the run (`nova eval run --resume RUN`)"
-                )
-            if (self.keep is None or case.id in self.keep) and (
-                shard is None or shard.owns(case.id)
-            ):
-                yield case
-
-    def rows(self, selected: bool = True) -> Iterator[RunCase]:
-        """Hash and facts of the selected cases (of every case with ``selected=False``)."""
-        with self.spill.open(encoding="utf-8") as fh:
-            for line in fh:
-                row = RunCase.model_validate_json(line)
-                if not selected or self.keep is None or row.case_id in self.keep:
-                    yield row
-
-
-def _iter_cases(sources: list[_Source], shard: Shard | None = None) -> Iterator[Case]:
-    """Every selected case of the run (of ``shard``), one at a time, in run order."""
-    for src in sources:
-        yield from src.cases(shard)
-
-
-def _scan(path: Path, spec: EvalSpec, shard: Shard | None, spill: Path) -> _Source:
-    """One streaming pass over a dataset: validity, hash, count, the sample, the shard's share,
-    and each case's hash and facts written to ``spill``. Kept in memory per case: the id (for
-    duplicates; for the strata too with ``max_cases``)."""
-    strata: dict[tuple[str, str], list[str]] = {}
-    owned = 0
-    with spill.open("w", encoding="utf-8") as out:
-
-        def see(case: Case) -> None:
-            nonlocal owned
-            if spec.max_cases is not None:
-                strata.setdefault((case.category, case.language), []).append(case.id)
-            owned += shard is None or shard.owns(case.id)
-            row = RunCase(
-                case_id=case.id, sha256=case_sha256(case), dataset=path.stem, **_facts(case)
-            )
-            out.write(row.model_dump_json() + "\n")
-
-        info = scan_dataset(path, see)
-    if spec.max_cases is None or spec.max_cases >= info.cases:
-        return _Source(info, None, owned, spill)
-    keep = _sample(strata, info.cases, spec.max_cases, spec.seed, info.sha256)
-    owned = sum(shard is None or shard.owns(i) for i in keep)
-    return _Source(info, keep, owned, spill)
-
-
-def _load_cases(
-    ws: Workspace, spec: EvalSpec, spill_dir: Path, shard: Shard | None = None
-) -> list[_Source]:
-    """Step 1: the datasets, each checked and hashed in one streaming pass (no case kept;
-    hashes and facts go to files in ``spill_dir``)."""
-    sources: list[_Source] = []
-    problems: list[Problem] = []
-    for i, name in enumerate(spec.datasets):
-        path = ws.datasets_dir / f"{name}.jsonl"
-        if not path.is_file():
-            problems.append(Problem(path, None, "", "dataset file not found"))
-            continue
-        sources.append(_scan(path, spec, shard, spill_dir / f"{i}.jsonl"))
-    if problems:
-        raise ConfigError(problems, "datasets missing")
-    if not sum(src.selected() for src in sources):
-        raise NovaError(
-            "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
-            "(or run `nova init --force` for the starter sets)"
-        )
-    return sources
-
-
-def _case_rows(sources: list[_Source]) -> Iterator[RunCase]:
-    """Step 2a: the hash and facts of every selected case, streamed into ``run_cases``."""
-    for src in sources:
-        yield from src.rows()
-
-
 def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | None:
     """Step 1b: the workspace rails when the spec asks for them."""
     if not spec.guardrails:
@@ -469,7 +334,7 @@ def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | 
 def _run_meta(
     loaded: LoadedConfig,
     spec: EvalSpec,
-    sources: list[_Source],
+    sources: list[CaseSource],
     system: str | None,
     price_meta: dict[str, object] | None,
     rails: Rails | None = None,
@@ -502,49 +367,13 @@ def _guardrails_meta(loaded: LoadedConfig, rails: Rails | None) -> dict[str, obj
     }
 
 
-def _changed_since(store: RunStore, run: RunRecord, sources: list[_Source]) -> list[str]:
-    """What changed in the datasets since ``run`` started, one line per dataset.
-
-    Only when a dataset's hash differs (the run is then refused): the stored case hashes are
-    compared with those of the cases now selected, hashed when the datasets were checked."""
-    then_ds = run.meta.get("datasets") or {}
-    differ = [
-        s
-        for s in sources
-        if not isinstance(then_ds, dict)
-        or then_ds.get(s.info.name, {}).get("sha256") != s.info.sha256
-    ]
-    if not differ:
-        return []
-    then_cases = {c.case_id: c.sha256 for c in store.iter_run_cases(run.id)}
-    now_cases = {c.case_id: c.sha256 for s in sources for c in s.rows()}
-    lines = []
-    for src in differ:
-        ds = src.info
-        if not then_cases:
-            before = then_ds.get(ds.name, {}).get("sha256") if isinstance(then_ds, dict) else None
-            lines.append(f"{ds.name}: sha256 {str(before)[:12]} → {ds.sha256[:12]}")
-            continue
-        ids = [c.case_id for c in src.rows(selected=False)]
-        changed = sorted(i for i in ids if i in then_cases and then_cases[i] != now_cases.get(i))
-        added = sorted(i for i in ids if i not in then_cases and i in now_cases)
-        removed = sorted(i for i in then_cases if i not in now_cases)
-        parts = [
-            f"{label} {', '.join(v)}"
-            for label, v in (("changed", changed), ("added", added), ("removed", removed))
-            if v
-        ]
-        lines.append(f"{ds.name}: " + ("; ".join(parts) or "file bytes changed"))
-    return lines
-
-
 def _open_run(
     ws: Workspace,
     loaded: LoadedConfig,
     spec: EvalSpec,
     store: RunStore,
     meta: dict[str, object],
-    sources: list[_Source],
+    sources: list[CaseSource],
     resume: str | None,
     parent_id: str | None,
     shard: Shard | None = None,
@@ -571,7 +400,7 @@ def _open_run(
                 workspace_rev=workspace_revision(ws.root),
                 meta={**meta, "shards": shard.count},
                 run_id=rid,
-                cases=_case_rows(sources),
+                cases=case_rows(sources),
             )
 
         resume = join_run(store, target, "quality", shard, create).id
@@ -583,7 +412,7 @@ def _open_run(
             config_hash=loaded.hash,
             workspace_rev=workspace_revision(ws.root),
             meta=meta,
-            cases=_case_rows(sources),
+            cases=case_rows(sources),
         )
         return run.id, False
     run = store.get_run(resume)
@@ -598,7 +427,7 @@ def _open_run(
             f"run {run.id} was started with other settings; `nova eval run --resume {run.id}` "
             "alone takes the stored ones (or start a new run)"
         )
-    changed = _changed_since(store, run, sources)
+    changed = changed_since(store, run, sources)
     if changed:
         raise NovaError(
             f"cannot resume run {run.id}: the datasets changed since it started ("
@@ -748,7 +577,7 @@ _LOOKUP_BATCH = 500
 
 
 async def _answer_all(
-    sources: list[_Source],
+    sources: list[CaseSource],
     shard: Shard | None,
     answered: _Answered | None,
     *,
@@ -772,7 +601,7 @@ async def _answer_all(
 
     def pending() -> Iterator[tuple[int, Case, str]]:
         for r in range(spec.repeats):
-            cases = _iter_cases(sources, shard)
+            cases = iter_cases(sources, shard)
             while chunk := list(islice(cases, _LOOKUP_BATCH)):
                 # Not yet handed out, so nothing of this session is stored for them.
                 done = answered([c.id for c in chunk]) if answered is not None else set()
@@ -874,7 +703,9 @@ async def _run(
 ) -> str:
     """The steps of ``run_eval``; ``spill_dir`` holds each dataset's case hashes and facts."""
     progress = progress or Progress()
-    sources = _load_cases(ws, spec, spill_dir, shard)
+    sources = load_sources(
+        ws.datasets_dir, spec.datasets, spec.max_cases, spec.seed, spill_dir, shard
+    )
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
     meta = _run_meta(loaded, spec, sources, system, price_meta, rails)
@@ -911,7 +742,7 @@ async def _run(
         )
         if judging.judge is not None and spec.baseline:  # step 5
             await _pairwise(
-                store, run_id, spec, lambda: _iter_cases(sources, shard), judging.judge, writer
+                store, run_id, spec, lambda: iter_cases(sources, shard), judging.judge, writer
             )
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
