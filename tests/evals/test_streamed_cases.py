@@ -40,6 +40,7 @@ def test_a_sampled_run_records_the_cases_a_whole_load_selects(tmp_path: Path) ->
         order = [r.case_id for r in store.iter_requests(run_id, "strong") if r.repeat == 0]
         rep = build_report(store, run_id, loaded.config, load_catalog())
     assert "case_sha256" not in run.meta and "case_facts" not in run.meta
+    assert list(ws.state_dir.glob("run-cases-*")) == []  # the spilled hashes are gone
     assert (
         0 < len(want) <= 13
         and run.meta["cases"] == len(want)

@@ -664,7 +664,10 @@ async def run_eval(
     link it before any case runs). A resumed run refuses when its datasets changed.
     ``shard`` runs only the cases that shard owns, into the run ``run_id`` (or ``resume``)
     that all shards share; the run is complete when every shard is."""
-    spill_dir = Path(tempfile.mkdtemp(prefix="nova-cases-"))
+    # On disk next to the store (a system temp dir may be memory-backed): the hash and facts
+    # of each case while the run needs them.
+    ws.state_dir.mkdir(parents=True, exist_ok=True)
+    spill_dir = Path(tempfile.mkdtemp(prefix="run-cases-", dir=ws.state_dir))
     try:
         return await _run(
             ws,
