@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from nova.catalog import load_catalog
 from nova.config import load_config
@@ -129,3 +130,36 @@ def test_a_case_edited_during_the_run_is_never_used(tmp_path: Path) -> None:
     with pytest.raises(NovaError, match="changed while the run read it \\(case c003\\)"):
         seen.extend(c.id for c in src.cases())
     assert seen == ["c000", "c001", "c002"]
+
+
+def test_pairwise_judging_draws_the_answers_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "_LOOKUP_BATCH", 3)  # 10 cases: 4 lookups
+    ws = make_workspace(tmp_path / "ws", n=10)
+    cfg = yaml.safe_load(ws.config_file.read_text("utf-8"))
+    cfg["candidates"].append(
+        {
+            "id": "j",
+            "model": "mock/j",
+            "role": "judge",
+            "provider": {"options": {"default": '{"winner": "tie", "reason": "gleich"}'}},
+        }
+    )
+    ws.config_file.write_text(yaml.safe_dump(cfg), "utf-8")
+    loaded = load_config(ws.config_file)
+    spec = EvalSpec(
+        candidates=["strong", "weak"], baseline="weak", datasets=["dialogues"], judge="j"
+    )
+    with RunStore(f"sqlite:///{tmp_path / 'n.db'}") as store:
+        run_id = asyncio.run(run_eval(ws, loaded, spec, store))
+        pairs = [g for g in store.iter_grades(run_id) if g.grader == "pairwise:weak"]
+        rep = build_report(store, run_id, loaded.config, load_catalog())
+        asyncio.run(run_eval(ws, loaded, spec, store, resume=run_id))
+        again = [g for g in store.iter_grades(run_id) if g.grader == "pairwise:weak"]
+    assert sorted(g.case_id for g in pairs) == [f"c{i:03d}" for i in range(10)]
+    assert {g.candidate for g in pairs} == {"strong"} and all(g.score == 0.5 for g in pairs)
+    assert len(again) == 10  # a resumed run judges nothing twice
+    strong = next(c for c in rep.candidates if c.candidate == "strong")
+    assert strong.win_method is not None and strong.win_method.startswith("LLM judge")
+    assert strong.win_rate is not None and strong.win_rate.n == 10

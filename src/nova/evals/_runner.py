@@ -801,26 +801,25 @@ async def _pairwise(
     orders; 8 at a time, drawn from the streamed cases."""
     baseline = spec.baseline
     assert baseline is not None
-    answers: dict[tuple[str, str], str] = {}
-    for r in store.iter_requests(run_id):
-        if r.repeat == 0 and r.case_id is not None and r.error_type is None:
-            answers[(r.candidate, r.case_id)] = r.text or ""
     done = {
         (g.candidate, g.case_id)
         for g in store.iter_grades(run_id)
-        if g.grader == f"pairwise:{spec.baseline}"
+        if g.grader == f"pairwise:{baseline}"
     }
 
     def jobs() -> Iterator[tuple[str, Case, str, str]]:
         for cid in spec.candidates:
-            if cid == spec.baseline:
+            if cid == baseline:
                 continue
-            for case in cases():
-                a = answers.get((cid, case.id))
-                b = answers.get((baseline, case.id))
-                if a is None or b is None or (cid, case.id) in done:
-                    continue
-                yield cid, case, a, b
+            stream = iter(cases())
+            while chunk := list(islice(stream, _LOOKUP_BATCH)):
+                answers = store.answer_texts(run_id, [cid, baseline], [c.id for c in chunk])
+                for case in chunk:
+                    a = answers.get((cid, case.id))
+                    b = answers.get((baseline, case.id))
+                    if a is None or b is None or (cid, case.id) in done:
+                        continue
+                    yield cid, case, a, b
 
     async def judge_one(cid: str, case: Case, a: str, b: str) -> None:
         v = await judge.pairwise(case, a, b, label=f"{case.id}@{cid}:vs:{spec.baseline}")

@@ -511,6 +511,23 @@ class RunStore:
         with self.engine.connect() as conn:
             return {(r[0], r[1], r[2]) for r in conn.execute(q)}
 
+    def answer_texts(
+        self, run_id: str, candidates: Collection[str], case_ids: Collection[str], repeat: int = 0
+    ) -> dict[tuple[str, str], str]:
+        """(candidate, case_id) -> answer text of the answered (not failed) requests of
+        ``candidates`` to ``case_ids`` at ``repeat``: what the pairwise judge compares, asked
+        one batch of cases at a time."""
+        t = _schema.requests
+        q = sa.select(t.c.candidate, t.c.case_id, t.c.text).where(
+            t.c.run_id == run_id,
+            t.c.candidate.in_(candidates),
+            t.c.case_id.in_(case_ids),
+            t.c.repeat == repeat,
+            t.c.error_type.is_(None),
+        )
+        with self.engine.connect() as conn:
+            return {(r[0], r[1]): r[2] or "" for r in conn.execute(q)}
+
     # --- audit log ------------------------------------------------------------------------
     def audit(
         self,
