@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-RUNNER_CASES: tuple[int, ...] = (10_000, 50_000)
+RUNNER_CASES: tuple[int, ...] = (10_000, 50_000, 100_000)
 WRITER_CASES: tuple[int, ...] = (10_000, 100_000)
 TARGET_BYTES = 1024.0
 TARGET_RSS_RATIO = 1.5

@@ -413,15 +413,15 @@ def datasets_validate(app: AppContext, files: tuple[Path, ...], require_referenc
     Example:
       nova datasets validate datasets/compliance.jsonl
     """
-    from nova.datasets import dataset_files, load_dataset
+    from nova.datasets import dataset_files, scan_dataset, stream_dataset
     from nova.evals import check_references
 
     paths = list(files) or dataset_files(app.workspace().datasets_dir)
     problems: list[Problem] = []
-    loaded = []
-    for p in paths:
+    scanned = []
+    for p in paths:  # every file checked first, one case at a time
         try:
-            loaded.append(load_dataset(p))
+            scanned.append(scan_dataset(p))
         except ConfigError as exc:
             problems += exc.problems
         except FileNotFoundError:
@@ -431,14 +431,14 @@ def datasets_validate(app: AppContext, files: tuple[Path, ...], require_referenc
     con = out_console()
     failures: list[str] = []
     total = 0
-    for ds in loaded:
-        checks = asyncio.run(check_references(ds))
-        total += len(ds.cases)
+    for ds in scanned:
+        checks = asyncio.run(check_references(stream_dataset(ds)))
+        total += ds.cases
         missing = [c.case_id for c in checks if c.missing]
         bad = [c for c in checks if c.problems]
         separated = sum(c.separated for c in checks)
         con.print(
-            f"{ds.path}: {len(ds.cases)} cases valid; reference answers: {separated} separated, "
+            f"{ds.path}: {ds.cases} cases valid; reference answers: {separated} separated, "
             f"{len(bad)} not separated, {len(missing)} missing",
             markup=False,
         )
@@ -453,6 +453,34 @@ def datasets_validate(app: AppContext, files: tuple[Path, ...], require_referenc
     con.print(f"{len(paths)} dataset(s), {total} cases: valid", markup=False)
 
 
+def _dataset_stats(path: Path) -> dict[str, object]:
+    """Counts of one dataset, read one case at a time."""
+    from nova.datasets import Case, scan_dataset
+
+    langs: Counter[str] = Counter()
+    cats: Counter[str] = Counter()
+    graders: Counter[str] = Counter()
+    multi = 0
+
+    def count(c: Case) -> None:
+        nonlocal multi
+        langs[c.language] += 1
+        cats[c.category] += 1
+        graders.update(e.grader for e in c.expect)
+        multi += len(c.messages) > 1
+
+    ds = scan_dataset(path, count)
+    return {
+        "dataset": ds.name,
+        "sha256": ds.sha256,
+        "cases": ds.cases,
+        "languages": dict(langs),
+        "categories": dict(cats),
+        "graders": dict(graders),
+        "multi_turn": multi,
+    }
+
+
 @datasets_group.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
@@ -463,22 +491,9 @@ def datasets_stats(app: AppContext, as_json: bool) -> None:
     Example:
       nova datasets stats
     """
-    from nova.datasets import dataset_files, load_dataset
+    from nova.datasets import dataset_files
 
-    data = []
-    for p in dataset_files(app.workspace().datasets_dir):
-        ds = load_dataset(p)
-        data.append(
-            {
-                "dataset": ds.name,
-                "sha256": ds.sha256,
-                "cases": len(ds.cases),
-                "languages": dict(Counter(c.language for c in ds.cases)),
-                "categories": dict(Counter(c.category for c in ds.cases)),
-                "graders": dict(Counter(e.grader for c in ds.cases for e in c.expect)),
-                "multi_turn": sum(len(c.messages) > 1 for c in ds.cases),
-            }
-        )
+    data = [_dataset_stats(p) for p in dataset_files(app.workspace().datasets_dir)]
     if as_json:
         print_json(data)
         return

@@ -8,10 +8,13 @@ from nova.datasets._dataset import (
     Case,
     CaseMessage,
     Dataset,
+    DatasetInfo,
     Expectation,
     Reference,
     dataset_files,
     load_dataset,
+    scan_dataset,
+    stream_dataset,
 )
 from nova.datasets._jsonl import jsonl_models
 
@@ -20,9 +23,12 @@ __all__ = [
     "Case",
     "CaseMessage",
     "Dataset",
+    "DatasetInfo",
     "Expectation",
     "Reference",
     "dataset_files",
     "jsonl_models",
     "load_dataset",
+    "scan_dataset",
+    "stream_dataset",
 ]

@@ -18,24 +18,29 @@ answer, ``[ESKALATION]`` stands for a call of the hand-over tool.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nova.datasets._jsonl import jsonl_models
-from nova.errors import ConfigError, Problem
+from nova.errors import ConfigError, NovaError, Problem
 
 __all__ = [
     "GRADER_NAMES",
     "Case",
     "CaseMessage",
     "Dataset",
+    "DatasetInfo",
     "Expectation",
     "Reference",
     "dataset_files",
     "load_dataset",
+    "scan_dataset",
+    "stream_dataset",
 ]
 
 GRADER_NAMES = (
@@ -143,13 +148,42 @@ class Dataset(BaseModel):
     """Cases in file order."""
 
 
-def load_dataset(path: Path) -> Dataset:
-    """Read and validate a JSONL dataset; ConfigError lists every bad line."""
-    data = path.read_bytes()
+class DatasetInfo(BaseModel):
+    """A dataset checked in one streaming pass: what a run records about it, without its cases
+    (``stream_dataset`` reads them again, one at a time)."""
+
+    name: str
+    """File stem, e.g. ``dialogues``."""
+    path: str
+    """Where it was read from."""
+    sha256: str
+    """sha256 of the file bytes: what every run records."""
+    cases: int
+    """Number of cases."""
+
+
+def _lines(path: Path, digest: Any, problems: list[Problem]) -> Iterator[str]:
+    """The lines of a UTF-8 file one at a time (a BOM at the start dropped), their bytes fed to
+    ``digest``; a line that is not UTF-8 is a problem and reads as blank."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            digest.update(raw)
+            if lineno == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(path, lineno, "", f"not UTF-8: {exc.reason}"))
+                yield ""
+
+
+def scan_dataset(path: Path, on_case: Callable[[Case], None] | None = None) -> DatasetInfo:
+    """Validate a JSONL dataset in one streaming pass (no case kept): every bad line and every
+    duplicate id is listed in one ConfigError. ``on_case`` sees each valid case in file order."""
+    digest = hashlib.sha256()
     problems: list[Problem] = []
-    cases: list[Case] = []
-    seen: dict[str, int] = {}
-    for lineno, case in jsonl_models(path, data.decode("utf-8-sig"), Case, problems):
+    seen: dict[str, int] = {}  # id -> first line: the one thing kept per case
+    for lineno, case in jsonl_models(path, _lines(path, digest, problems), Case, problems):
         if case.id in seen:
             problems.append(
                 Problem(
@@ -158,12 +192,39 @@ def load_dataset(path: Path) -> Dataset:
             )
             continue
         seen[case.id] = lineno
-        cases.append(case)
+        if on_case is not None:
+            on_case(case)
     if problems:
         raise ConfigError(problems, f"dataset {path} is not valid")
-    return Dataset(
-        name=path.stem, path=str(path), sha256=hashlib.sha256(data).hexdigest(), cases=cases
-    )
+    return DatasetInfo(name=path.stem, path=str(path), sha256=digest.hexdigest(), cases=len(seen))
+
+
+def stream_dataset(info: DatasetInfo) -> Iterator[Case]:
+    """The cases of a dataset ``scan_dataset`` checked, read again one at a time in file order.
+
+    Raises NovaError when the file is no longer the one scanned (checked by its sha256 once
+    read to the end, and by every line on the way)."""
+    path = Path(info.path)
+    digest = hashlib.sha256()
+    problems: list[Problem] = []
+    for _lineno, case in jsonl_models(path, _lines(path, digest, problems), Case, problems):
+        if problems:
+            break
+        yield case
+    if problems or digest.hexdigest() != info.sha256:
+        raise NovaError(
+            f"dataset {path} changed while the run read it (sha256 was {info.sha256[:12]}); "
+            "restore it, then resume the run (`nova eval run --resume RUN`)"
+        )
+
+
+def load_dataset(path: Path) -> Dataset:
+    """Read and validate a JSONL dataset whole; ConfigError lists every bad line.
+
+    For large files, ``scan_dataset`` and ``stream_dataset`` do the same one case at a time."""
+    cases: list[Case] = []
+    info = scan_dataset(path, cases.append)
+    return Dataset(name=info.name, path=info.path, sha256=info.sha256, cases=cases)
 
 
 def dataset_files(folder: Path) -> list[Path]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,12 +17,14 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def jsonl_models(
-    path: Path, text: str, model: type[M], problems: list[Problem]
+    path: Path, text: str | Iterable[str], model: type[M], problems: list[Problem]
 ) -> Iterator[tuple[int, M]]:
-    """Each non-blank line of ``text`` validated as ``model``, with its line number. A line that
-    is not JSON or not a valid record is skipped and described in ``problems`` (file, line,
-    field path, message), so a caller reports every bad line at once."""
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    """Each non-blank line of ``text`` (the whole text, or its lines one at a time: a file is
+    then never held whole) validated as ``model``, with its line number. A line that is not
+    JSON or not a valid record is skipped and described in ``problems`` (file, line, field
+    path, message), so a caller reports every bad line at once."""
+    lines = text.splitlines() if isinstance(text, str) else text
+    for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:

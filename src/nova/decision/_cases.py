@@ -58,7 +58,7 @@ def quality_case_values(store: RunStore, run: RunRecord) -> CaseTable:
     """Per-case values of ``pass_rate``, ``win_rate`` and the escalation rates of a run."""
     spec = run.meta.get("spec", {})
     baseline = spec.get("baseline")
-    facts: dict[str, dict[str, object]] = dict(run.meta.get("case_facts", {}))
+    facts = {c.case_id: c.facts() for c in store.iter_run_cases(run.id)}
     passed_by, pairwise, esc_failed = _outcomes(store, run.id)
     base = passed_by.get(baseline, {}) if baseline else {}
     out: CaseTable = {}

@@ -9,6 +9,7 @@ right ones, and ``nova datasets validate`` exits 3 on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from nova.datasets import Case, Dataset
@@ -54,10 +55,10 @@ async def _grades(case: Case, text: str) -> list[Grade]:
     return await grade_case(det, reference_response(text), GradeContext())
 
 
-async def check_references(ds: Dataset) -> list[ReferenceCheck]:
-    """One check per case, in file order."""
+async def check_references(ds: Dataset | Iterable[Case]) -> list[ReferenceCheck]:
+    """One check per case, in file order (a loaded dataset, or its cases streamed)."""
     out = []
-    for case in ds.cases:
+    for case in ds.cases if isinstance(ds, Dataset) else ds:
         check = ReferenceCheck(case.id)
         out.append(check)
         if case.reference is None:

@@ -164,7 +164,7 @@ def _case_outcomes(
             continue
         by[(g.candidate, g.case_id, g.repeat)].append(g.passed)
         if g.grader == "escalation" and g.repeat == 0:
-            esc[(g.candidate, g.case_id)] = {"passed": g.passed, "detail": g.detail}
+            esc[(g.candidate, g.case_id)] = {"passed": g.passed}
     out: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
     for (cid, case_id, _rep), results in sorted(by.items()):
         if any(r is False for r in results):
@@ -192,7 +192,8 @@ def build_report(
     baseline = spec.get("baseline")
     seed = int(spec.get("seed", 1234))
     outcomes, esc, pair = _case_outcomes(store, run.id)
-    facts = _case_facts(run.meta)  # category, language, weight, escalation, stored at start
+    # category, language, weight, escalation: stored when the run started
+    facts = {c.case_id: c.facts() for c in store.iter_run_cases(run.id)}
     tokens: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     models: dict[str, Counter[str]] = defaultdict(Counter)
     errors: Counter[str] = Counter()
@@ -340,7 +341,8 @@ def build_report(
     return EvalReport(
         run_id=run.id,
         status=run.status,
-        meta=run.meta,
+        # Per-case hashes and facts are the run's cases (older runs kept them in meta).
+        meta={k: v for k, v in run.meta.items() if k not in ("case_sha256", "case_facts")},
         baseline=baseline,
         candidates=results,
         bradley_terry=bt,
@@ -381,7 +383,3 @@ def _cost_note(cfg: NovaConfig, cid: str) -> str:
     if c.provider_kind == "mock":
         return "mock: no cost"
     return "no price sheet lists this model"
-
-
-def _case_facts(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return dict(meta.get("case_facts", {}))

@@ -1,7 +1,10 @@
 """``nova eval run``: every case to every candidate, graded, stored, resumable.
 
-Workers draw the work from one generator (no list of all of it); each answer is stored
-together with its grades in one transaction, committed by a timer every ``FLUSH_WINDOW_S``.
+Cases are streamed from the dataset files (checked in one pass first, then read again one at
+a time per repeat), and each case's hash and facts go to the store with the run: memory stays
+flat in the number of cases (``benchmarks/bench_store_growth.py``). Workers draw the work from
+one generator (no list of all of it); each answer is stored together with its grades in one
+transaction, committed by a timer every ``FLUSH_WINDOW_S``.
 A case counts as done once that transaction committed: a resumed run (``--resume RUN``) takes
 the stored settings, refuses when a dataset changed, and calls none of the committed cases
 again.
@@ -16,20 +19,32 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import random
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from nova._provenance import workspace_revision
 from nova.config import Candidate, LoadedConfig, Workspace
-from nova.datasets import Case, Dataset, load_dataset
-from nova.errors import ConfigError, NovaError, Problem
+from nova.datasets import Case
+from nova.errors import NovaError
 from nova.evals._graders import ESCALATION_TOOL, Grade, GradeContext, grade_case
 from nova.evals._judge import LLMJudge
+from nova.evals._sources import (
+    CaseSource,
+    case_rows,
+    case_sha256,
+    changed_since,
+    iter_cases,
+    load_sources,
+    select_cases,
+)
 from nova.providers import (
     CandidateClient,
     ChatRequest,
@@ -119,34 +134,6 @@ class Progress:
     errors: int = 0
     per_candidate: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-
-
-def select_cases(ds: Dataset, max_cases: int | None, seed: int) -> list[Case]:
-    """All cases, or a sample stratified by (category, language) of at most ``max_cases``."""
-    if max_cases is None or max_cases >= len(ds.cases):
-        return ds.cases
-    rng = random.Random(f"{seed}:{ds.sha256}")
-    strata: dict[tuple[str, str], list[Case]] = {}
-    for c in ds.cases:
-        strata.setdefault((c.category, c.language), []).append(c)
-    chosen: list[Case] = []
-    for key in sorted(strata):
-        share = max(1, round(max_cases * len(strata[key]) / len(ds.cases)))
-        chosen += rng.sample(strata[key], min(share, len(strata[key])))
-    keep = {c.id for c in chosen[:max_cases]}
-    return [c for c in ds.cases if c.id in keep]
-
-
-def _facts(case: Case) -> dict[str, object]:
-    esc = next(
-        (e.params.get("expected", True) for e in case.expect if e.grader == "escalation"), None
-    )
-    return {
-        "category": case.category,
-        "language": case.language,
-        "weight": case.weight,
-        "escalation": esc,
-    }
 
 
 def _system_prompt(ws: Workspace) -> str | None:
@@ -321,11 +308,6 @@ class _Writer:
         await self.flush()
 
 
-def case_sha256(case: Case) -> str:
-    """Content hash of one case (what a resumed run compares to find changed cases)."""
-    return hashlib.sha256(case.model_dump_json().encode("utf-8")).hexdigest()
-
-
 def resume_spec(store: RunStore, run_id: str) -> EvalSpec:
     """The spec a quality run was started with, to resume it without repeating options."""
     run = store.get_run(run_id)
@@ -340,27 +322,6 @@ def resume_spec(store: RunStore, run_id: str) -> EvalSpec:
 # -- the steps of run_eval, in order ---------------------------------------------------------
 
 
-def _load_cases(ws: Workspace, spec: EvalSpec) -> tuple[list[Dataset], list[Case]]:
-    """Step 1: the datasets (content-hashed) and the cases to run."""
-    datasets: list[Dataset] = []
-    problems: list[Problem] = []
-    for name in spec.datasets:
-        path = ws.datasets_dir / f"{name}.jsonl"
-        if not path.is_file():
-            problems.append(Problem(path, None, "", "dataset file not found"))
-            continue
-        datasets.append(load_dataset(path))
-    if problems:
-        raise ConfigError(problems, "datasets missing")
-    cases = [c for ds in datasets for c in select_cases(ds, spec.max_cases, spec.seed)]
-    if not cases:
-        raise NovaError(
-            "no eval cases: the datasets are empty; add cases to datasets/*.jsonl "
-            "(or run `nova init --force` for the starter sets)"
-        )
-    return datasets, cases
-
-
 def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | None:
     """Step 1b: the workspace rails when the spec asks for them."""
     if not spec.guardrails:
@@ -373,22 +334,22 @@ def _load_rails(ws: Workspace, loaded: LoadedConfig, spec: EvalSpec) -> Rails | 
 def _run_meta(
     loaded: LoadedConfig,
     spec: EvalSpec,
-    datasets: list[Dataset],
-    cases: list[Case],
+    sources: list[CaseSource],
     system: str | None,
     price_meta: dict[str, object] | None,
     rails: Rails | None = None,
 ) -> dict[str, object]:
-    """Step 2a: what the run records about its inputs (hashes per dataset and per case)."""
+    """Step 2a: what the run records about its inputs (the hash of each case and its facts
+    go to the run's cases, ``RunStore.iter_run_cases``)."""
     cfg = loaded.config
     return {
         "spec": spec.model_dump(mode="json"),
-        "datasets": {ds.name: {"sha256": ds.sha256, "cases": len(ds.cases)} for ds in datasets},
-        "cases": len(cases),
-        "case_sha256": {c.id: case_sha256(c) for c in cases},
+        "datasets": {
+            s.info.name: {"sha256": s.info.sha256, "cases": s.info.cases} for s in sources
+        },
+        "cases": sum(s.selected() for s in sources),
         "system_prompt_sha256": hashlib.sha256((system or "").encode()).hexdigest(),
         "models": {c: cfg.candidate(c).model for c in spec.candidates},
-        "case_facts": {c.id: _facts(c) for c in cases},
         "guardrails": _guardrails_meta(loaded, rails),
         **(price_meta or {}),
     }
@@ -406,50 +367,23 @@ def _guardrails_meta(loaded: LoadedConfig, rails: Rails | None) -> dict[str, obj
     }
 
 
-def _changed_since(run: RunRecord, datasets: list[Dataset], cases: list[Case]) -> list[str]:
-    """What changed in the datasets since ``run`` started, one line per dataset."""
-    then_ds = run.meta.get("datasets") or {}
-    then_cases: dict[str, str] = run.meta.get("case_sha256") or {}
-    now_cases = {c.id: case_sha256(c) for c in cases}
-    lines = []
-    for ds in datasets:
-        before = then_ds.get(ds.name, {}).get("sha256") if isinstance(then_ds, dict) else None
-        if before == ds.sha256:
-            continue
-        ids = {c.id for c in ds.cases}
-        if not then_cases:
-            lines.append(f"{ds.name}: sha256 {str(before)[:12]} → {ds.sha256[:12]}")
-            continue
-        old_ids = {i for i in then_cases if i in ids or i not in now_cases}
-        changed = sorted(i for i in ids & old_ids if then_cases.get(i) != now_cases.get(i))
-        added = sorted(i for i in ids if i not in then_cases and i in now_cases)
-        removed = sorted(i for i in then_cases if i not in now_cases)
-        parts = [
-            f"{label} {', '.join(v)}"
-            for label, v in (("changed", changed), ("added", added), ("removed", removed))
-            if v
-        ]
-        lines.append(f"{ds.name}: " + ("; ".join(parts) or "file bytes changed"))
-    return lines
-
-
 def _open_run(
     ws: Workspace,
     loaded: LoadedConfig,
     spec: EvalSpec,
     store: RunStore,
     meta: dict[str, object],
-    datasets: list[Dataset],
-    cases: list[Case],
+    sources: list[CaseSource],
     resume: str | None,
     parent_id: str | None,
     shard: Shard | None = None,
     run_id: str | None = None,
-) -> tuple[str, set[tuple[str, str | None, int]]]:
-    """Step 2b: a new run, or the resumed one with the keys of the cases already answered.
+) -> tuple[str, bool]:
+    """Step 2b: a new run, or the resumed one (True: cases may be answered already).
 
     A shard creates the run ``run_id`` (or ``resume``) when it is the first, else joins it
-    (same settings and datasets, as a resumed run); ``cases`` are then the shard's own."""
+    (same settings and datasets, as a resumed run). The run is recorded together with its
+    cases (hash and facts of each, streamed from the datasets)."""
     if shard is not None:
         from nova.shard import join_run
 
@@ -466,6 +400,7 @@ def _open_run(
                 workspace_rev=workspace_revision(ws.root),
                 meta={**meta, "shards": shard.count},
                 run_id=rid,
+                cases=case_rows(sources),
             )
 
         resume = join_run(store, target, "quality", shard, create).id
@@ -477,8 +412,9 @@ def _open_run(
             config_hash=loaded.hash,
             workspace_rev=workspace_revision(ws.root),
             meta=meta,
+            cases=case_rows(sources),
         )
-        return run.id, set()
+        return run.id, False
     run = store.get_run(resume)
     if run.kind != "quality":
         raise NovaError(f"run {run.id} is a {run.kind} run, not a quality run")
@@ -491,7 +427,7 @@ def _open_run(
             f"run {run.id} was started with other settings; `nova eval run --resume {run.id}` "
             "alone takes the stored ones (or start a new run)"
         )
-    changed = _changed_since(run, datasets, cases)
+    changed = changed_since(store, run, sources)
     if changed:
         raise NovaError(
             f"cannot resume run {run.id}: the datasets changed since it started ("
@@ -500,10 +436,18 @@ def _open_run(
         )
     # Cases that failed (timeouts, unreachable, not started) are tried again on resume;
     # only answered cases count as done.
-    store.delete_failed(
-        run.id, spec.candidates, {c.id for c in cases} if shard is not None else None
-    )
-    return run.id, store.done_keys(run.id)
+    store.delete_failed(run.id, spec.candidates, _Owned(shard) if shard is not None else None)
+    return run.id, True
+
+
+@dataclass(frozen=True)
+class _Owned:
+    """The case ids a shard owns, as a container (no list of them)."""
+
+    shard: Shard
+
+    def __contains__(self, case_id: object) -> bool:
+        return isinstance(case_id, str) and self.shard.owns(case_id)
 
 
 async def _start_clients(
@@ -626,9 +570,16 @@ async def _answer_one(
     await writer.add(_record(cid, case.id, repeat, req, resp, err, guard), grades, judge_calls)
 
 
+_Answered = Callable[[list[str]], set[tuple[str, str | None, int]]]
+"""The stored (candidate, case id, repeat) keys among these case ids (a resumed run)."""
+_LOOKUP_BATCH = 500
+"""Cases a resumed run looks up in the store at a time (it never holds every stored key)."""
+
+
 async def _answer_all(
-    cases: list[Case],
-    done: set[tuple[str, str | None, int]],
+    sources: list[CaseSource],
+    shard: Shard | None,
+    answered: _Answered | None,
     *,
     loaded: LoadedConfig,
     spec: EvalSpec,
@@ -642,19 +593,25 @@ async def _answer_all(
     rails: Rails | None = None,
 ) -> None:
     """Step 4: every (repeat, case, candidate) not yet answered, drawn one at a time by the
-    workers from one generator (no list or queue of all of them)."""
+    workers from one generator (no list or queue of all of them; the cases streamed from the
+    dataset files, once per repeat)."""
     cfg = loaded.config
-    progress.total = spec.repeats * len(cases) * len(spec.candidates)
+    owned = sum(src.owned for src in sources)
+    progress.total = spec.repeats * owned * len(spec.candidates)
 
     def pending() -> Iterator[tuple[int, Case, str]]:
         for r in range(spec.repeats):
-            for case in cases:
-                for cid in spec.candidates:
-                    if (cid, case.id, r) in done:
-                        progress.skipped += 1
-                        progress.done += 1
-                    else:
-                        yield r, case, cid
+            cases = iter_cases(sources, shard)
+            while chunk := list(islice(cases, _LOOKUP_BATCH)):
+                # Not yet handed out, so nothing of this session is stored for them.
+                done = answered([c.id for c in chunk]) if answered is not None else set()
+                for case in chunk:
+                    for cid in spec.candidates:
+                        if (cid, case.id, r) in done:
+                            progress.skipped += 1
+                            progress.done += 1
+                        else:
+                            yield r, case, cid
 
     # Workers share it safely: the generator never awaits, so one next() runs at a time.
     items = pending()
@@ -707,17 +664,62 @@ async def run_eval(
     link it before any case runs). A resumed run refuses when its datasets changed.
     ``shard`` runs only the cases that shard owns, into the run ``run_id`` (or ``resume``)
     that all shards share; the run is complete when every shard is."""
+    # On disk next to the store (a system temp dir may be memory-backed): the hash and facts
+    # of each case while the run needs them.
+    ws.state_dir.mkdir(parents=True, exist_ok=True)
+    spill_dir = Path(tempfile.mkdtemp(prefix="run-cases-", dir=ws.state_dir))
+    try:
+        return await _run(
+            ws,
+            loaded,
+            spec,
+            store,
+            spill_dir,
+            resume=resume,
+            progress=progress,
+            on_update=on_update,
+            price_meta=price_meta,
+            parent_id=parent_id,
+            on_started=on_started,
+            shard=shard,
+            run_id=run_id,
+        )
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+async def _run(
+    ws: Workspace,
+    loaded: LoadedConfig,
+    spec: EvalSpec,
+    store: RunStore,
+    spill_dir: Path,
+    *,
+    resume: str | None,
+    progress: Progress | None,
+    on_update: Callable[[Progress], None] | None,
+    price_meta: dict[str, object] | None,
+    parent_id: str | None,
+    on_started: Callable[[str], None] | None,
+    shard: Shard | None,
+    run_id: str | None,
+) -> str:
+    """The steps of ``run_eval``; ``spill_dir`` holds each dataset's case hashes and facts."""
     progress = progress or Progress()
-    datasets, all_cases = _load_cases(ws, spec)
+    sources = load_sources(
+        ws.datasets_dir, spec.datasets, spec.max_cases, spec.seed, spill_dir, shard
+    )
     rails = _load_rails(ws, loaded, spec)
     system = rails.system_prompt() if rails is not None else _system_prompt(ws)
-    # The meta (a hash and facts per case) is not kept for the rest of the run.
-    meta = _run_meta(loaded, spec, datasets, all_cases, system, price_meta, rails)
-    cases = all_cases if shard is None else [c for c in all_cases if shard.owns(c.id)]
-    run_id, done = _open_run(
-        ws, loaded, spec, store, meta, datasets, cases, resume, parent_id, shard, run_id
+    meta = _run_meta(loaded, spec, sources, system, price_meta, rails)
+    run_id, resumed = _open_run(
+        ws, loaded, spec, store, meta, sources, resume, parent_id, shard, run_id
     )
-    del meta
+    rid = run_id
+
+    def answered(case_ids: list[str]) -> set[tuple[str, str | None, int]]:
+        return store.done_keys(rid, spec.candidates, case_ids)
+
     if on_started is not None:
         on_started(run_id)
     clients, not_measured, cache = await _start_clients(ws, loaded, spec)
@@ -727,8 +729,9 @@ async def run_eval(
     writer.start()
     try:
         await _answer_all(
-            cases,
-            done,
+            sources,
+            shard,
+            answered if resumed else None,
             loaded=loaded,
             spec=spec,
             system=system,
@@ -741,7 +744,9 @@ async def run_eval(
             rails=rails,
         )
         if judging.judge is not None and spec.baseline:  # step 5
-            await _pairwise(store, run_id, spec, cases, judging.judge, writer)
+            await _pairwise(
+                store, run_id, spec, lambda: iter_cases(sources, shard), judging.judge, writer
+            )
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
         raise
@@ -788,31 +793,33 @@ async def _pairwise(
     store: RunStore,
     run_id: str,
     spec: EvalSpec,
-    cases: list[Case],
+    cases: Callable[[], Iterable[Case]],
     judge: LLMJudge,
     writer: _Writer,
 ) -> None:
-    assert spec.baseline is not None
-    answers: dict[tuple[str, str], str] = {}
-    for r in store.iter_requests(run_id):
-        if r.repeat == 0 and r.case_id is not None and r.error_type is None:
-            answers[(r.candidate, r.case_id)] = r.text or ""
+    """Step 5: each candidate's answer against the baseline's (repeat 0), judged in both
+    orders; 8 at a time, drawn from the streamed cases."""
+    baseline = spec.baseline
+    assert baseline is not None
     done = {
         (g.candidate, g.case_id)
         for g in store.iter_grades(run_id)
-        if g.grader == f"pairwise:{spec.baseline}"
+        if g.grader == f"pairwise:{baseline}"
     }
-    by_id = {c.id: c for c in cases}
-    jobs = []
-    for cid in spec.candidates:
-        if cid == spec.baseline:
-            continue
-        for case_id, case in by_id.items():
-            a = answers.get((cid, case_id))
-            b = answers.get((spec.baseline, case_id))
-            if a is None or b is None or (cid, case_id) in done:
+
+    def jobs() -> Iterator[tuple[str, Case, str, str]]:
+        for cid in spec.candidates:
+            if cid == baseline:
                 continue
-            jobs.append((cid, case, a, b))
+            stream = iter(cases())
+            while chunk := list(islice(stream, _LOOKUP_BATCH)):
+                answers = store.answer_texts(run_id, [cid, baseline], [c.id for c in chunk])
+                for case in chunk:
+                    a = answers.get((cid, case.id))
+                    b = answers.get((baseline, case.id))
+                    if a is None or b is None or (cid, case.id) in done:
+                        continue
+                    yield cid, case, a, b
 
     async def judge_one(cid: str, case: Case, a: str, b: str) -> None:
         v = await judge.pairwise(case, a, b, label=f"{case.id}@{cid}:vs:{spec.baseline}")
@@ -831,13 +838,13 @@ async def _pairwise(
             ],
         )
 
-    sem = asyncio.Semaphore(8)
+    items = jobs()  # shared by the workers: the generator never awaits
 
-    async def guarded(job: tuple[str, Case, str, str]) -> None:
-        async with sem:
+    async def worker() -> None:
+        for job in items:
             await judge_one(*job)
 
-    await asyncio.gather(*(guarded(j) for j in jobs))
+    await asyncio.gather(*(worker() for _ in range(8)))
 
 
 def default_spec(

@@ -8,6 +8,7 @@ from nova.store._audit import (
     AuditItem,
     SqliteAuditAppender,
 )
+from nova.store._cases import RunCase
 from nova.store._keys import ApiKeyRecord, KeyRole
 from nova.store._migrations import MIGRATIONS
 from nova.store._ratelimit import RateCount, RateSync
@@ -29,6 +30,7 @@ __all__ = [
     "RateCount",
     "RateSync",
     "RequestRecord",
+    "RunCase",
     "RunRecord",
     "RunStatus",
     "RunStore",

@@ -166,6 +166,26 @@ def _m0006_packed_requests(conn: sa.Connection) -> None:
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_requests_run_candidate"))
 
 
+def _m0007_run_cases(conn: sa.Connection) -> None:
+    # Runs stored before keep their case hashes and facts in runs.meta (``case_sha256``,
+    # ``case_facts``); the reader falls back to those when a run has no rows here.
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "run_cases",
+        md,
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+        sa.Column("case_id", sa.String(256), primary_key=True),
+        sa.Column("dataset", sa.String(128), nullable=True),
+        sa.Column("sha256", sa.LargeBinary(32), nullable=False),
+        sa.Column("category", sa.String(32), nullable=True),
+        sa.Column("language", sa.String(16), nullable=True),
+        sa.Column("weight", sa.Float, nullable=True),
+        sa.Column("escalation", sa.Boolean, nullable=True),
+        sqlite_with_rowid=False,
+    ).create(conn)
+
+
 def _m0008_gateway_rate_counters(conn: sa.Connection) -> None:
     # Gateway replicas sharing a store: each writes its own request/token counts per subject
     # and minute (one row per replica, absolute values, so a retried write counts once) and
@@ -197,6 +217,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_gateway", _m0004_gateway),
     ("0005_request_parts", _m0005_request_parts),
     ("0006_packed_requests", _m0006_packed_requests),
+    ("0007_run_cases", _m0007_run_cases),
     ("0008_gateway_rate_counters", _m0008_gateway_rate_counters),
 ]
 

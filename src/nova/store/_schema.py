@@ -18,6 +18,7 @@ __all__ = [
     "request_dicts",
     "request_parts",
     "requests",
+    "run_cases",
     "runs",
     "subject_usage",
 ]
@@ -151,6 +152,23 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+run_cases = sa.Table(
+    "run_cases",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("case_id", sa.String(256), primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=True),
+    sa.Column("sha256", sa.LargeBinary(32), nullable=False),
+    sa.Column("category", sa.String(32), nullable=True),
+    sa.Column("language", sa.String(16), nullable=True),
+    sa.Column("weight", sa.Float, nullable=True),
+    sa.Column("escalation", sa.Boolean, nullable=True),
+    sqlite_with_rowid=False,  # rows live in the primary key's tree: no second copy of the key
+)
+"""One row per case of a quality run: its content hash (what ``--resume`` compares; the 32
+bytes of the sha256) and the facts the report slices by (see ``_cases.py``); written with the
+run, in its transaction."""
 
 rate_counters = sa.Table(
     "gateway_rate_counters",

@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from nova.store._audit import (
     read_head,
     verify_audit,
 )
+from nova.store._cases import RunCase, insert_run_cases, iter_run_cases, meta_of_cases
 from nova.store._keys import (
     ApiKeyRecord,
     add_key_usage,
@@ -197,8 +198,10 @@ class RunStore:
         parent_id: str | None = None,
         meta: dict[str, Any] | None = None,
         run_id: str | None = None,
+        cases: Iterable[RunCase] | None = None,
     ) -> RunRecord:
-        """Record the start of a run and return it."""
+        """Record the start of a run and return it; ``cases`` (a quality run's, consumed one
+        batch at a time) are stored in the same transaction as the run."""
         rec = RunRecord(
             id=run_id or new_run_id(),
             parent_id=parent_id,
@@ -213,8 +216,25 @@ class RunStore:
             meta=redact(meta or {}),
         )
         with self.engine.begin() as conn:
+            if cases is not None and not sa.inspect(conn).has_table("run_cases"):
+                # A store not migrated to 0007 (opened without migrating): as nova did before.
+                rec.meta.update(meta_of_cases(cases))
+                cases = None
             conn.execute(sa.insert(_schema.runs).values(**rec.model_dump()))
+            if cases is not None:
+                try:
+                    insert_run_cases(conn, rec.id, cases)
+                except sa.exc.IntegrityError as exc:
+                    raise StoreError(
+                        f"cannot record the cases of run {rec.id}: {exc.orig} (a case id "
+                        "appears in two of its datasets; case ids must be unique across them)"
+                    ) from None
         return rec
+
+    def iter_run_cases(self, run_id: str) -> Iterator[RunCase]:
+        """The cases a quality run recorded when it started (hash and facts), in case-id
+        order; runs stored before migration 0007 read them from their meta."""
+        return iter_run_cases(self.engine, run_id, self.get_run(run_id).meta)
 
     def _locked_meta(self, conn: sa.Connection, run_id: str) -> dict[str, Any]:
         """The stored meta of ``run_id``, with the run locked until ``conn`` commits: shards of
@@ -488,7 +508,7 @@ class RunStore:
             )
 
     def delete_failed(
-        self, run_id: str, candidates: list[str], case_ids: Collection[str] | None = None
+        self, run_id: str, candidates: list[str], case_ids: Container[str] | None = None
     ) -> int:
         """Remove failed requests (error_type set) of ``candidates`` (of ``case_ids`` only,
         when given: one shard's cases) and their grades, so a resumed run tries them again.
@@ -530,14 +550,39 @@ class RunStore:
                 )
         return len(rows)
 
-    def done_keys(self, run_id: str) -> set[tuple[str, str | None, int]]:
-        """(candidate, case_id, repeat) already stored: what a resumed run can skip."""
+    def done_keys(
+        self,
+        run_id: str,
+        candidates: Collection[str] | None = None,
+        case_ids: Collection[str] | None = None,
+    ) -> set[tuple[str, str | None, int]]:
+        """(candidate, case_id, repeat) already stored: what a resumed run can skip (only of
+        ``candidates`` and ``case_ids`` when given: a resumed run asks one batch at a time)."""
         t = _schema.requests
+        q = sa.select(t.c.candidate, t.c.case_id, t.c.repeat).where(t.c.run_id == run_id)
+        if candidates is not None:
+            q = q.where(t.c.candidate.in_(candidates))
+        if case_ids is not None:
+            q = q.where(t.c.case_id.in_(case_ids))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.c.candidate, t.c.case_id, t.c.repeat).where(t.c.run_id == run_id)
-            )
-            return {(r[0], r[1], r[2]) for r in rows}
+            return {(r[0], r[1], r[2]) for r in conn.execute(q)}
+
+    def answer_texts(
+        self, run_id: str, candidates: Collection[str], case_ids: Collection[str], repeat: int = 0
+    ) -> dict[tuple[str, str], str]:
+        """(candidate, case_id) -> answer text of the answered (not failed) requests of
+        ``candidates`` to ``case_ids`` at ``repeat``: what the pairwise judge compares, asked
+        one batch of cases at a time."""
+        t = _schema.requests
+        q = sa.select(t.c.candidate, t.c.case_id, t.c.text).where(
+            t.c.run_id == run_id,
+            t.c.candidate.in_(candidates),
+            t.c.case_id.in_(case_ids),
+            t.c.repeat == repeat,
+            t.c.error_type.is_(None),
+        )
+        with self.engine.connect() as conn:
+            return {(r[0], r[1]): r[2] or "" for r in conn.execute(q)}
 
     # --- audit log ------------------------------------------------------------------------
     def audit(
