@@ -117,20 +117,33 @@ async def _one(
 async def _rate(url: str, headers: dict[str, str]) -> list[float]:
     n = int(SECONDS * RATE) + WARMUP
     body = _body(False)
-    out: list[float] = []
+    lats = [0.0] * n
+    errors: list[BaseException] = []
+    pending: set[asyncio.Task[None]] = set()
+
+    async def timed(i: int, s: aiohttp.ClientSession) -> None:
+        try:
+            lats[i] = (await _one(s, url, body, headers, False))[0]
+        except Exception as exc:  # reported after the phase
+            errors.append(exc)
+
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as s:
         start = time.perf_counter()
-        tasks = []
         for i in range(n):
             delay = start + i / RATE - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_one(s, url, body, headers, False)))
-        for i, t in enumerate(tasks):
-            lat, _ = await t
-            if i >= WARMUP:
-                out.append(lat)
-    return out
+            # Only requests in flight are kept: a generator that held every finished task
+            # (and its response) until the end stalled in a full garbage collection of them
+            # (~100 ms once per ~3,600 requests), which showed up in every target's p99.
+            task = asyncio.create_task(timed(i, s))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        while pending:
+            await asyncio.gather(*pending)
+    if errors:
+        raise errors[0]
+    return lats[WARMUP:]
 
 
 async def _closed(
@@ -217,11 +230,7 @@ def _phases(targets: list[Target]) -> list[tuple[str, str, list[float], float | 
     rows = []
     for phase in ("rate", "conc", "stream"):
         for name, url, headers, proc in targets:
-            # The load generator keeps every request's task until the phase ends; a full
-            # collection of them stalled it for ~100 ms once per ~3,600 requests, which showed
-            # up in every target's p99. Collected between phases instead.
-            gc.collect()
-            gc.disable()
+            gc.collect()  # the previous phase's garbage, not during this one
             c0 = _tree_cpu_s(proc.pid) if proc else 0.0
             rps: float | None = None
             if phase == "rate":
@@ -233,7 +242,6 @@ def _phases(targets: list[Target]) -> list[tuple[str, str, list[float], float | 
             else:
                 _, lats, rps = asyncio.run(_closed(url, headers, 8, True))
                 label = "concurrency 8, streaming: time to first chunk"
-            gc.enable()
             n = len(lats) + (WARMUP if phase == "rate" else 0)
             cpu = (_tree_cpu_s(proc.pid) - c0) / max(1, n) if proc else float("nan")
             rows.append((label, name, lats, rps, cpu))
