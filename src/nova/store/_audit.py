@@ -231,6 +231,27 @@ _TAIL = (
 _INSERT = sa.insert(_schema.audit_log)
 
 
+_Cleaned = tuple[str, str, "str | None", dict[str, Any]]
+
+
+def _chain(last: tuple[Any, Any] | None, cleaned: Sequence[_Cleaned]) -> list[dict[str, Any]]:
+    """The rows that continue the chain after ``last`` (seq, hash; None for an empty log),
+    one timestamp for the batch."""
+    seq = 0 if last is None else int(last[0])
+    prev = GENESIS if last is None else str(last[1])
+    at = dt.datetime.now(dt.UTC)
+    rows: list[dict[str, Any]] = []
+    for actor, action, subject, payload in cleaned:
+        seq += 1
+        h = _digest(prev, seq, at, actor, action, subject, payload)
+        rows.append(
+            {"seq": seq, "at": at, "actor": actor, "action": action,
+             "subject": subject, "payload": payload, "prev_hash": prev, "hash": h}
+        )  # fmt: skip
+        prev = h
+    return rows
+
+
 def append_audit_many(
     engine: sa.Engine,
     items: Sequence[AuditItem],
@@ -255,17 +276,7 @@ def append_audit_many(
             rows: list[dict[str, Any]] = []
             with engine.begin() as conn:
                 last = conn.execute(_TAIL).first()
-                seq = 0 if last is None else int(last[0])
-                prev = GENESIS if last is None else str(last[1])
-                at = dt.datetime.now(dt.UTC)
-                for actor, action, subject, payload in cleaned:
-                    seq += 1
-                    h = _digest(prev, seq, at, actor, action, subject, payload)
-                    rows.append(
-                        {"seq": seq, "at": at, "actor": actor, "action": action,
-                         "subject": subject, "payload": payload, "prev_hash": prev, "hash": h}
-                    )  # fmt: skip
-                    prev = h
+                rows = _chain(None if last is None else tuple(last), cleaned)
                 conn.execute(_INSERT, rows)
                 if also is not None:
                     also(conn)
@@ -455,22 +466,16 @@ class SqliteAuditAppender:
             last = conn.execute(
                 "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-            seq = 0 if last is None else int(last[0])
-            prev = GENESIS if last is None else str(last[1])
-            at = dt.datetime.now(dt.UTC)
-            at_text = at.strftime("%Y-%m-%d %H:%M:%S.%f")
-            rows: list[dict[str, Any]] = []
-            params = []
-            for actor, action, subject, payload, text in cleaned:
-                seq += 1
-                h = _digest(prev, seq, at, actor, action, subject, payload)
-                rows.append(
-                    {"seq": seq, "at": at, "actor": actor, "action": action,
-                     "subject": subject, "payload": payload, "prev_hash": prev, "hash": h}
-                )  # fmt: skip
-                params.append((seq, at_text, actor, action, subject, text, prev, h))
-                prev = h
-            conn.executemany(_SQLITE_INSERT, params)
+            rows = _chain(last, [c[:4] for c in cleaned])
+            at_text = rows[0]["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+            conn.executemany(
+                _SQLITE_INSERT,
+                [
+                    (r["seq"], at_text, r["actor"], r["action"], r["subject"], c[4],
+                     r["prev_hash"], r["hash"])
+                    for r, c in zip(rows, cleaned, strict=True)
+                ],
+            )  # fmt: skip
             if key_usage:
                 conn.executemany(_SQLITE_USAGE, [(n, k) for k, n in key_usage.items() if n])
             conn.execute("COMMIT")
