@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,21 @@ def test_pairwise_judging_draws_the_answers_batch_by_batch(
     strong = next(c for c in rep.candidates if c.candidate == "strong")
     assert strong.win_method is not None and strong.win_method.startswith("LLM judge")
     assert strong.win_rate is not None and strong.win_rate.n == 10
+
+
+def test_case_spill_folders_of_dead_runs_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from nova.evals._runner import _spill_prefix, remove_stale_spills
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f"{_spill_prefix()}{done.stdout.strip()}-abc"
+    alive = tmp_path / f"{_spill_prefix()}{os.getpid()}-def"
+    other_host = tmp_path / "run-cases-elsewhere-1-ghi"
+    for d in (dead, alive, other_host):
+        d.mkdir()
+        (d / "cases").write_text("x")
+    assert remove_stale_spills(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists() and other_host.exists()

@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -667,7 +669,8 @@ async def run_eval(
     # On disk next to the store (a system temp dir may be memory-backed): the hash and facts
     # of each case while the run needs them.
     ws.state_dir.mkdir(parents=True, exist_ok=True)
-    spill_dir = Path(tempfile.mkdtemp(prefix="run-cases-", dir=ws.state_dir))
+    remove_stale_spills(ws.state_dir)
+    spill_dir = Path(tempfile.mkdtemp(prefix=f"{_spill_prefix()}{os.getpid()}-", dir=ws.state_dir))
     try:
         return await _run(
             ws,
@@ -686,6 +689,34 @@ async def run_eval(
         )
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _spill_prefix() -> str:
+    return f"run-cases-{socket.gethostname()}-"
+
+
+def remove_stale_spills(state_dir: Path) -> list[Path]:
+    """Remove the case spill folders of runs on this host whose process is gone (a run
+    killed with -9 cannot remove its own); return them."""
+    removed = []
+    prefix = _spill_prefix()
+    for d in state_dir.glob(f"{prefix}*"):
+        pid = d.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def _run(
