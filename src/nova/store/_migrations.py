@@ -1,8 +1,13 @@
 """Named, ordered migrations of the run store, recorded in ``nova_migrations``.
 
 Each migration states its own DDL (it must not change when the current schema in
-``_schema.py`` moves on), and runs in one transaction together with its record, so a crash
-leaves the database either before or after it.
+``_schema.py`` moves on) and runs in one transaction together with its record. On PostgreSQL a
+crash therefore leaves the database either before or after a migration. On SQLite, as pysqlite
+drives it (legacy transaction control), DDL statements take effect as they run, so a crash in
+the middle of a migration can leave some of its steps applied and the migration unrecorded:
+migrations from ``0006`` on check each step and are finished when the store is opened again;
+``0001``-``0005`` are not (a crash during those, which run when a store is first created,
+leaves a new store that should be deleted and created again).
 """
 
 from __future__ import annotations
