@@ -82,3 +82,31 @@ def test_request_roundtrip_and_resume_keys(tmp_path: Path) -> None:
         store.add_request(run.id, recs[0])
     with pytest.raises(StoreError, match=r"ambiguous|no run"):
         store.get_run("x")
+
+
+@pytest.mark.parametrize(
+    "name", ["0006_packed_requests", "0007_run_cases", "0008_gateway_rate_counters"]
+)
+def test_a_migration_cut_after_its_ddl_is_finished_on_the_next_open(
+    tmp_path: Path, name: str
+) -> None:
+    """SQLite (pysqlite's legacy transaction control) applies DDL as it runs: a process killed
+    after a migration's DDL but before its record must not leave a store that cannot open."""
+    from nova.store import _migrations
+
+    idx = [n for n, _ in _migrations.MIGRATIONS].index(name)
+    step = _migrations.MIGRATIONS[idx][1]
+
+    def cut(conn: sa.Connection) -> None:
+        step(conn)
+        raise KeyboardInterrupt  # killed before the migration is recorded
+
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    _migrations.MIGRATIONS[idx] = (name, cut)
+    try:
+        with RunStore(url, auto_migrate=False) as half, pytest.raises(KeyboardInterrupt):
+            _migrations.migrate(half.engine)
+    finally:
+        _migrations.MIGRATIONS[idx] = (name, step)
+    with RunStore(url) as store:
+        assert store.applied_migrations() == [n for n, _ in _migrations.MIGRATIONS]

@@ -188,7 +188,7 @@ def _m0007_run_cases(conn: sa.Connection) -> None:
         sa.Column("weight", sa.Float, nullable=True),
         sa.Column("escalation", sa.Boolean, nullable=True),
         sqlite_with_rowid=False,
-    ).create(conn)
+    ).create(conn, checkfirst=True)  # one statement; checkfirst: finished after a crash
 
 
 def _m0008_gateway_rate_counters(conn: sa.Connection) -> None:
@@ -205,14 +205,17 @@ def _m0008_gateway_rate_counters(conn: sa.Connection) -> None:
         sa.Column("requests", sa.BigInteger, nullable=False),
         sa.Column("tokens", sa.BigInteger, nullable=False),
     )
-    sa.Index("ix_gateway_rate_counters_minute", counters.c.minute)
-    sa.Table(
+    minute = sa.Index("ix_gateway_rate_counters_minute", counters.c.minute)
+    usage = sa.Table(
         "gateway_subject_usage",
         md,
         sa.Column("subject", sa.String(200), primary_key=True),
         sa.Column("tokens_used", sa.BigInteger, nullable=False),
     )
-    md.create_all(conn)
+    # Step by step, each skipped when done (SQLite applies DDL as it runs: see above).
+    counters.create(conn, checkfirst=True)  # with its index when the table is new
+    minute.create(conn, checkfirst=True)
+    usage.create(conn, checkfirst=True)
 
 
 MIGRATIONS: list[tuple[str, Migration]] = [
