@@ -27,6 +27,8 @@ from typing import Any, Literal
 import jinja2
 import yaml
 
+from nova._templates import template_environment
+
 __all__ = ["TEMPLATE_NAMES", "deep_merge", "render_manifests", "render_templates"]
 
 Mode = Literal["helm", "direct"]
@@ -123,20 +125,7 @@ class _Helpers:
 
 
 def _environment() -> jinja2.Environment:
-    folder = _folder()
-    sources = {
-        t.name.removesuffix(".j2"): t.read_text(encoding="utf-8")
-        for t in folder.iterdir()
-        if t.name.endswith(".j2")
-    }
-    return jinja2.Environment(
-        loader=jinja2.DictLoader(sources),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return template_environment("deploy", "chart", "templates", strip_j2=True)
 
 
 def render_templates(

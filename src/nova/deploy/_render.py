@@ -16,7 +16,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ import yaml
 from nova.__about__ import __version__
 from nova._io import atomic_write_text
 from nova._secrets import redact
+from nova._templates import template_environment
 from nova.catalog import Catalog, CatalogModel
 from nova.config import Candidate, LoadedConfig, Workspace
 from nova.deploy._chart import deep_merge, render_templates
@@ -188,18 +188,7 @@ def _chart_version() -> str:
 
 
 def _env() -> jinja2.Environment:
-    folder = resources.files("nova").joinpath("templates", "deploy")
-    sources = {
-        t.name: t.read_text(encoding="utf-8") for t in folder.iterdir() if t.name.endswith(".j2")
-    }
-    return jinja2.Environment(
-        loader=jinja2.DictLoader(sources),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return template_environment("deploy")
 
 
 def _self_hosted_files(

@@ -13,13 +13,13 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 
 from nova._io import atomic_write_bytes, atomic_write_text
+from nova._templates import template_environment
 from nova.catalog import Catalog
 from nova.config import NovaConfig, Profile, Workspace
 from nova.decision import Evidence
@@ -557,18 +557,7 @@ def _cell(value: object) -> str:
 
 
 def _environment(lang: Lang) -> jinja2.Environment:
-    folder = resources.files("nova").joinpath("templates", "governance", lang)
-    sources = {
-        t.name: t.read_text(encoding="utf-8") for t in folder.iterdir() if t.name.endswith(".j2")
-    }
-    env = jinja2.Environment(
-        loader=jinja2.DictLoader(sources),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment("governance", lang)
     env.filters["cell"] = _cell
     return env
 
