@@ -75,6 +75,7 @@ def test_the_pipeline_decides_on_sharded_runs_without_measuring_again(
     assert r.code == 0, r.err
     given = json.loads(r.out)
     assert (given["quality_run"], given["perf_run"]) == ("q-1", "l-1")
+    assert not [w for w in given["warnings"] if "different nova.yaml" in w]
     assert _runs(ws, "quality") == ["q-1"] and _runs(ws, "performance") == ["l-1"]
     with RunStore(f"sqlite:///{ws / '.nova' / 'nova.db'}") as store:
         parent = store.get_run(given["run_id"])
@@ -118,3 +119,20 @@ def test_a_run_that_cannot_be_used_is_refused_before_anything_starts(
     assert r.code == 1
     assert message in r.err
     assert _runs(ws, "benchmarks") == []
+
+
+@pytest.mark.integration
+def test_a_run_measured_under_another_nova_yaml_is_used_with_a_warning(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    ws = _ws(tmp_path / "ws")
+    nova = ["--workspace", str(ws)]
+    r = run_cli(*nova, "eval", "run", "-p", "llm-core", "--run-id", "q-3", "--shard", "0/1")
+    assert r.code in (0, 3), r.err
+    cfg = yaml.safe_load((ws / "nova.yaml").read_text("utf-8"))
+    cfg["profiles"]["llm-core"]["quality"]["max_cases"] = 6  # another measurement now
+    (ws / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+    r = run_cli(*nova, "benchmarks", "-p", "llm-core", "--quality-run", "q-3", "--json")
+    assert r.code == 0, r.err
+    warned = [w for w in json.loads(r.out)["warnings"] if "different nova.yaml" in w]
+    assert len(warned) == 1 and "q-3" in warned[0]

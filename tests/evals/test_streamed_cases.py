@@ -176,7 +176,7 @@ def test_case_spill_folders_of_dead_runs_are_removed(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=True)  # fmt: skip
     dead = tmp_path / f"{_spill_prefix()}{done.stdout.strip()}-abc"
     alive = tmp_path / f"{_spill_prefix()}{os.getpid()}-def"
-    other_host = tmp_path / "run-cases-elsewhere-1-ghi"
+    other_host = tmp_path / "run-cases@elsewhere@1-ghi"
     for d in (dead, alive, other_host):
         d.mkdir()
         (d / "cases").write_text("x")

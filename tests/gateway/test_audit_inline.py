@@ -122,3 +122,20 @@ def test_writer_without_inline_uses_the_thread(tmp_path: Path) -> None:
     asyncio.run(main())
     writer.close()
     assert len(store.audit_entries()) == 3
+
+
+def test_stopping_commits_what_waits_for_the_loops_commit(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    writer = AuditWriter(store)
+
+    async def main() -> None:
+        writer.start()
+        fut = writer.submit(_item(1))  # queued for the end of this turn
+        writer.stop_inline()  # the gateway stopping in the same turn
+        assert not writer.inline
+        later = writer.submit(_item(2))  # goes to the writer thread now
+        await asyncio.to_thread(writer.close)
+        assert (await fut).seq == 1 and (await later).seq == 2
+
+    asyncio.run(main())
+    assert store.verify_audit() == []

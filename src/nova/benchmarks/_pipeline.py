@@ -278,6 +278,14 @@ def _given_runs(run: _Run, runs: dict[str, str]) -> dict[str, str]:
                 f"run {rec.id} has no {stage} results of {', '.join(missing)}: measure them "
                 "in it, or leave them out with --candidates"
             )
+        if rec.config_hash and rec.config_hash != run.loaded.hash:
+            # Not refused (approvals or a gateway setting change the hash too), but said: the
+            # decision then rests on a measurement of another configuration.
+            run.warnings.append(
+                f"run {rec.id} ({stage}) was measured under a different nova.yaml (config hash "
+                f"{rec.config_hash[:12]}, now {run.loaded.hash[:12]}): check that its datasets, "
+                "candidates and settings are the ones this decision needs"
+            )
         out[stage] = rec.id
     return out
 

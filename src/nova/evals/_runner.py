@@ -692,7 +692,8 @@ async def run_eval(
 
 
 def _spill_prefix() -> str:
-    return f"run-cases-{socket.gethostname()}-"
+    # "@" cannot occur in a host name, so "<host>@<pid>" parses whatever the host is called.
+    return f"run-cases@{socket.gethostname()}@"
 
 
 def remove_stale_spills(state_dir: Path) -> list[Path]:
@@ -701,7 +702,7 @@ def remove_stale_spills(state_dir: Path) -> list[Path]:
     removed = []
     prefix = _spill_prefix()
     for d in state_dir.glob(f"{prefix}*"):
-        pid = d.name[len(prefix) :].split("-", 1)[0]
+        pid = d.name[len(prefix) :].split("-", 1)[0]  # <prefix><pid>-<random>
         if not pid.isdigit() or _alive(int(pid)):
             continue
         shutil.rmtree(d, ignore_errors=True)

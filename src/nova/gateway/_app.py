@@ -139,6 +139,7 @@ class Gateway:
         await self.keys.close()
         await self.limits.close()
         await self.router.close()
+        self.audit.stop_inline()
         await asyncio.to_thread(self.audit.close)
 
     # --- authentication -------------------------------------------------------------------

@@ -87,8 +87,17 @@ class AuditWriter:
         self._thread = threading.Thread(target=self._run, name="nova-gateway-audit", daemon=True)
         self._thread.start()
 
+    def stop_inline(self) -> None:
+        """In the event loop, before ``close``: commit what waits for this turn's commit and
+        close the in-loop connection (records that come later go to the writer thread)."""
+        if self._pending:
+            self._flush(asyncio.get_running_loop())
+        if self._fast is not None:
+            self._fast.close()
+            self._fast = None
+
     def close(self) -> None:
-        """Write what is queued, then stop."""
+        """Write what is queued, then stop (call ``stop_inline`` first from the loop)."""
         if self._thread is not None:
             self._q.put(None)
             self._thread.join(timeout=30)

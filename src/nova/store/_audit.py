@@ -417,7 +417,9 @@ _SQLITE_USAGE = "UPDATE gateway_keys SET tokens_used = tokens_used + ? WHERE id 
 
 
 class SqliteAuditAppender:
-    """Appends audit batches on one dedicated SQLite connection, never waiting for a lock.
+    """Appends audit batches on one dedicated SQLite connection, never waiting for SQLite's
+    write lock (the head file's ``flock`` is held by any writer only for one small read and
+    write).
 
     The gateway's hot path: a batch is committed in the caller's thread when the database's
     write lock is free at that instant (``BEGIN IMMEDIATE`` with no busy timeout), else
