@@ -100,14 +100,17 @@ class CaseSource:
         rows = self.rows(selected=False)
         for case in stream_dataset(self.info):
             row = next(rows, None)
-            if row is None or row.case_id != case.id or row.sha256 != case_sha256(case):
+            used = (self.keep is None or case.id in self.keep) and (
+                shard is None or shard.owns(case.id)
+            )
+            # Every case must still be where it was; only the cases used are hashed again
+            # (a shard of N, or a small sample, would otherwise hash every case every repeat).
+            if row is None or row.case_id != case.id or (used and row.sha256 != case_sha256(case)):
                 raise NovaError(
                     f"dataset {self.info.path} changed while the run read it (case {case.id}); "
                     "restore it, then resume the run (`nova eval run --resume RUN`)"
                 )
-            if (self.keep is None or case.id in self.keep) and (
-                shard is None or shard.owns(case.id)
-            ):
+            if used:
                 yield case
 
     def rows(self, selected: bool = True) -> Iterator[RunCase]:
