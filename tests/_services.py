@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +181,28 @@ def alertmanager_server(config_file: Path, port: int | None = None) -> Iterator[
         "alertmanager", binary, config_file, "--storage.path", flags, port or free_port()
     ) as url:
         yield url
+
+
+@contextlib.contextmanager
+def aiohttp_app_server(app: Any) -> Iterator[str]:
+    """Serve an ``aiohttp.web.Application`` on 127.0.0.1 from a background thread (its own
+    event loop); yield its base URL; stopped on exit."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    port = free_port()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

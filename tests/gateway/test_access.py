@@ -3,10 +3,8 @@ OIDC bearer JWTs, key management over the API and the CLI."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +17,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from nova.store import RunStore
-from tests._services import free_port
+from tests._services import aiohttp_app_server
 from tests.gateway.conftest import Gw, make_config
 from tests.gateway.test_gateway import metric
 
@@ -204,26 +202,14 @@ def jwks() -> Iterator[tuple[str, Any]]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     doc = {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
-    loop = asyncio.new_event_loop()
-    port = free_port()
 
     async def handler(_r: web.Request) -> web.Response:
         return web.json_response(doc)
 
     app = web.Application()
     app.router.add_get("/jwks.json", handler)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/jwks.json", key
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+    with aiohttp_app_server(app) as url:
+        yield f"{url}/jwks.json", key
 
 
 def _token(key: Any, **claims: Any) -> str:

@@ -3,9 +3,7 @@ live stack (Prometheus + Alertmanager + a webhook receiver) for end-to-end alert
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -20,7 +18,12 @@ from aiohttp import web
 
 from nova.config import Workspace, load_config
 from nova.observability import render_monitoring
-from tests._services import alertmanager_server, free_port, prometheus_server
+from tests._services import (
+    aiohttp_app_server,
+    alertmanager_server,
+    free_port,
+    prometheus_server,
+)
 
 
 def set_monitoring(root: Path, block: str) -> None:
@@ -45,8 +48,6 @@ def alerts_by_name(root: Path) -> dict[str, dict[str, Any]]:
 def webhook_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """An aiohttp server that records every Alertmanager webhook payload."""
     received: list[dict[str, Any]] = []
-    loop = asyncio.new_event_loop()
-    port = free_port()
 
     async def hook(request: web.Request) -> web.Response:
         received.append(await request.json())
@@ -54,18 +55,8 @@ def webhook_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/hook", received
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+    with aiohttp_app_server(app) as url:
+        yield f"{url}/hook", received
 
 
 def get_json(url: str) -> Any:
