@@ -9,6 +9,7 @@ import multiprocessing as mp
 import os
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from nova.providers import MockServer, MockServerSettings
 
@@ -22,6 +23,21 @@ def _serve(settings: MockServerSettings, conn: Connection) -> None:
     gc.collect()
     gc.freeze()
     MockServer(settings).run_forever(on_ready=conn.send)
+
+
+def write_mock_config(root: Path, url: str, max_concurrency: int = 64) -> None:
+    """nova.yaml of a benchmark workspace: one baseline candidate, nova's mock server at
+    ``url``, no response cache."""
+    import yaml
+
+    candidate = {
+        "id": "mock",
+        "model": "openai/nova-mock",
+        "role": "baseline",
+        "provider": {"base_url": url, "cache": False, "max_concurrency": max_concurrency},
+    }
+    cfg = {"version": 1, "name": "bench", "candidates": [candidate]}
+    (root / "nova.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
 
 
 @contextlib.contextmanager

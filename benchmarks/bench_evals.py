@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-from _mockproc import mock_server_process
+from _mockproc import mock_server_process, write_mock_config
 from rich.console import Console
 from rich.table import Table
 
@@ -57,19 +56,7 @@ def _workspace(root: Path, url: str, n: int) -> Workspace:
                 )
                 + "\n"
             )
-    cfg = {
-        "version": 1,
-        "name": "bench",
-        "candidates": [
-            {
-                "id": "mock",
-                "model": "openai/nova-mock",
-                "role": "baseline",
-                "provider": {"base_url": url, "cache": False, "max_concurrency": 64},
-            }
-        ],
-    }
-    (root / "nova.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    write_mock_config(root, url)
     return Workspace(root)
 
 

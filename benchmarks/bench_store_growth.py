@@ -61,7 +61,7 @@ def _answer_bytes(url: str, run_id: str) -> int:
 
 
 def _workspace(root: Path, url: str, n: int) -> Path:
-    import yaml
+    from _mockproc import write_mock_config
 
     (root / "datasets").mkdir(parents=True)
     (root / "guardrails").mkdir()
@@ -86,19 +86,7 @@ def _workspace(root: Path, url: str, n: int) -> Path:
                 "rationale": "benchmark",
             }
             fh.write(json.dumps(case, ensure_ascii=False) + "\n")
-    cfg = {
-        "version": 1,
-        "name": "bench",
-        "candidates": [
-            {
-                "id": "mock",
-                "model": "openai/nova-mock",
-                "role": "baseline",
-                "provider": {"base_url": url, "cache": False, "max_concurrency": 64},
-            }
-        ],
-    }
-    (root / "nova.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    write_mock_config(root, url)
     return root
 
 

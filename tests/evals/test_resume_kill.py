@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nova.config import Workspace
 from nova.providers import MockServerSettings, running_mock_server
 from tests.evals.test_runner import make_workspace
 
@@ -31,21 +32,27 @@ def _stored(db: Path) -> tuple[str | None, set[str]]:
     return (rows[0][0] if rows else None), {r[1] for r in rows}
 
 
+def _one_candidate_workspace(root: Path, url: str, n: int) -> Workspace:
+    """``n`` dialogue cases and one candidate ``a`` on the mock server at ``url``, 2 at a time."""
+    ws = make_workspace(root, n=n)
+    cfg = yaml.safe_load((ws.root / "nova.yaml").read_text("utf-8"))
+    cfg["candidates"] = [
+        {
+            "id": "a",
+            "model": "openai/m",
+            "provider": {"base_url": url, "cache": False, "max_concurrency": 2},
+        }
+    ]
+    (ws.root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+    return ws
+
+
 @pytest.mark.integration
 def test_kill_9_then_resume_calls_no_completed_case_again(tmp_path: Path) -> None:
     log = tmp_path / "requests.jsonl"
     settings = MockServerSettings(ttft_ms=30, itl_ms=1, output_tokens=4, request_log=log)
     with running_mock_server(settings) as url:
-        ws = make_workspace(tmp_path / "ws", n=60)
-        cfg = yaml.safe_load((ws.root / "nova.yaml").read_text("utf-8"))
-        cfg["candidates"] = [
-            {
-                "id": "a",
-                "model": "openai/m",
-                "provider": {"base_url": url, "cache": False, "max_concurrency": 2},
-            }
-        ]
-        (ws.root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+        ws = _one_candidate_workspace(tmp_path / "ws", url, n=60)
         args = [
             sys.executable,
             "-m",
@@ -100,16 +107,7 @@ def test_after_kill_9_only_the_cases_in_flight_are_called_again(tmp_path: Path) 
     log = tmp_path / "requests.jsonl"
     settings = MockServerSettings(ttft_ms=800, itl_ms=1, output_tokens=4, request_log=log)
     with running_mock_server(settings) as url:
-        ws = make_workspace(tmp_path / "ws", n=12)
-        cfg = yaml.safe_load((ws.root / "nova.yaml").read_text("utf-8"))
-        cfg["candidates"] = [
-            {
-                "id": "a",
-                "model": "openai/m",
-                "provider": {"base_url": url, "cache": False, "max_concurrency": 2},
-            }
-        ]
-        (ws.root / "nova.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+        ws = _one_candidate_workspace(tmp_path / "ws", url, n=12)
         base = [sys.executable, "-m", "nova", "--workspace", str(ws.root), "eval", "run"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOVA_")}
         proc = subprocess.Popen(

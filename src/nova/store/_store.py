@@ -96,15 +96,17 @@ class RunStore:
         except sa.exc.ArgumentError as exc:
             raise StoreError(f"invalid database URL {url!r}: {exc}") from None
         self._is_sqlite = parsed.get_backend_name() == "sqlite"
-        self._sqlite_file = self._is_sqlite and parsed.database not in (None, "", ":memory:")
+        in_memory = parsed.database in (None, "", ":memory:")
+        self._sqlite_path = str(parsed.database) if self._is_sqlite and not in_memory else None
+        """The SQLite database file (None for PostgreSQL or an in-memory database)."""
         kwargs: dict[str, Any] = {}
         self.audit_head = audit_head
         """File anchoring the audit chain's head (default: ``<sqlite file>.audit.head``)."""
-        if self._is_sqlite and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if self._sqlite_path is not None:
+            Path(self._sqlite_path).parent.mkdir(parents=True, exist_ok=True)
             if audit_head is None:
-                self.audit_head = Path(f"{parsed.database}.audit.head")
-        self.in_memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
+                self.audit_head = Path(f"{self._sqlite_path}.audit.head")
+        self.in_memory = self._is_sqlite and in_memory
         """An in-memory SQLite database: nothing outside this process can share it."""
         if self.in_memory:
             # One shared in-memory database; writers may run in worker threads.
@@ -241,7 +243,7 @@ class RunStore:
         one run change its meta one at a time. PostgreSQL locks the row; a SQLite file takes
         its write lock before reading (a deferred transaction would read, then fail to write
         after another process committed)."""
-        if self._sqlite_file:
+        if self._sqlite_path is not None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         row = conn.execute(
             sa.select(_schema.runs.c.meta).where(_schema.runs.c.id == run_id).with_for_update()
@@ -612,10 +614,9 @@ class RunStore:
         """A dedicated appender that commits without waiting for locks (the gateway's hot
         path), for a SQLite file; None for PostgreSQL or an in-memory database. The caller
         closes it."""
-        url = make_url(self.url)
-        if not self._is_sqlite or url.database in (None, "", ":memory:"):
+        if self._sqlite_path is None:
             return None
-        return SqliteAuditAppender(str(url.database), head=self.audit_head)
+        return SqliteAuditAppender(self._sqlite_path, head=self.audit_head)
 
     def checkpoint(self) -> None:
         """Copy SQLite's write-ahead log into the database file without blocking writers
