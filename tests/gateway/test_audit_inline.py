@@ -32,7 +32,7 @@ def test_appender_rows_read_back_like_sqlalchemy_rows(tmp_path: Path) -> None:
     appender.close()
     entries = store.audit_entries()
     assert [e.seq for e in entries] == [1, 2, 3, 4]
-    assert entries[1:3] == written  # the same timestamp, payload and hash as returned
+    assert [(e.seq, e.hash) for e in entries[1:3]] == written  # seq and hash as returned
     assert store.verify_audit() == []
     assert store.audit_anchor() == (4, entries[-1].hash)
 
@@ -66,7 +66,7 @@ def test_writer_commits_in_the_loop_and_falls_back_to_its_thread(tmp_path: Path)
         writer.start()
         assert writer.inline
         first = await asyncio.gather(*(writer.write(_item(i), ("k1", 10)) for i in range(5)))
-        assert [e.seq for e in first] == [1, 2, 3, 4, 5]
+        assert first == [1, 2, 3, 4, 5]
         assert writer.batches == 1  # five records handed in during one turn: one commit
         assert writer.handed_to_thread == 0
         other = sqlite3.connect(tmp_path / "nova.db", isolation_level=None)
@@ -77,8 +77,7 @@ def test_writer_commits_in_the_loop_and_falls_back_to_its_thread(tmp_path: Path)
         assert writer.handed_to_thread == 1
         other.execute("ROLLBACK")
         other.close()
-        entry = await asyncio.wait_for(pending, 15)
-        assert entry.seq == 6
+        assert await asyncio.wait_for(pending, 15) == 6
 
     asyncio.run(main())
     writer.close()
@@ -135,7 +134,52 @@ def test_stopping_commits_what_waits_for_the_loops_commit(tmp_path: Path) -> Non
         assert not writer.inline
         later = writer.submit(_item(2))  # goes to the writer thread now
         await asyncio.to_thread(writer.close)
-        assert (await fut).seq == 1 and (await later).seq == 2
+        assert (await fut) == 1 and (await later) == 2
 
     asyncio.run(main())
+    assert store.verify_audit() == []
+
+
+def test_appender_stores_and_hashes_one_canonical_text(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    appender = store.audit_appender()
+    assert appender is not None
+    payload = {
+        "z": [1, 2.5, None, True, {"b": 'ü\n"q"', "a": []}],
+        "a": {"nested": {"y": 1, "x": "\u2028"}},
+        "when": __import__("datetime").date(2026, 11, 30),  # not JSON: stored as its str()
+    }
+    appender.try_append([AuditItem("key:k1", "gateway.request", None, payload)])
+    appender.close()
+    assert store.verify_audit() == []
+    (entry,) = store.audit_entries()
+    assert entry.payload["when"] == "2026-11-30" and entry.payload["z"][4]["b"] == 'ü\n"q"'
+    raw = sqlite3.connect(tmp_path / "nova.db").execute("SELECT payload FROM audit_log").fetchone()
+    assert raw[0].startswith('{"a":{"nested":{"x":')  # sorted and compact, as hashed
+
+
+def test_appender_refuses_keys_of_mixed_types(tmp_path: Path) -> None:
+    appender = _store(tmp_path).audit_appender()
+    assert appender is not None
+    with pytest.raises(ValueError, match="keys must be strings"):
+        appender.try_append([AuditItem("a", "b", None, {"x": {1: "a", "b": 2}})])
+    written = appender.try_append([_item(1)])  # nothing of the refused batch was stored
+    assert written is not None and written[0][0] == 1
+    appender.close()
+
+
+def test_appender_reads_the_tail_again_after_another_writer(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    appender = store.audit_appender()
+    assert appender is not None
+    assert [s for s, _ in appender.try_append([_item(1)]) or []] == [1]
+    store.audit("alice", "review.approve", "primary-m", {"comment": "between"})  # seq 2
+    assert [s for s, _ in appender.try_append([_item(3), _item(4)]) or []] == [3, 4]
+    other = RunStore(f"sqlite:///{tmp_path / 'nova.db'}").audit_appender()
+    assert other is not None
+    assert [s for s, _ in other.try_append([_item(5)]) or []] == [5]
+    assert [s for s, _ in appender.try_append([_item(6)]) or []] == [6]
+    other.close()
+    appender.close()
+    assert [e.seq for e in store.audit_entries()] == [1, 2, 3, 4, 5, 6]
     assert store.verify_audit() == []

@@ -26,13 +26,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from nova.store import AuditEntry, AuditItem, RunStore, SqliteAuditAppender
+from nova.store import AuditItem, RunStore, SqliteAuditAppender
 
 __all__ = ["AuditWriter"]
 
 log = logging.getLogger("nova.gateway")
 
-_Job = tuple[AuditItem, "asyncio.Future[AuditEntry]", tuple[str, int] | None]
+_Job = tuple[AuditItem, "asyncio.Future[int]", tuple[str, int] | None]
 _Batch = tuple[list[_Job], asyncio.AbstractEventLoop]
 _CHECKPOINT = "checkpoint"
 _CHECKPOINT_EVERY = 256
@@ -106,13 +106,11 @@ class AuditWriter:
             self._fast.close()
             self._fast = None
 
-    def submit(
-        self, item: AuditItem, usage: tuple[str, int] | None = None
-    ) -> asyncio.Future[AuditEntry]:
-        """Queue a record (and tokens a key used); the future resolves with the stored entry
-        after its commit."""
+    def submit(self, item: AuditItem, usage: tuple[str, int] | None = None) -> asyncio.Future[int]:
+        """Queue a record (and tokens a key used); the future resolves with the record's
+        ``seq`` after its commit."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[AuditEntry] = loop.create_future()
+        fut: asyncio.Future[int] = loop.create_future()
         if self._fast is None:
             self._q.put(([(item, fut, usage)], loop))
             return fut
@@ -122,8 +120,8 @@ class AuditWriter:
             loop.call_soon(self._flush, loop)
         return fut
 
-    async def write(self, item: AuditItem, usage: tuple[str, int] | None = None) -> AuditEntry:
-        """Queue a record and wait until it is committed."""
+    async def write(self, item: AuditItem, usage: tuple[str, int] | None = None) -> int:
+        """Queue a record and wait until it is committed; its ``seq``."""
         return await self.submit(item, usage)
 
     # --- in the event loop ----------------------------------------------------------------
@@ -149,7 +147,7 @@ class AuditWriter:
                 self._q.put((jobs, loop))
                 continue
             self._committed(len(entries), used)
-            _resolve([(fut, e) for (_, fut, _), e in zip(jobs, entries, strict=True)])
+            _resolve([(fut, e[0]) for (_, fut, _), e in zip(jobs, entries, strict=True)])
         if fast is not None and fast.commits - self._checkpointed_at >= _CHECKPOINT_EVERY:
             self._checkpointed_at = fast.commits
             self._q.put(_CHECKPOINT)
@@ -200,9 +198,9 @@ class AuditWriter:
             flat[0][2].call_soon_threadsafe(self._committed, len(entries), used)
         else:
             self._committed(len(entries), {})
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, AuditEntry]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, int]]] = {}
         for (_, fut, loop), entry in zip(flat, entries, strict=True):
-            by_loop.setdefault(loop, []).append((fut, entry))
+            by_loop.setdefault(loop, []).append((fut, entry.seq))
         for loop, done in by_loop.items():
             loop.call_soon_threadsafe(_resolve, done)  # one wake-up per batch, not per request
 
@@ -227,12 +225,12 @@ def _usage(jobs: list[_Job]) -> dict[str, int]:
     return used
 
 
-def _resolve(done: list[tuple[asyncio.Future[AuditEntry], AuditEntry]]) -> None:
-    for fut, entry in done:
+def _resolve(done: list[tuple[asyncio.Future[int], int]]) -> None:
+    for fut, seq in done:
         if not fut.done():
-            fut.set_result(entry)
+            fut.set_result(seq)
 
 
-def _fail(fut: asyncio.Future[AuditEntry], exc: Exception) -> None:
+def _fail(fut: asyncio.Future[int], exc: Exception) -> None:
     if not fut.done():
         fut.set_exception(exc)

@@ -112,9 +112,7 @@ class KeyRing:
         for key_id, tokens in used.items():
             rec = self._keys.get(key_id)
             if rec is not None:
-                self._keys[key_id] = rec.model_copy(
-                    update={"tokens_used": rec.tokens_used + tokens}
-                )
+                rec.tokens_used += tokens  # in place: a copy per commit cost 8 us
 
     def __len__(self) -> int:
         return sum(1 for k in self._keys.values() if k.revoked_at is None)

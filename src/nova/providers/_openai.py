@@ -1,9 +1,11 @@
-"""OpenAI-compatible chat completions over aiohttp: vLLM, TGI Messages API, llama.cpp server,
-Ollama, HF Inference Endpoints, OpenAI itself.
+"""OpenAI-compatible chat completions: vLLM, TGI Messages API, llama.cpp server, Ollama,
+HF Inference Endpoints, OpenAI itself.
 
-aiohttp rather than httpx: measured on this machine at concurrency 32 against a local server,
-aiohttp did 2,200-2,400 requests/s at 0.3 ms CPU per request, httpx's AsyncClient 160-180 at
-5 ms (see benchmarks/bench_providers.py for nova's own numbers).
+Plain (non-streamed) requests go through ``nova.providers._h1`` (kept-alive HTTP/1.1, responses
+parsed by llhttp): about 55 us of CPU per request instead of about 190 us through aiohttp's
+client (benchmarks/bench_h1.py). Streams and GETs use aiohttp, not httpx: measured on this
+machine at concurrency 32 against a local server, aiohttp did 2,200-2,400 requests/s at 0.3 ms
+CPU per request, httpx's AsyncClient 160-180 at 5 ms (benchmarks/bench_providers.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from nova.__about__ import __version__
 from nova.providers._base import Provider, register_provider
 from nova.providers._errors import (
     AuthError,
@@ -29,6 +32,14 @@ from nova.providers._errors import (
     StreamCutError,
     TimeoutError_,
     UnreachableError,
+)
+from nova.providers._h1 import (
+    H1BodyError,
+    H1ConnectError,
+    H1ConnectTimeout,
+    H1Disconnected,
+    H1Pool,
+    H1Response,
 )
 from nova.providers._sse import iter_sse_data
 from nova.providers._types import (
@@ -95,6 +106,7 @@ class OpenAIProvider(Provider):
     """Any server that speaks the OpenAI chat completions API."""
 
     _session: aiohttp.ClientSession | None = None
+    _h1: H1Pool | None = None
     _include_usage: bool = True
 
     # --- endpoint shape (Azure overrides these) --------------------------------------------
@@ -130,6 +142,9 @@ class OpenAIProvider(Provider):
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._h1 is not None:
+            await self._h1.close()
+            self._h1 = None
 
     async def model_info(self) -> ModelInfo | None:
         await self.start()
@@ -172,6 +187,8 @@ class OpenAIProvider(Provider):
     ) -> ChatResponse:
         assert self._session is not None
         body = build_body(self.body_model(), request, include_usage=self._include_usage)
+        if not request.stream:
+            return await self._chat_plain(body, t_send)
         resp = await self._post(body)
         t_first_byte = _now()
         async with resp:
@@ -205,6 +222,62 @@ class OpenAIProvider(Provider):
                 ),
                 request_id,
             )
+
+    async def _chat_plain(self, body: dict[str, Any], t_send: int) -> ChatResponse:
+        """A plain request over the kept-alive HTTP/1.1 pool."""
+        cid = self.candidate.id
+        url = self.url()
+        pool = self._h1
+        if pool is None or pool.url != url:  # first request, or a local server's new port
+            if pool is not None:
+                await pool.close()
+            s = self.candidate.provider
+            pool = self._h1 = H1Pool(
+                url,
+                self.headers(),
+                limit=max(s.max_concurrency, 1) * 2,
+                connect_timeout_s=s.connect_timeout_s,
+                user_agent=f"nova/{__version__}",
+            )
+        try:
+            resp = await pool.post(json.dumps(body).encode())
+        except H1ConnectTimeout:
+            raise TimeoutError_(
+                cid, "connect timed out (provider.connect_timeout_s)", phase="connect"
+            ) from None
+        except H1ConnectError as exc:
+            raise UnreachableError(
+                cid,
+                f"cannot connect to {self.url()}: {exc} — is the server running and "
+                "provider.base_url right?",
+            ) from None
+        except H1Disconnected as exc:
+            raise UnreachableError(cid, f"connection lost before a response: {exc}") from None
+        except H1BodyError as exc:
+            raise StreamCutError(cid, f"response body unreadable: {exc}") from None
+        request_id = resp.headers.get("x-request-id")
+        if resp.status >= 400:
+            raise self._http_error(resp, resp.text(errors="replace"))
+        try:
+            data = json.loads(resp.body)
+        except ValueError as exc:
+            raise StreamCutError(
+                cid, f"response body unreadable: {exc}", request_id=request_id
+            ) from None
+        if not isinstance(data, dict):
+            raise StreamCutError(cid, "response body is not a JSON object", request_id=request_id)
+        t_end = _now()
+        return self._from_body(
+            data,
+            Timings(
+                t_send_ns=t_send,
+                t_first_byte_ns=resp.t_headers_ns,
+                t_first_token_ns=t_end,
+                t_last_token_ns=t_end,
+                t_end_ns=t_end,
+            ),
+            request_id,
+        )
 
     async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
         """POST the body; connection problems become ``UnreachableError``/``TimeoutError_``."""
@@ -293,7 +366,7 @@ class OpenAIProvider(Provider):
                     request_id=rid,
                 )
 
-    def _http_error(self, resp: aiohttp.ClientResponse, text: str) -> ProviderError:
+    def _http_error(self, resp: aiohttp.ClientResponse | H1Response, text: str) -> ProviderError:
         cid = self.candidate.id
         rid = resp.headers.get("x-request-id")
         msg = text

@@ -162,6 +162,11 @@ def read_head(path: Path) -> AuditHead | None:
 
 
 _HEAD_FDS: dict[str, int] = {}
+_HEAD_CHECKED: dict[str, float] = {}
+_HEAD_RECHECK_S = 1.0
+"""How often the gateway's appender checks that its open head file is still the one at the
+path (deleted or replaced meanwhile: reopened); the two stat calls per commit were a fifth of
+a lone request's audit cost. Other writers check before every write."""
 _LAST_WRITTEN: dict[str, tuple[bytes, AuditHead]] = {}
 _THREAD_LOCK = threading.Lock()
 
@@ -175,8 +180,10 @@ def _same_file(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
-def _advance_head(path: Path, head: AuditHead) -> None:
-    """Rewrite the head file with ``head`` unless it already names a later entry.
+def _advance_head(path: Path, head: AuditHead, *, recheck_s: float = 0.0) -> None:
+    """Rewrite the head file with ``head`` unless it already names a later entry; whether the
+    open file is still the one at ``path`` is checked when ``recheck_s`` seconds have passed
+    since the last check.
 
     The record is one fixed-size write at offset 0 with a checksum, under an exclusive
     ``flock`` of the file (so several processes only move it forward). A write of one small
@@ -184,17 +191,22 @@ def _advance_head(path: Path, head: AuditHead) -> None:
     0.7 ms per batch on this machine's filesystem, this about 20 us.
     """
     with _THREAD_LOCK:
-        fd = _HEAD_FDS.get(str(path))
-        if fd is not None and not _same_file(fd, path):  # deleted or replaced meanwhile
-            os.close(fd)
-            fd = None
+        key = str(path)
+        fd = _HEAD_FDS.get(key)
+        now = time.monotonic()
+        if fd is not None and now - _HEAD_CHECKED.get(key, 0.0) >= recheck_s:
+            _HEAD_CHECKED[key] = now
+            if not _same_file(fd, path):  # deleted or replaced meanwhile
+                os.close(fd)
+                fd = None
         if fd is None:
+            _HEAD_CHECKED[key] = now
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = _HEAD_FDS[str(path)] = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+            fd = _HEAD_FDS[key] = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             raw = os.pread(fd, _HEAD_SIZE, 0)
-            mine = _LAST_WRITTEN.get(str(path))
+            mine = _LAST_WRITTEN.get(key)
             # Unchanged since this process wrote it: no need to parse and check it again.
             current = (
                 mine[1] if mine and mine[0] == raw else _parse_head(raw) if raw.strip() else None
@@ -204,7 +216,7 @@ def _advance_head(path: Path, head: AuditHead) -> None:
             rec = json.dumps({"seq": head.seq, "hash": head.hash, "check": _check(*head)})
             data = rec.encode().ljust(_HEAD_SIZE - 1) + b"\n"
             os.pwrite(fd, data, 0)
-            _LAST_WRITTEN[str(path)] = (data, head)
+            _LAST_WRITTEN[key] = (data, head)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
@@ -429,6 +441,16 @@ class SqliteAuditAppender:
     no difference. The connection does not checkpoint the WAL by itself (a checkpoint syncs
     the file, milliseconds the caller should not wait for): ``commits`` counts the commits so
     the caller can run ``RunStore.checkpoint`` elsewhere every few hundred.
+
+    Cheaper than ``append_audit_many`` per record (what a lone gateway request pays): each
+    payload is serialised once, sorted and compact, and that one text is both stored and
+    hashed (``append_audit_many`` round-trips it through JSON first, so that any payload hashes
+    as it reads back). The payload's object keys must therefore be strings, as every key of
+    the gateway's records is: keys of mixed types are refused with ``ValueError``, but a dict
+    whose keys are all numbers would be stored sorted by number and then fail ``verify``.
+    The chain's tail is remembered from this connection's last commit: another writer's
+    commit in between makes the insert collide on ``seq`` and the tail is read again, in the
+    same transaction.
     """
 
     def __init__(self, path: str, *, head: Path | None) -> None:
@@ -441,6 +463,7 @@ class SqliteAuditAppender:
         ):
             self._conn.execute(pragma)
         self._head = head
+        self._tail: tuple[int, str] | None = None
         self.commits = 0
         """Transactions committed on this connection."""
 
@@ -450,12 +473,14 @@ class SqliteAuditAppender:
 
     def try_append(
         self, items: Sequence[AuditItem], key_usage: Mapping[str, int] | None = None
-    ) -> list[AuditEntry] | None:
+    ) -> list[tuple[int, str]] | None:
         """Append ``items`` (and add ``key_usage``) in one transaction, or return None at once
-        when another connection holds the write lock. Other errors raise ``sqlite3.Error``."""
+        when another connection holds the write lock. Returns each record's (seq, hash).
+        Other errors raise ``sqlite3.Error`` (or ``ValueError`` for a payload that is not
+        JSON with string keys)."""
         if not items:
             return []
-        cleaned = [(i.actor, i.action, i.subject, *_clean_text(i.payload)) for i in items]
+        texts = [_canonical(i.payload) for i in items]
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -465,26 +490,74 @@ class SqliteAuditAppender:
             raise
         try:
             # Under BEGIN IMMEDIATE no other writer can move the tail until the commit.
-            last = conn.execute(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            rows = _chain(last, [c[:4] for c in cleaned])
-            at_text = rows[0]["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
-            conn.executemany(
-                _SQLITE_INSERT,
-                [
-                    (r["seq"], at_text, r["actor"], r["action"], r["subject"], c[4],
-                     r["prev_hash"], r["hash"])
-                    for r, c in zip(rows, cleaned, strict=True)
-                ],
-            )  # fmt: skip
+            tail = self._tail
+            while True:
+                if tail is None:
+                    row = conn.execute(
+                        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+                    ).fetchone()
+                    tail = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+                rows, out = self._rows(tail, items, texts)
+                try:
+                    conn.executemany(_SQLITE_INSERT, rows)
+                except sqlite3.IntegrityError:
+                    if self._tail is None:
+                        raise  # the tail was just read: not another writer's commit
+                    self._tail = tail = None  # another writer appended since: read it
+                    continue
+                break
             if key_usage:
                 conn.executemany(_SQLITE_USAGE, [(n, k) for k, n in key_usage.items() if n])
             conn.execute("COMMIT")
         except BaseException:
+            self._tail = None
             conn.execute("ROLLBACK")
             raise
+        self._tail = out[-1]
         self.commits += 1
         if self._head is not None:
-            _advance_head(self._head, AuditHead(rows[-1]["seq"], rows[-1]["hash"]))
-        return [AuditEntry.model_construct(**r) for r in rows]
+            _advance_head(self._head, AuditHead(*out[-1]), recheck_s=_HEAD_RECHECK_S)
+        return out
+
+    @staticmethod
+    def _rows(
+        tail: tuple[int, str], items: Sequence[AuditItem], texts: list[str]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]]]:
+        seq, prev = tail
+        at = dt.datetime.now(dt.UTC)
+        at_text = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        at_json = f'"{at.isoformat(timespec="microseconds")}"'
+        rows: list[tuple[Any, ...]] = []
+        out: list[tuple[int, str]] = []
+        for item, text in zip(items, texts, strict=True):
+            seq += 1
+            # The text json.dumps(..., sort_keys=True) makes in _digest, with the payload's
+            # canonical text in place: keys in sorted order, the payload's own keys sorted.
+            body = (
+                f'{{"action":{_dumps(item.action)},"actor":{_dumps(item.actor)},'
+                f'"at":{at_json},"payload":{text},"seq":{seq},"subject":{_dumps(item.subject)}}}'
+            )
+            h = hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+            rows.append((seq, at_text, item.actor, item.action, item.subject, text, prev, h))
+            out.append((seq, h))
+            prev = h
+        return rows, out
+
+
+def _dumps(value: str | None) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _canonical(payload: dict[str, Any] | None) -> str:
+    """The payload (secrets masked) as the one JSON text that is stored and hashed: sorted,
+    compact, as ``_digest`` writes it."""
+    try:
+        return json.dumps(
+            redact(payload or {}),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=str,
+        )
+    except TypeError as exc:  # object keys of mixed types
+        raise ValueError(f"audit payload keys must be strings: {exc}") from None

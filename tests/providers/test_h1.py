@@ -1,0 +1,297 @@
+"""The kept-alive HTTP/1.1 client of plain requests (``nova.providers._h1``) against small
+asyncio servers that answer exactly as each test needs, faults included."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gzip
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from nova.providers._h1 import (
+    H1BodyError,
+    H1ConnectError,
+    H1Disconnected,
+    H1Pool,
+)
+
+Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _ok(body: bytes, *extra: str) -> bytes:
+    head = "".join(f"{h}\r\n" for h in extra)
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode() + body
+
+
+class _Server:
+    """Counts connections and keeps every request's head; ``handler`` answers each request."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def _conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+                self.requests.append(head + body)
+                await self.handler(head + body, writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._conn, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1/chat/completions"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+def _pool(url: str, **kw: object) -> H1Pool:
+    opts: dict[str, object] = {"limit": 4, "connect_timeout_s": 5.0}
+    opts.update(kw)
+    return H1Pool(url, {"Authorization": "Bearer sk-test", "X-Team": "sophia"}, **opts)  # type: ignore[arg-type]
+
+
+def test_keeps_the_connection_and_sends_a_well_formed_request() -> None:
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        w.write(_ok(b'{"n":1}', "X-Request-Id: abc"))
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            r1 = await pool.post(b'{"a":1}')
+            r2 = await pool.post(b'{"a":22}')
+            await pool.close()
+        assert (r1.status, r1.body, r2.body) == (200, b'{"n":1}', b'{"n":1}')
+        assert r1.headers.get("x-request-id") == "abc" == r1.headers.get("X-REQUEST-ID")
+        assert srv.connections == 1  # kept alive
+        head = srv.requests[1].decode()
+        port = url.split(":")[2].split("/")[0]
+        assert head.startswith("POST /v1/chat/completions HTTP/1.1\r\n")
+        assert f"Host: 127.0.0.1:{port}\r\n" in head and "Content-Length: 8\r\n" in head
+        assert "Authorization: Bearer sk-test\r\n" in head and "X-Team: sophia\r\n" in head
+        assert head.endswith('\r\n\r\n{"a":22}')
+
+    asyncio.run(main())
+
+
+def test_chunked_gzip_and_close_delimited_bodies() -> None:
+    payload = b'{"choices":[]}' * 50
+    answers = [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (payload[:7], payload[7:]))
+        + b"0\r\n\r\n",
+        _ok(gzip.compress(payload), "Content-Encoding: gzip"),
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + payload,  # ends where the connection does
+    ]
+
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        w.write(answers.pop(0))
+        if not answers:
+            await w.drain()
+            w.close()
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            bodies = [(await pool.post(b"{}")).body for _ in range(3)]
+            await pool.close()
+        assert bodies == [payload] * 3
+
+    asyncio.run(main())
+
+
+def test_connection_close_is_not_reused_and_idle_connections_expire() -> None:
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        close = b"close" in req
+        w.write(_ok(b"{}", *(["Connection: close"] if close else [])))
+        if close:
+            await w.drain()
+            w.close()
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            await pool.post(b'"close"')
+            await pool.post(b"{}")  # a new connection: the server said close
+            assert srv.connections == 2
+            expiring = _pool(url, idle_s=0.0)
+            await expiring.post(b"{}")
+            await expiring.post(b"{}")
+            assert srv.connections == 4  # idle for longer than idle_s: not used again
+            await pool.close()
+            await expiring.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "message"),
+    [
+        (b"", H1Disconnected, "before a response"),
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut', H1BodyError, "after 5 body"),
+        (b"NOT HTTP AT ALL\r\n\r\n", H1BodyError, "malformed HTTP response"),
+        (_ok(b"x" * 2048), H1BodyError, "larger than 1024 bytes"),
+        (_ok(b"x", "Content-Encoding: br"), H1BodyError, "unsupported Content-Encoding"),
+        (_ok(b"notgzip", "Content-Encoding: gzip"), H1BodyError, "not valid gzip"),
+    ],
+)
+def test_faults_become_h1_errors(raw: bytes, error: type[Exception], message: str) -> None:
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        w.write(raw)
+        await w.drain()
+        w.close()
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url, max_body=1024)
+            with pytest.raises(error, match=message):
+                await pool.post(b"{}")
+            assert not pool._open and not pool._idle  # nothing half-read is kept
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_refused_connection_and_bad_configuration() -> None:
+    async def main() -> None:
+        pool = _pool("http://127.0.0.1:9/v1/chat/completions")  # the discard port: refused
+        with pytest.raises(H1ConnectError):
+            await pool.post(b"{}")
+        await pool.close()
+
+    asyncio.run(main())
+    with pytest.raises(ValueError, match="not a valid HTTP header"):
+        H1Pool("http://h/x", {"X-Evil": "a\r\nHost: b"}, limit=1, connect_timeout_s=1)
+    with pytest.raises(ValueError, match="not an http"):
+        H1Pool("ftp://h/x", {}, limit=1, connect_timeout_s=1)
+
+
+def test_a_cancelled_request_drops_its_connection_and_the_limit_queues() -> None:
+    release = asyncio.Event
+
+    async def main() -> None:
+        go = release()
+
+        async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+            if b"slow" in req:
+                await go.wait()
+            w.write(_ok(b"{}"))
+
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url, limit=1)
+            slow = asyncio.ensure_future(pool.post(b'"slow"'))
+            await asyncio.sleep(0.05)
+            queued = asyncio.ensure_future(pool.post(b"{}"))  # waits: limit 1
+            await asyncio.sleep(0.05)
+            assert not queued.done()
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            assert (await asyncio.wait_for(queued, 5)).status == 200
+            assert srv.connections == 2  # the cancelled one was not reused
+            go.set()
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_extra_bytes_after_a_response_retire_the_connection() -> None:
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        w.write(_ok(b"{}") + _ok(b'{"unasked":1}'))
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            assert (await pool.post(b"{}")).body == b"{}"
+            await asyncio.sleep(0.05)
+            assert (await pool.post(b"{}")).body == b"{}"
+            assert srv.connections == 2
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_https_verifies_the_server(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        w.write(_ok(b'{"tls":true}'))
+
+    async def main() -> None:
+        srv = _Server(answer)
+        srv.server = await asyncio.start_server(srv._conn, "127.0.0.1", 0, ssl=server_ctx)
+        port = srv.server.sockets[0].getsockname()[1]
+        url = f"https://localhost:{port}/v1/chat/completions"
+        trusting = ssl.create_default_context(cafile=str(cert))
+        pool = _pool(url, ssl_context=trusting)
+        assert (await pool.post(b"{}")).body == b'{"tls":true}'
+        await pool.close()
+        untrusting = _pool(url)  # the system's CAs do not know this certificate
+        with pytest.raises(H1ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await untrusting.post(b"{}")
+        await untrusting.close()
+        srv.server.close()
+
+    asyncio.run(main())
