@@ -30,6 +30,8 @@ CASES: list[tuple[str, bytes, int, str]] = [
      400, "only text parts"),
     ("unknown model", b'{"model":"gpt-5",' + U + b"}", 404, "not served here"),
     ("control chars in model", b'{"model":"a\\u0000b",' + U + b"}", 400, "printable"),
+    ("lone surrogate", b"{" + M + b'"messages":[{"role":"user","content":"a\\ud800b"}]}', 400,
+     "lone UTF-16 surrogate"),
 ]  # fmt: skip
 
 
@@ -138,3 +140,11 @@ def test_malformed_http_is_a_400_not_a_crash(gw: Gw, request_bytes: bytes) -> No
 def test_unknown_route_and_method_are_openai_errors(gw: Gw) -> None:
     assert_openai_error(gw.call("GET", "/v1/nothing"), 404)
     assert_openai_error(gw.call("GET", "/v1/chat/completions"), 405)
+
+
+def test_escaped_surrogate_pairs_are_text(gw: Gw) -> None:
+    body = json.dumps({"model": "primary-m", "messages": [{"role": "user", "content": "läuft 😀"}]})
+    assert "\\ud83d\\ude00" in body  # what ensure_ascii clients (Python's json) send
+    r = gw.call("POST", "/v1/chat/completions", body=body.encode(),
+                headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status == 200, r.body[:300]

@@ -480,3 +480,52 @@ def test_azure_without_endpoint_or_key_says_which_variable_to_set() -> None:
     )
     with pytest.raises(AuthError, match="AZURE_OPENAI_API_KEY"):
         run(create_provider(c).start())
+
+
+def test_plain_request_sends_tool_calls_and_tool_choice_in_openai_shape() -> None:
+    from nova.providers import ToolCall, ToolSpec
+
+    bodies: list[dict[str, Any]] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        bodies.append(await request.json())
+        return web.json_response(
+            {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]},
+            headers={"X-Request-Id": "up-1"},
+        )
+
+    req = ChatRequest(
+        messages=[
+            Message(role="user", content="Vertrag?"),
+            Message(
+                role="assistant",
+                tool_calls=[ToolCall(id="c1", name="lookup", arguments='{"id": 7}')],
+            ),
+            Message(role="tool", content="läuft bis 2027", tool_call_id="c1"),
+        ],
+        tools=[ToolSpec(name="lookup")],
+        tool_choice="lookup",
+        stream=False,
+    )
+
+    async def go() -> None:
+        async with serve(handler) as url, create_provider(cand(url)) as p:
+            r = await p.chat(req)
+            assert r.text == "ok" and r.request_id == "up-1"
+            await p.chat(req.model_copy(update={"tool_choice": "required"}))
+
+    run(go())
+    msgs = bodies[0]["messages"]
+    assert msgs[1] == {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"id": 7}'},
+            }
+        ],
+    }
+    assert msgs[2] == {"role": "tool", "content": "läuft bis 2027", "tool_call_id": "c1"}
+    assert bodies[0]["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
+    assert bodies[1]["tool_choice"] == "required"

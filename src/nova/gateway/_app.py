@@ -75,6 +75,7 @@ class _Call:
     upstream_s: float = 0.0
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     prompt: list[dict[str, str]] | None = None
+    prompt_sha256: str | None = None
     answer: str | None = None
     redacted_prompt: list[dict[str, str]] | None = None
     redacted_answer: str | None = None
@@ -194,10 +195,10 @@ class Gateway:
             except ApiError as err:
                 self.metrics.budget_rejections.labels(err.code or "rpm").inc()
                 raise
-            try:
-                opened = await self._open(call, body.model, chat_req)
-            except ApiError:
-                raise
+            # Runs once this task waits for the model server (the request is on its way by
+            # then): work for the audit record done while the server works, not after it.
+            asyncio.get_running_loop().call_soon(self._prepare_audit, call)
+            opened = await self._open(call, body.model, chat_req)
             if body.stream:
                 return await self._stream(request, call, body, opened)
             return await self._complete(call, body, opened, chat_req)
@@ -209,7 +210,12 @@ class Gateway:
             return error_response(err, {"X-Request-Id": rid})
 
     async def _read_body(self, request: web.Request) -> ChatBody:
-        if request.content_type not in ("application/json", "application/octet-stream", ""):
+        raw_type = request.headers.get("Content-Type")
+        if raw_type != _JSON and request.content_type not in (  # parsed only when not plain
+            "application/json",
+            "application/octet-stream",
+            "",
+        ):
             raise ApiError(
                 415, f"Content-Type must be application/json, not {request.content_type}"
             )
@@ -364,11 +370,9 @@ class Gateway:
         if call.path:
             out["nova"] = {"fallback_from": [p["candidate"] for p in call.path]}
         await self._finish(call)
-        return web.Response(
-            body=json.dumps(out, ensure_ascii=False).encode(),
-            content_type=_JSON,
-            headers=self._headers(call),
-        )
+        headers = self._headers(call)
+        headers["Content-Type"] = _JSON
+        return web.Response(body=json.dumps(out, ensure_ascii=False).encode(), headers=headers)
 
     def _assemble(
         self, call: _Call, deltas: list[ChatDelta], body: ChatBody
@@ -554,26 +558,13 @@ class Gateway:
         return None
 
     async def _finish(self, call: _Call) -> None:
-        m = self.metrics
         cid = call.route.id if call.route is not None else ""
         total = time.perf_counter() - call.t0
-        error_type = "" if call.outcome == "ok" else call.outcome
-        f = m.finished(cid, str(call.status), error_type)
-        f.requests.inc()
-        if cid:
-            f.duration.observe(total)
-            if call.ttft_s is not None:
-                f.ttft.observe(call.ttft_s)
-            f.tokens_in.observe(call.prompt_tokens)
-            f.tokens_out.observe(call.completion_tokens)
-        m.overhead.observe(max(0.0, total - call.upstream_s))
         cost = (
             call.route.cost(call.prompt_tokens, call.completion_tokens)
             if call.route is not None
             else None
         )
-        if cost and f.cost is not None:
-            f.cost.inc(cost)
         used = call.prompt_tokens + call.completion_tokens
         if call.reservation is not None:
             self.limits.settle(call.reservation, used)
@@ -609,15 +600,41 @@ class Gateway:
         except Exception as exc:
             if call.status < 400:
                 call.status = 503
+            self._observe(call, cid, total, cost)
             raise ApiError(
                 503, f"the audit log cannot be written ({type(exc).__name__}); request refused"
             ) from None
+        # Counted once this task has handed the response over (the callback runs after the
+        # rest of this step, in which the answer is written): the client does not wait for it.
+        asyncio.get_running_loop().call_soon(self._observe, call, cid, total, cost)
+
+    def _observe(self, call: _Call, cid: str, total: float, cost: float | None) -> None:
+        m = self.metrics
+        error_type = "" if call.outcome == "ok" else call.outcome
+        f = m.finished(cid, str(call.status), error_type)
+        f.requests.inc()
+        if cid:
+            f.duration.observe(total)
+            if call.ttft_s is not None:
+                f.ttft.observe(call.ttft_s)
+            f.tokens_in.observe(call.prompt_tokens)
+            f.tokens_out.observe(call.completion_tokens)
+        m.overhead.observe(max(0.0, total - call.upstream_s))
+        if cost and f.cost is not None:
+            f.cost.inc(cost)
+
+    def _prepare_audit(self, call: _Call) -> None:
+        if self.settings.audit_content != "none" and call.prompt is not None:
+            try:
+                call.prompt_sha256 = _sha(call.prompt)
+            except Exception:  # computed (and reported) again when the record is written
+                call.prompt_sha256 = None
 
     def _content(self, call: _Call) -> dict[str, Any]:
         policy = self.settings.audit_content
         if policy == "none" or call.prompt is None:
             return {}
-        out: dict[str, Any] = {"prompt_sha256": _sha(call.prompt)}
+        out: dict[str, Any] = {"prompt_sha256": call.prompt_sha256 or _sha(call.prompt)}
         if call.answer is not None:
             out["answer_sha256"] = _sha(call.answer)
         if policy == "redacted":

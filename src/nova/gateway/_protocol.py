@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Literal
 
@@ -97,6 +98,12 @@ def parse_chat_body(raw: bytes, max_tokens_limit: int) -> ChatBody:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(data):
+        raise ApiError(
+            400,
+            "request body is not valid Unicode: a \\uD800-\\uDFFF escape without its pair "
+            "(a lone UTF-16 surrogate)",
+        )
     try:
         body = ChatBody.model_validate(data)
     except ValidationError as exc:
@@ -112,6 +119,20 @@ def parse_chat_body(raw: bytes, max_tokens_limit: int) -> ChatBody:
             param="max_tokens",
         )
     return body
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(data: Any) -> bool:
+    # JSON may escape a surrogate without its pair; Python then holds a string that is not
+    # Unicode text (it cannot be stored, hashed or sent on as UTF-8). Checked only for bodies
+    # with surrogate escapes at all (pairs, e.g. emoji from ensure_ascii clients, included).
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _text(content: str | list[_ContentPart] | None, i: int) -> str | None:

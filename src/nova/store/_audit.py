@@ -213,7 +213,8 @@ def _advance_head(path: Path, head: AuditHead, *, recheck_s: float = 0.0) -> Non
             )
             if current is not None and current.seq >= head.seq:
                 return
-            rec = json.dumps({"seq": head.seq, "hash": head.hash, "check": _check(*head)})
+            # json.dumps of {"seq", "hash", "check"}: an int and two hex strings need no escaping
+            rec = f'{{"seq": {int(head.seq)}, "hash": "{head.hash}", "check": "{_check(*head)}"}}'
             data = rec.encode().ljust(_HEAD_SIZE - 1) + b"\n"
             os.pwrite(fd, data, 0)
             _LAST_WRITTEN[key] = (data, head)
