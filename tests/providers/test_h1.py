@@ -295,3 +295,68 @@ def test_https_verifies_the_server(tmp_path: Path) -> None:
         srv.server.close()
 
     asyncio.run(main())
+
+
+def test_a_stream_is_read_as_it_arrives_and_its_connection_kept_when_read_whole() -> None:
+    async def main() -> None:
+        more = asyncio.Event()
+
+        async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                    b"Content-Type: text/event-stream\r\n\r\n5\r\ndata1\r\n")  # fmt: skip
+            await w.drain()
+            await more.wait()
+            w.write(b"5\r\ndata2\r\n0\r\n\r\n")
+
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            async with await pool.stream(b"{}") as resp:
+                assert (
+                    resp.status == 200 and resp.headers.get("content-type") == "text/event-stream"
+                )
+                it = resp.iter_any()
+                assert await it.__anext__() == b"data1"  # before the body's end was sent
+                more.set()
+                assert b"".join([d async for d in it]) == b"data2"
+            more.clear()
+            async with await pool.stream(b"{}") as resp:  # the same connection again
+                first = await resp.iter_any().__anext__()
+            assert first == b"data1" and srv.connections == 1
+            # Closed before its end: that connection is not used again.
+            more.set()
+            assert (await (await pool.stream(b"{}")).read()) == b"data1data2"
+            assert srv.connections == 2
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_cut_stream_raises_and_a_slow_reader_pauses_the_connection() -> None:
+    big = b"x" * (1024 * 1024)
+
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        if b"cut" in req:
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+            await w.drain()
+            w.close()
+        else:
+            w.write(_ok(big))
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            async with await pool.stream(b'"cut"') as resp:
+                with pytest.raises(H1BodyError, match="after 7 body bytes"):
+                    async for _ in resp.iter_any():
+                        pass
+            async with await pool.stream(b"{}") as resp:
+                await asyncio.sleep(0.2)  # the server sent everything; the client read nothing
+                conn = resp._conn
+                assert conn.paused and conn.size - conn.taken < len(big)
+                assert await resp.read() == big
+                assert not conn.paused
+            await pool.close()
+
+    asyncio.run(main())

@@ -1,5 +1,6 @@
-"""A small HTTP/1.1 client for the request nova sends to a model server most often: one POST
-of a JSON body to one URL, one answer read whole, on kept-alive connections.
+"""A small HTTP/1.1 client for the requests nova sends to a model server: a POST of a JSON
+body to one URL, its answer read whole (``post``) or as it arrives (``stream``: server-sent
+events), on kept-alive connections.
 
 Why not aiohttp's client for this: measured on this machine against nova's mock server, one
 plain request cost about 190 us of CPU through ``aiohttp.ClientSession.post`` and about 55 us
@@ -8,7 +9,7 @@ gateway) that difference is most of the latency the gateway adds. Responses are 
 llhttp through ``httptools`` (the parser uvicorn uses): nova writes the request line and headers
 (validated once, when the pool is made) and never parses HTTP itself.
 
-Streams, GETs and everything else stay on aiohttp. Like aiohttp's client, a POST is never
+GETs (``/models``) stay on aiohttp. Like aiohttp's client, a POST is never
 retried automatically (a server might have acted on it); idle connections are dropped after
 ``idle_s`` (below the 5 s keep-alive of uvicorn/vLLM and llama.cpp's server) so that a server's
 close of an idle connection rarely meets a new request.
@@ -23,7 +24,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,8 +38,12 @@ __all__ = [
     "H1Error",
     "H1Pool",
     "H1Response",
+    "H1Stream",
 ]
 
+_HIGH_WATER = 256 * 1024
+"""Bytes of a stream's body buffered before the connection stops reading (until the reader
+takes them)."""
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
@@ -88,6 +93,48 @@ class H1Response:
         return self.body.decode("utf-8", errors)
 
 
+class H1Stream:
+    """A response whose body is read as it arrives. The connection goes back to the pool
+    when the body was read to its end, and is closed when the stream is closed before."""
+
+    def __init__(self, pool: H1Pool, conn: _Conn) -> None:
+        self._pool: H1Pool | None = pool
+        self._conn = conn
+        self.status: int = conn.status
+        self.headers: _Headers = conn.headers
+        self.t_headers_ns: int = conn.t_headers
+        """``time.perf_counter_ns()`` when the status line and headers had arrived."""
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        """Body bytes as they arrive (any split), until the body's end."""
+        while data := await self._conn.next():
+            yield data
+
+    async def read(self) -> bytes:
+        """The rest of the body (up to the pool's ``max_body``)."""
+        return b"".join([d async for d in self.iter_any()])
+
+    async def text(self, errors: str = "strict") -> str:
+        """The rest of the body decoded as UTF-8."""
+        return (await self.read()).decode("utf-8", errors)
+
+    def close(self) -> None:
+        """Hand the connection back (body read whole) or close it."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        conn = self._conn
+        conn.busy = False
+        done = conn.complete and conn.error is None and not conn.chunks
+        pool._release(conn, keep=done and conn.keep_alive)
+
+    async def __aenter__(self) -> H1Stream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
 class _Conn(asyncio.Protocol):
     """One connection; at most one request at a time."""
 
@@ -100,7 +147,9 @@ class _Conn(asyncio.Protocol):
         self.idle_since = 0.0
         self._new_response()
 
-    def _new_response(self) -> None:
+    def _new_response(self, *, streaming: bool = False) -> None:
+        self.streaming = streaming
+        self.paused = False
         self.waiter: asyncio.Future[None] | None = None
         self.status = 0
         self.headers = _Headers()
@@ -111,6 +160,7 @@ class _Conn(asyncio.Protocol):
         self.keep_alive = False
         self.error: H1Error | None = None
         self.t_headers = 0
+        self.taken = 0
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -167,6 +217,8 @@ class _Conn(asyncio.Protocol):
         self.status = self.parser.get_status_code()
         self.t_headers = time.perf_counter_ns()
         self.headers_done = True
+        if self.streaming and not 100 <= self.status < 200:
+            self._wake()  # a stream's caller gets the response as soon as its head is here
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
@@ -176,6 +228,12 @@ class _Conn(asyncio.Protocol):
             )
             raise self.error
         self.chunks.append(body)
+        if self.streaming:
+            if self.size - self.taken > _HIGH_WATER and not self.paused:
+                self.paused = True  # the reader is behind: let TCP hold the rest
+                assert self.transport is not None
+                self.transport.pause_reading()
+            self._wake()
 
     def on_message_complete(self) -> None:
         if 100 <= self.status < 200:  # an interim response (100 Continue): the real one follows
@@ -194,12 +252,14 @@ class _Conn(asyncio.Protocol):
 
     def _finish(self, *, keep_alive: bool) -> None:
         self.complete, self.keep_alive = True, keep_alive
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+        self._wake()
 
     def _fail(self, error: H1Error) -> None:
         self.error = error
         self._close()
+        self._wake()
+
+    def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
@@ -229,6 +289,51 @@ class _Conn(asyncio.Protocol):
         if enc not in ("identity", ""):
             body = _decode(body, enc, self.pool.max_body)
         return H1Response(self.status, self.headers, body, self.t_headers)
+
+    async def open_stream(self, data: bytes) -> None:
+        """Send ``data`` and wait for the response's head; the body follows by ``next``."""
+        assert self.transport is not None and not self.busy
+        self._new_response(streaming=True)
+        self.busy = True
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        try:
+            await waiter
+        except BaseException:
+            self._close()
+            self.busy = False
+            raise
+        if self.error is not None:
+            self.busy = False
+            raise self.error
+        enc = self.headers.get("content-encoding", "identity").lower()
+        if enc not in ("identity", ""):
+            self._close()
+            self.busy = False
+            raise H1BodyError(f"a compressed stream ({enc}) is not supported")
+
+    async def next(self) -> bytes:
+        """The body bytes that arrived since the last call (waiting for some); b"" at its
+        end. Raises ``H1BodyError`` when the body was cut."""
+        while not self.chunks and not self.complete and self.error is None:
+            waiter = self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            except BaseException:
+                self._close()
+                raise
+        if self.chunks:
+            data = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+            self.chunks.clear()
+            self.taken += len(data)
+            if self.paused:
+                self.paused = False
+                assert self.transport is not None
+                self.transport.resume_reading()
+            return data
+        if self.error is not None:
+            raise self.error
+        return b""
 
 
 def _decode(body: bytes, encoding: str, limit: int) -> bytes:
@@ -312,6 +417,17 @@ class H1Pool:
             raise
         self._release(conn, keep=conn.keep_alive)
         return resp
+
+    async def stream(self, body: bytes) -> H1Stream:
+        """POST ``body`` and return once the response's head has arrived; read the body with
+        ``H1Stream.iter_any`` and close the stream (``async with``) when done."""
+        conn = await self._acquire()
+        try:
+            await conn.open_stream(self._head + b"%d\r\n\r\n" % len(body) + body)
+        except BaseException:
+            self._release(conn, keep=False)
+            raise
+        return H1Stream(self, conn)
 
     async def close(self) -> None:
         """Close every connection; waiting requests fail."""

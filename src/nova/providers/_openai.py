@@ -1,11 +1,11 @@
 """OpenAI-compatible chat completions: vLLM, TGI Messages API, llama.cpp server, Ollama,
 HF Inference Endpoints, OpenAI itself.
 
-Plain (non-streamed) requests go through ``nova.providers._h1`` (kept-alive HTTP/1.1, responses
-parsed by llhttp): about 55 us of CPU per request instead of about 190 us through aiohttp's
-client (benchmarks/bench_h1.py). Streams and GETs use aiohttp, not httpx: measured on this
-machine at concurrency 32 against a local server, aiohttp did 2,200-2,400 requests/s at 0.3 ms
-CPU per request, httpx's AsyncClient 160-180 at 5 ms (benchmarks/bench_providers.py).
+Chat requests, plain and streamed, go through ``nova.providers._h1`` (kept-alive HTTP/1.1,
+responses parsed by llhttp): about 65 us of CPU per plain request instead of about 200 us
+through aiohttp's client (benchmarks/bench_h1.py). ``GET /models`` uses aiohttp (not httpx:
+measured on this machine at concurrency 32 against a local server, aiohttp did 2,200-2,400
+requests/s at 0.3 ms CPU per request, httpx's AsyncClient 160-180 at 5 ms).
 """
 
 from __future__ import annotations
@@ -34,12 +34,13 @@ from nova.providers._errors import (
     UnreachableError,
 )
 from nova.providers._h1 import (
-    H1BodyError,
     H1ConnectError,
     H1ConnectTimeout,
     H1Disconnected,
+    H1Error,
     H1Pool,
     H1Response,
+    H1Stream,
 )
 from nova.providers._sse import iter_sse_data
 from nova.providers._types import (
@@ -206,76 +207,29 @@ class OpenAIProvider(Provider):
     async def _chat_once(
         self, request: ChatRequest, t_send: int, first_timeout: float
     ) -> ChatResponse:
-        assert self._session is not None
         body = build_body(self.body_model(), request, include_usage=self._include_usage)
         if not request.stream:
             return await self._chat_plain(body, t_send)
-        resp = await self._post(body)
-        t_first_byte = _now()
-        async with resp:
+        async with await self._open_stream(body) as resp:
             if resp.status >= 400:
-                text = await resp.text(errors="replace")
+                text = await self._error_text(resp)
                 if resp.status == 400 and "stream_options" in body and "stream_options" in text:
                     # Older servers reject stream_options: remember and send without it.
                     self._include_usage = False
                     return await self._chat_once(request, t_send, first_timeout)
                 raise self._http_error(resp, text)
-            request_id = resp.headers.get("x-request-id")
-            if request.stream:
-                return await self._read_stream(
-                    resp, t_send, t_first_byte, first_timeout, request_id
-                )
-            try:
-                data = await resp.json(content_type=None)
-            except (ValueError, aiohttp.ClientPayloadError) as exc:
-                raise StreamCutError(
-                    self.candidate.id, f"response body unreadable: {exc}", request_id=request_id
-                ) from None
-            t_end = _now()
-            return self._from_body(
-                data,
-                Timings(
-                    t_send_ns=t_send,
-                    t_first_byte_ns=t_first_byte,
-                    t_first_token_ns=t_end,
-                    t_last_token_ns=t_end,
-                    t_end_ns=t_end,
-                ),
-                request_id,
+            return await self._read_stream(
+                resp, t_send, resp.t_headers_ns, first_timeout, resp.headers.get("x-request-id")
             )
 
     async def _chat_plain(self, body: dict[str, Any], t_send: int) -> ChatResponse:
         """A plain request over the kept-alive HTTP/1.1 pool."""
         cid = self.candidate.id
-        url = self.url()
-        pool = self._h1
-        if pool is None or pool.url != url:  # first request, or a local server's new port
-            if pool is not None:
-                await pool.close()
-            s = self.candidate.provider
-            pool = self._h1 = H1Pool(
-                url,
-                self.headers(),
-                limit=max(s.max_concurrency, 1) * 2,
-                connect_timeout_s=s.connect_timeout_s,
-                user_agent=f"nova/{__version__}",
-            )
+        pool = await self._pool()
         try:
             resp = await pool.post(json.dumps(body).encode())
-        except H1ConnectTimeout:
-            raise TimeoutError_(
-                cid, "connect timed out (provider.connect_timeout_s)", phase="connect"
-            ) from None
-        except H1ConnectError as exc:
-            raise UnreachableError(
-                cid,
-                f"cannot connect to {self.url()}: {exc} — is the server running and "
-                "provider.base_url right?",
-            ) from None
-        except H1Disconnected as exc:
-            raise UnreachableError(cid, f"connection lost before a response: {exc}") from None
-        except H1BodyError as exc:
-            raise StreamCutError(cid, f"response body unreadable: {exc}") from None
+        except H1Error as exc:
+            raise self._h1_error(exc) from None
         request_id = resp.headers.get("x-request-id")
         if resp.status >= 400:
             raise self._http_error(resp, resp.text(errors="replace"))
@@ -300,26 +254,53 @@ class OpenAIProvider(Provider):
             request_id,
         )
 
-    async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        """POST the body; connection problems become ``UnreachableError``/``TimeoutError_``."""
-        assert self._session is not None
+    async def _pool(self) -> H1Pool:
+        """The kept-alive connections to the chat completions URL (made at the first request,
+        again when the URL changed: a local server restarted on another port)."""
+        url = self.url()
+        pool = self._h1
+        if pool is None or pool.url != url:
+            if pool is not None:
+                await pool.close()
+            s = self.candidate.provider
+            pool = self._h1 = H1Pool(
+                url,
+                self.headers(),
+                limit=max(s.max_concurrency, 1) * 2,
+                connect_timeout_s=s.connect_timeout_s,
+                user_agent=f"nova/{__version__}",
+            )
+        return pool
+
+    async def _open_stream(self, body: dict[str, Any]) -> H1Stream:
+        """POST the body for a streamed answer; its response once the head has arrived."""
+        pool = await self._pool()
         try:
-            return await self._session.post(self.url(), data=json.dumps(body))
-        except aiohttp.ClientConnectorError as exc:
-            raise UnreachableError(
-                self.candidate.id,
-                f"cannot connect to {self.url()}: "
-                f"{exc.os_error or exc} — is the server running and "
+            return await pool.stream(json.dumps(body).encode())
+        except H1Error as exc:
+            raise self._h1_error(exc) from None
+
+    def _h1_error(self, exc: H1Error) -> ProviderError:
+        cid = self.candidate.id
+        if isinstance(exc, H1ConnectTimeout):
+            return TimeoutError_(
+                cid, "connect timed out (provider.connect_timeout_s)", phase="connect"
+            )
+        if isinstance(exc, H1ConnectError):
+            return UnreachableError(
+                cid,
+                f"cannot connect to {self.url()}: {exc} — is the server running and "
                 "provider.base_url right?",
-            ) from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            raise UnreachableError(
-                self.candidate.id, f"connection lost before a response: {exc}"
-            ) from None
-        except TimeoutError:
-            raise TimeoutError_(
-                self.candidate.id, "connect timed out (provider.connect_timeout_s)", phase="connect"
-            ) from None
+            )
+        if isinstance(exc, H1Disconnected):
+            return UnreachableError(cid, f"connection lost before a response: {exc}")
+        return StreamCutError(cid, f"response body unreadable: {exc}")
+
+    async def _error_text(self, resp: H1Stream) -> str:
+        try:
+            return await resp.text(errors="replace")
+        except H1Error as exc:
+            return f"(error body unreadable: {exc})"
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         """The answer chunk by chunk as the server streams it (no timeouts here beyond the
@@ -327,11 +308,10 @@ class OpenAIProvider(Provider):
         await self.start()
         req = request if request.stream else request.model_copy(update={"stream": True})
         body = build_body(self.body_model(), req, include_usage=self._include_usage)
-        resp = await self._post(body)
         cid = self.candidate.id
-        async with resp:
+        async with await self._open_stream(body) as resp:
             if resp.status >= 400:
-                text = await resp.text(errors="replace")
+                text = await self._error_text(resp)
                 if resp.status == 400 and "stream_options" in body and "stream_options" in text:
                     self._include_usage = False
                     async for d in self.stream(request):
@@ -342,7 +322,7 @@ class OpenAIProvider(Provider):
             finish: str | None = None
             pieces = 0
             try:
-                async for data in iter_sse_data(resp.content.iter_any()):
+                async for data in iter_sse_data(resp.iter_any()):
                     if data.strip() == "[DONE]":
                         break
                     try:
@@ -371,12 +351,7 @@ class OpenAIProvider(Provider):
                             yield ChatDelta(
                                 text=piece, tool_calls=calls, finish_reason=fin, model=model
                             )
-            except (
-                aiohttp.ClientPayloadError,
-                aiohttp.ServerDisconnectedError,
-                aiohttp.ClientOSError,
-                ConnectionResetError,
-            ) as exc:
+            except (H1Error, ConnectionResetError) as exc:
                 raise StreamCutError(
                     cid, f"stream cut after {pieces} chunks: {exc}", request_id=rid
                 ) from None
@@ -387,7 +362,7 @@ class OpenAIProvider(Provider):
                     request_id=rid,
                 )
 
-    def _http_error(self, resp: aiohttp.ClientResponse | H1Response, text: str) -> ProviderError:
+    def _http_error(self, resp: H1Response | H1Stream, text: str) -> ProviderError:
         cid = self.candidate.id
         rid = resp.headers.get("x-request-id")
         msg = text
@@ -471,7 +446,7 @@ class OpenAIProvider(Provider):
 
     async def _read_stream(
         self,
-        resp: aiohttp.ClientResponse,
+        resp: H1Stream,
         t_send: int,
         t_first_byte: int,
         first_timeout: float,
@@ -489,7 +464,7 @@ class OpenAIProvider(Provider):
         t_first_tok: int | None = None
         last: dict[str, Any] | None = None
         done = False
-        events = iter_sse_data(resp.content.iter_any()).__aiter__()
+        events = iter_sse_data(resp.iter_any()).__aiter__()
         deadline = time.monotonic() + first_timeout
         try:
             while True:
@@ -562,12 +537,7 @@ class OpenAIProvider(Provider):
                             t_first_tok = _now()
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
-        except (
-            aiohttp.ClientPayloadError,
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientOSError,
-            ConnectionResetError,
-        ) as exc:
+        except (H1Error, ConnectionResetError) as exc:
             raise StreamCutError(
                 cid,
                 f"stream cut after {len(chunk_times)} chunks: {exc}",
