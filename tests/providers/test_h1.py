@@ -66,6 +66,12 @@ class _Server:
         self.server.close()
 
 
+async def _write_and_close(w: asyncio.StreamWriter, data: bytes) -> None:
+    w.write(data)
+    await w.drain()
+    w.close()
+
+
 def _pool(url: str, **kw: object) -> H1Pool:
     opts: dict[str, object] = {"limit": 4, "connect_timeout_s": 5.0}
     opts.update(kw)
@@ -107,10 +113,11 @@ def test_chunked_gzip_and_close_delimited_bodies() -> None:
     ]
 
     async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
-        w.write(answers.pop(0))
-        if not answers:
-            await w.drain()
-            w.close()
+        data = answers.pop(0)
+        if answers:
+            w.write(data)
+        else:
+            await _write_and_close(w, data)
 
     async def main() -> None:
         srv = _Server(answer)
@@ -125,11 +132,10 @@ def test_chunked_gzip_and_close_delimited_bodies() -> None:
 
 def test_connection_close_is_not_reused_and_idle_connections_expire() -> None:
     async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
-        close = b"close" in req
-        w.write(_ok(b"{}", *(["Connection: close"] if close else [])))
-        if close:
-            await w.drain()
-            w.close()
+        if b"close" in req:
+            await _write_and_close(w, _ok(b"{}", "Connection: close"))
+        else:
+            w.write(_ok(b"{}"))
 
     async def main() -> None:
         srv = _Server(answer)
@@ -161,9 +167,7 @@ def test_connection_close_is_not_reused_and_idle_connections_expire() -> None:
 )
 def test_faults_become_h1_errors(raw: bytes, error: type[Exception], message: str) -> None:
     async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
-        w.write(raw)
-        await w.drain()
-        w.close()
+        await _write_and_close(w, raw)
 
     async def main() -> None:
         srv = _Server(answer)
@@ -337,9 +341,7 @@ def test_a_cut_stream_raises_and_a_slow_reader_pauses_the_connection() -> None:
 
     async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
         if b"cut" in req:
-            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-            await w.drain()
-            w.close()
+            await _write_and_close(w, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
         else:
             w.write(_ok(big))
 

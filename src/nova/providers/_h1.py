@@ -386,7 +386,7 @@ class H1Pool:
         host = f"[{self.host}]" if ":" in self.host else self.host
         host_header = host if self.port == default_port else f"{host}:{self.port}"
         fields: dict[str, str] = {"Host": host_header, "User-Agent": user_agent,
-                                  "Accept": "application/json"}  # fmt: skip
+                                  "Accept": "*/*"}  # fmt: skip
         for name, value in headers.items():
             if not _TOKEN.match(name) or _BAD_VALUE.search(value):
                 raise ValueError(f"header {name!r}: not a valid HTTP header name or value")
