@@ -1,6 +1,6 @@
-"""A client that goes away in the middle of a stream: the request is audited (499,
-``client_disconnected``), its reservation settled, the upstream stream closed, nothing is
-logged as a traceback, and the gateway goes on serving."""
+"""A client that goes away in the middle of a stream (or before a plain answer): the request
+is audited (499, ``client_disconnected``), its reservation settled, the upstream stream
+closed, nothing is logged as a traceback, and the gateway goes on serving."""
 
 from __future__ import annotations
 
@@ -144,3 +144,23 @@ def test_client_leaving_mid_stream_is_audited_settled_and_closes_upstream(
     assert 'nova_gateway_requests_total{candidate="primary-m",code="499"} 1.0' in text
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text
+
+
+def test_client_leaving_before_a_plain_answer_is_audited_as_499(
+    mock_urls: Callable[..., str], gw_factory: Callable[..., Gw]
+) -> None:
+    gw = gw_factory(make_config(mock_urls(ttft_ms=600, output_tokens=2)))
+    host, port = gw.url.removeprefix("http://").split(":")
+    body = json.dumps({**CHAT, "max_tokens": 2}).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {gw.keys['app']}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + body)
+        time.sleep(0.2)  # the model server is still working on the answer
+    wait_for(lambda: len(gw.store.audit_entries()) == 1)
+    rec = gw.store.audit_entries()[0].payload
+    assert (rec["status"], rec["outcome"], rec["stream"]) == (499, "client_disconnected", False)
+    assert gw.chat().status == 200  # still serving

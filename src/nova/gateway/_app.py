@@ -201,7 +201,7 @@ class Gateway:
             opened = await self._open(call, body.model, chat_req)
             if body.stream:
                 return await self._stream(request, call, body, opened)
-            return await self._complete(call, body, opened, chat_req)
+            return await self._complete(request, call, body, opened, chat_req)
         except ApiError as err:
             call.status = err.status
             call.outcome = call.outcome if call.outcome != "ok" else (err.code or "error")
@@ -313,7 +313,7 @@ class Gateway:
         return out, None
 
     async def _complete(
-        self, call: _Call, body: ChatBody, opened: Opened, chat_req: Any
+        self, request: web.Request, call: _Call, body: ChatBody, opened: Opened, chat_req: Any
     ) -> web.Response:
         while True:
             rest, exc = await self._pull(call, opened)
@@ -369,6 +369,10 @@ class Gateway:
             out["ai_generated"] = True
         if call.path:
             out["nova"] = {"fallback_from": [p["candidate"] for p in call.path]}
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            # The client left while the model answered: nobody will read this answer.
+            call.status, call.outcome = 499, "client_disconnected"
         await self._finish(call)
         headers = self._headers(call)
         headers["Content-Type"] = _JSON
