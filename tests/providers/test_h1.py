@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
+import gc
 import gzip
+import socket
 import ssl
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -360,5 +364,94 @@ def test_a_cut_stream_raises_and_a_slow_reader_pauses_the_connection() -> None:
                 assert await resp.read() == big
                 assert not conn.paused
             await pool.close()
+
+    asyncio.run(main())
+
+
+def test_url_credentials_and_a_callers_host_header_are_sent() -> None:
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        w.write(_ok(b"{}"))
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            with_user = url.replace("http://", "http://sophia:p%40ss@")
+            pool = H1Pool(with_user, {"Host": "llm.internal"}, limit=1, connect_timeout_s=5)
+            await pool.post(b"{}")
+            await pool.close()
+        head = srv.requests[0].decode()
+        assert "Authorization: Basic c29waGlhOnBAc3M=\r\n" in head  # sophia:p@ss
+        assert "Host: llm.internal\r\n" in head and head.count("Host:") == 1
+
+    asyncio.run(main())
+    with pytest.raises(ValueError, match="not a valid HTTP header"):
+        H1Pool("http://h/x", {"X-Evil\n": "v"}, limit=1, connect_timeout_s=1)
+
+
+def test_a_reset_in_a_close_delimited_body_is_a_cut_not_an_answer() -> None:
+    async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+        w.write(b'HTTP/1.1 200 OK\r\n\r\n{"a":')
+        await w.drain()
+        sock = w.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        w.close()  # an RST, not a FIN
+
+    async def main() -> None:
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            with pytest.raises(H1BodyError, match="connection closed after"):
+                await pool.post(b"{}")
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_dropped_stream_frees_its_slot_and_streams_only_limit_what_is_unread() -> None:
+    async def main() -> None:
+        step = asyncio.Event()
+
+        async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(3):  # 1,800 bytes in all, 600 at a time
+                w.write(b"258\r\n" + b"y" * 600 + b"\r\n")
+                await w.drain()
+                await step.wait()
+                step.clear()
+            w.write(b"0\r\n\r\n")
+
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url, limit=1, max_body=1024)
+            resp = await pool.stream(b"{}")
+            got = b""
+            async for data in resp.iter_any():
+                got += data
+                step.set()
+            assert len(got) == 1800  # more than max_body in all, never more unread
+            resp.close()
+            dropped = await pool.stream(b"{}")
+            await dropped.iter_any().__anext__()
+            del dropped  # never closed: the connection is, and its slot comes free
+            gc.collect()
+            step.set()
+            again = await asyncio.wait_for(pool.stream(b"{}"), 5)
+            again.close()
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_the_kernels_connect_timeout_is_a_connect_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise TimeoutError(errno.ETIMEDOUT, "Connection timed out")
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", refuse)
+
+    async def main() -> None:
+        pool = _pool("http://10.255.255.1:80/v1/chat/completions")
+        with pytest.raises(H1ConnectError, match="timed out"):
+            await pool.post(b"{}")
+        await pool.close()
 
     asyncio.run(main())

@@ -80,6 +80,8 @@ class _Call:
     redacted_prompt: list[dict[str, str]] | None = None
     redacted_answer: str | None = None
     reservation: Reservation | None = None
+    finished: bool = False
+    """``_finish`` ran (its audit write may have failed: not tried twice)."""
 
 
 class Gateway:
@@ -206,7 +208,8 @@ class Gateway:
             call.status = err.status
             call.outcome = call.outcome if call.outcome != "ok" else (err.code or "error")
             call.error = err.message
-            await self._finish(call)
+            if not call.finished:
+                await self._finish(call)
             return error_response(err, {"X-Request-Id": rid})
 
     async def _read_body(self, request: web.Request) -> ChatBody:
@@ -562,6 +565,7 @@ class Gateway:
         return None
 
     async def _finish(self, call: _Call) -> None:
+        call.finished = True
         cid = call.route.id if call.route is not None else ""
         total = time.perf_counter() - call.t0
         cost = (
@@ -603,11 +607,14 @@ class Gateway:
             await self.audit.write(item, usage)
         except Exception as exc:
             if call.status < 400:
-                call.status = 503
+                call.status = 503  # counted as refused (a stream ends with an audit error)
             self._observe(call, cid, total, cost)
             raise ApiError(
                 503, f"the audit log cannot be written ({type(exc).__name__}); request refused"
             ) from None
+        except BaseException:  # cancelled: the server is stopping
+            self._observe(call, cid, total, cost)
+            raise
         # Counted once this task has handed the response over (the callback runs after the
         # rest of this step, in which the answer is written): the client does not wait for it.
         asyncio.get_running_loop().call_soon(self._observe, call, cid, total, cost)

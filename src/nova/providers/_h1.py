@@ -18,7 +18,9 @@ close of an idle connection rarely meets a new request.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
+import contextlib
 import re
 import socket
 import ssl
@@ -26,7 +28,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 
@@ -134,6 +136,12 @@ class H1Stream:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # Dropped without close(): close the connection; its connection_lost frees the slot.
+        if self._pool is not None:
+            with contextlib.suppress(Exception):  # the event loop may be closed already
+                self._conn._close()
+
 
 class _Conn(asyncio.Protocol):
     """One connection; at most one request at a time."""
@@ -193,7 +201,7 @@ class _Conn(asyncio.Protocol):
         self.pool._discard(self)
         if not self.busy or self.complete or self.error is not None:
             return
-        if self.headers_done and self._until_close():
+        if self.headers_done and self._until_close() and exc is None:
             self._finish(keep_alive=False)  # the body ends where the connection does
         elif self.headers_done:
             why = f": {exc}" if exc else ""
@@ -222,7 +230,8 @@ class _Conn(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
-        if self.size > self.pool.max_body:
+        # A whole body is held at once; a stream only holds what its reader has not taken.
+        if self.size - self.taken > self.pool.max_body:
             self.error = H1BodyError(
                 f"response body larger than {self.pool.max_body} bytes; not read further"
             )
@@ -387,17 +396,21 @@ class H1Pool:
         host_header = host if self.port == default_port else f"{host}:{self.port}"
         fields: dict[str, str] = {"Host": host_header, "User-Agent": user_agent,
                                   "Accept": "*/*"}  # fmt: skip
+        if parts.username is not None:  # user:password@host in the URL: HTTP Basic, as aiohttp
+            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            fields["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode()
         for name, value in headers.items():
-            if not _TOKEN.match(name) or _BAD_VALUE.search(value):
+            if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
                 raise ValueError(f"header {name!r}: not a valid HTTP header name or value")
-            if name.lower() in ("content-length", "transfer-encoding", "connection", "host"):
+            if name.lower() in ("content-length", "transfer-encoding", "connection"):
                 continue  # set by the client
+            # A header of the caller's (Host for a virtual host, Authorization) replaces ours.
             fields = {k: v for k, v in fields.items() if k.lower() != name.lower()}
             fields[name] = value
         if _BAD_VALUE.search(target) or " " in target:
             raise ValueError(f"URL path {target!r} has characters HTTP does not allow")
         head = f"POST {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
-        self._head = head.encode("latin-1") + b"Content-Length: "
+        self._head = head.encode("utf-8") + b"Content-Length: "
         self.limit = max(1, limit)
         self.connect_timeout_s = connect_timeout_s
         self.idle_s = idle_s
@@ -477,8 +490,10 @@ class H1Pool:
                     ssl=self.ssl,
                     server_hostname=self.host if self.ssl else None,
                 )
-        except TimeoutError:
+        except TimeoutError as exc:
             self._discard(conn)
+            if exc.errno is not None:  # the kernel's ETIMEDOUT, not connect_timeout_s
+                raise H1ConnectError(str(exc)) from None
             raise H1ConnectTimeout(
                 f"no connection to {self.host}:{self.port} within {self.connect_timeout_s:g} s"
             ) from None

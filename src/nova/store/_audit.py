@@ -445,10 +445,8 @@ class SqliteAuditAppender:
 
     Cheaper than ``append_audit_many`` per record (what a lone gateway request pays): each
     payload is serialised once, sorted and compact, and that one text is both stored and
-    hashed (``append_audit_many`` round-trips it through JSON first, so that any payload hashes
-    as it reads back). The payload's object keys must therefore be strings, as every key of
-    the gateway's records is: keys of mixed types are refused with ``ValueError``, but a dict
-    whose keys are all numbers would be stored sorted by number and then fail ``verify``.
+    hashed (``append_audit_many`` round-trips every payload through JSON first, so that it
+    hashes as it reads back; here only a payload with non-string keys takes that round trip).
     The chain's tail is remembered from this connection's last commit: another writer's
     commit in between makes the insert collide on ``seq`` and the tail is read again, in the
     same transaction.
@@ -477,8 +475,7 @@ class SqliteAuditAppender:
     ) -> list[tuple[int, str]] | None:
         """Append ``items`` (and add ``key_usage``) in one transaction, or return None at once
         when another connection holds the write lock. Returns each record's (seq, hash).
-        Other errors raise ``sqlite3.Error`` (or ``ValueError`` for a payload that is not
-        JSON with string keys)."""
+        Other errors raise ``sqlite3.Error``."""
         if not items:
             return []
         texts = [_canonical(i.payload) for i in items]
@@ -551,14 +548,23 @@ def _dumps(value: str | None) -> str:
 
 def _canonical(payload: dict[str, Any] | None) -> str:
     """The payload (secrets masked) as the one JSON text that is stored and hashed: sorted,
-    compact, as ``_digest`` writes it."""
-    try:
-        return json.dumps(
-            redact(payload or {}),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=str,
-        )
-    except TypeError as exc:  # object keys of mixed types
-        raise ValueError(f"audit payload keys must be strings: {exc}") from None
+    compact, as ``_digest`` writes it. A payload with keys that are not strings (JSON would
+    turn them into strings, sorted differently) takes the round trip through JSON first."""
+    obj = redact(payload or {})
+    if not _string_keys(obj):
+        obj = _clean(obj)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _string_keys(obj: Any) -> bool:
+    """Whether every dict key in ``obj`` (dicts and lists, recursively) is a ``str``."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                return False
+            if isinstance(v, dict | list | tuple) and not _string_keys(v):
+                return False
+        return True
+    if isinstance(obj, list | tuple):
+        return all(_string_keys(v) for v in obj if isinstance(v, dict | list | tuple))
+    return True
