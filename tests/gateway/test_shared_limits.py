@@ -213,3 +213,19 @@ def test_two_gateways_on_one_store_reject_above_the_key_rpm(
         assert store.verify_audit() == []
     assert codes.count(200) == 5, codes
     assert codes.count(429) == 7
+
+
+def test_a_bucket_made_after_a_minute_boundary_counts_the_others_previous_minute(
+    store_url: str,
+) -> None:
+    clock = Clock()
+    clock.t = 59.8  # 0.2 s before a minute boundary
+    who = Principal(subject="k1", role="app", rpm=5)
+    with ExitStack() as stack:
+        a, b = nodes(store_url, 2, clock, stack)
+        asyncio.run(b.sync())  # b runs, with no bucket for k1 yet
+        assert [admitted(a, who) for _ in range(3)] == [True] * 3
+        asyncio.run(a.sync())
+        clock.t = 60.1  # the next minute: b's first request for k1 comes after it
+        asyncio.run(b.sync())
+        assert [admitted(b, who) for _ in range(3)] == [True, True, False]

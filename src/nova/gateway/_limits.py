@@ -132,10 +132,14 @@ class Limits:
         b = table.get(subject)
         if b is None or b.capacity != cap:
             b = table[subject] = _Bucket(float(cap), float(cap), now)
-            if self._minute is not None:  # what the others admitted this minute
-                seen = self._seen.get((subject, self._minute))
-                if seen:
-                    b.charge(seen[kind], now)
+            if self._minute is not None:
+                # What the others admitted this minute and the one before (a minute boundary
+                # between their requests and this bucket's first must not forget them: some
+                # of it may be over 60 s old, which errs on the strict side).
+                for minute in (self._minute - 1, self._minute):
+                    seen = self._seen.get((subject, minute))
+                    if seen:
+                        b.charge(seen[kind], now)
         return b
 
     def admit(self, who: Principal, tokens: int) -> Reservation:
