@@ -52,6 +52,9 @@ log = logging.getLogger("nova.gateway")
 
 _RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON = "application/json"
+# Made once: json.dumps with non-default settings builds an encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_encode_sorted = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 
 
 @dataclass
@@ -379,7 +382,7 @@ class Gateway:
         await self._finish(call)
         headers = self._headers(call)
         headers["Content-Type"] = _JSON
-        return web.Response(body=json.dumps(out, ensure_ascii=False).encode(), headers=headers)
+        return web.Response(body=_encode(out).encode(), headers=headers)
 
     def _assemble(
         self, call: _Call, deltas: list[ChatDelta], body: ChatBody
@@ -659,5 +662,5 @@ class Gateway:
 
 
 def _sha(obj: Any) -> str:
-    data = obj if isinstance(obj, str) else json.dumps(obj, sort_keys=True, ensure_ascii=False)
+    data = obj if isinstance(obj, str) else _encode_sorted(obj)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()

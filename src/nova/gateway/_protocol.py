@@ -241,6 +241,10 @@ def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
     return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(..., ensure_ascii=False)`` without building an encoder per call (per token)."""
+
+
 class ChunkWriter:
     """Builds the SSE chunks of one streamed answer; the constant part is encoded once."""
 
@@ -255,18 +259,12 @@ class ChunkWriter:
     def delta(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         """One chunk with ``delta`` and a finish reason (or null)."""
         fin = json.dumps(finish)
-        return (
-            self._pre
-            + (f'{json.dumps(delta, ensure_ascii=False)},"finish_reason":{fin}}}]}}\n\n').encode()
-        )
+        return self._pre + (f'{_encode(delta)},"finish_reason":{fin}}}]}}\n\n').encode()
 
     def text(self, piece: str) -> bytes:
         """A content chunk (the hot path: one per token)."""
         return (
-            self._pre
-            + b'{"content":'
-            + json.dumps(piece, ensure_ascii=False).encode()
-            + b'},"finish_reason":null}]}\n\n'
+            self._pre + b'{"content":' + _encode(piece).encode() + b'},"finish_reason":null}]}\n\n'
         )
 
     def usage(self, prompt: int, completion: int) -> bytes:
