@@ -29,6 +29,10 @@ starts (mock server, gateway, LiteLLM) under SCHED_FIFO priority 10 (as ``chrt -
 they then preempt every ordinary process, so other jobs' CPU use no longer shows up as
 queueing in the latencies. Both targets, direct and gateway, run under the same policy.
 
+The last line also gives a CPU gauge: the best of five runs of a fixed pure-Python loop
+before the run. The added latency follows the gateway's CPU time per request, so compare runs
+only at similar gauges (this VM's speed drifts by a quarter with its host's load).
+
 Run: python benchmarks/bench_gateway.py [SECONDS] [RATE] [--no-litellm] [--rt]
 (defaults 4 s, 500/s)
 """
@@ -248,10 +252,22 @@ def _phases(targets: list[Target]) -> list[tuple[str, str, list[float], float | 
     return rows
 
 
+def _cpu_gauge_ms() -> float:
+    """Best of five runs of a fixed pure-Python loop, in ms: how fast this machine's core is
+    right now (a VM's speed drifts with its host's load; the gateway's latency follows it)."""
+    best = math.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        sum(i * i for i in range(200_000))
+        best = min(best, time.perf_counter() - t)
+    return best * 1e3
+
+
 def main() -> int:
     if "--rt" in sys.argv:
         # Inherited by every process started below.
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    gauge = _cpu_gauge_ms()
     con = Console(width=200)
     settings = MockServerSettings(output_tokens=16)
     litellm = _LITELLM.exists() and "--no-litellm" not in sys.argv
@@ -313,7 +329,8 @@ def main() -> int:
         "RSS after the run: "
         + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items())
         + f"; nova audit records: {n_audit}, chain {'intact' if not issues else 'BROKEN'};"
-        f" cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}"
+        f" cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f},"
+        f" CPU gauge {gauge:.1f} ms (a fixed Python loop before the run; lower = faster)"
         + ("; SCHED_FIFO 10" if "--rt" in sys.argv else "")
     )
     return 0 if not issues else 1
