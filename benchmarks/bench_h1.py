@@ -19,6 +19,8 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from _mockproc import mock_server_process
@@ -67,27 +69,25 @@ async def _h1(url: str) -> tuple[float, float]:
         await pool.close()
 
 
-async def _measure(one: object) -> tuple[float, float]:
-    call = one  # an async callable
+async def _measure(one: Callable[[], Awaitable[None]]) -> tuple[float, float]:
     for _ in range(WARMUP):
-        await call()  # type: ignore[operator]
+        await one()
     lats = []
     c0 = time.process_time()
     for _ in range(N):
         t = time.perf_counter()
-        await call()  # type: ignore[operator]
+        await one()
         lats.append(time.perf_counter() - t)
     cpu = (time.process_time() - c0) / N
     return cpu, statistics.median(lats)
 
 
-def _run(coro: object) -> tuple[float, float]:
+def _run(coro: Coroutine[Any, Any, tuple[float, float]]) -> tuple[float, float]:
     try:
         import uvloop
-
-        return uvloop.run(coro)  # type: ignore[arg-type]
     except ModuleNotFoundError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def main() -> int:

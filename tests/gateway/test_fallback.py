@@ -3,9 +3,7 @@ with faults injected by nova's mock server (and a handler-level fake for malform
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests._services import free_port
+from tests._services import aiohttp_app_server, free_port
 from tests.gateway.conftest import Gw, make_config
 from tests.gateway.test_gateway import metric
 
@@ -180,23 +178,11 @@ def malformed_server() -> Iterator[str]:
         await resp.write(b"data: {not json\n\n")
         return resp
 
-    loop = asyncio.new_event_loop()
     app = web.Application()
     app.router.add_post("/{good}/v1/chat/completions", handler)
     app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    port = free_port()
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+    with aiohttp_app_server(app) as url:
+        yield url
 
 
 def test_malformed_first_chunk_falls_back_malformed_later_chunk_cuts(

@@ -142,3 +142,24 @@ def test_a_corrupted_head_is_reported(tmp_path: Path) -> None:
     store.audit_head.write_text('{"seq": 2, "hash": "x"}\n')
     issues = store.verify_audit()
     assert len(issues) == 1 and "unreadable" in issues[0].problem
+
+
+def test_the_record_hash_is_the_stored_chains_format() -> None:
+    """Chains already stored were hashed as json.dumps of the whole entry; the hash written
+    out by hand (one payload text for storing and hashing) must stay byte for byte that."""
+    import datetime as dt
+    import hashlib
+    import json
+
+    from nova.store._audit import _digest
+
+    at = dt.datetime(2026, 11, 30, 19, 0, 0, 123456, tzinfo=dt.UTC)
+    payload = {"z": [1, 2.5, None, True, {"b": 'ü\n"q"', "a": []}], "a": {"y": -0.0, "x": "\u2028"}}
+    for subject in ("primary-m", None):
+        body = json.dumps(
+            {"seq": 7, "at": at.isoformat(timespec="microseconds"), "actor": "key:k1",
+             "action": "gateway.request", "subject": subject, "payload": payload},
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        )  # fmt: skip
+        want = hashlib.sha256(("f" * 64 + body).encode("utf-8")).hexdigest()
+        assert _digest("f" * 64, 7, at, "key:k1", "gateway.request", subject, payload) == want

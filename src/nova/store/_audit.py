@@ -90,6 +90,14 @@ class AuditIssue(BaseModel):
     """What is wrong."""
 
 
+# Encoders made once: json.dumps with other than its default settings builds a new
+# JSONEncoder on every call (about 0.7 us, several times per gateway request).
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_canonical_text = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
+
+
 def _digest(
     prev_hash: str,
     seq: int,
@@ -99,18 +107,25 @@ def _digest(
     subject: str | None,
     payload: dict[str, Any],
 ) -> str:
-    body = json.dumps(
-        {
-            "seq": seq,
-            "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "payload": payload,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+    at_iso = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return _record_hash(prev_hash, seq, at_iso, actor, action, subject, _canonical_text(payload))
+
+
+def _record_hash(
+    prev_hash: str,
+    seq: int,
+    at_iso: str,
+    actor: str,
+    action: str,
+    subject: str | None,
+    payload_text: str,
+) -> str:
+    """SHA-256 of ``prev_hash`` + the entry as ``json.dumps({"seq", "at", "actor", "action",
+    "subject", "payload"}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` (the
+    stored chain's format), written out with the payload's canonical text in place."""
+    body = (
+        f'{{"action":{_dumps(action)},"actor":{_dumps(actor)},"at":{_dumps(at_iso)},'
+        f'"payload":{payload_text},"seq":{int(seq)},"subject":{_dumps(subject)}}}'
     )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
@@ -522,32 +537,17 @@ class SqliteAuditAppender:
         tail: tuple[int, str], items: Sequence[AuditItem], texts: list[str]
     ) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]]]:
         seq, prev = tail
-        iso = dt.datetime.now(dt.UTC).isoformat(sep=" ", timespec="microseconds")
-        at_text = iso[:26]  # "2026-11-30 19:00:00.123456", SQLAlchemy's SQLite DATETIME text
-        at_json = f'"{iso[:10]}T{iso[11:]}"'  # isoformat(), as _digest writes it
+        at_iso = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        at_text = f"{at_iso[:10]} {at_iso[11:26]}"  # SQLAlchemy's SQLite DATETIME text
         rows: list[tuple[Any, ...]] = []
         out: list[tuple[int, str]] = []
         for item, text in zip(items, texts, strict=True):
             seq += 1
-            # The text json.dumps(..., sort_keys=True) makes in _digest, with the payload's
-            # canonical text in place: keys in sorted order, the payload's own keys sorted.
-            body = (
-                f'{{"action":{_dumps(item.action)},"actor":{_dumps(item.actor)},'
-                f'"at":{at_json},"payload":{text},"seq":{seq},"subject":{_dumps(item.subject)}}}'
-            )
-            h = hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+            h = _record_hash(prev, seq, at_iso, item.actor, item.action, item.subject, text)
             rows.append((seq, at_text, item.actor, item.action, item.subject, text, prev, h))
             out.append((seq, h))
             prev = h
         return rows, out
-
-
-# Encoders made once: json.dumps with other than its default settings builds a new
-# JSONEncoder on every call (about 0.7 us, several times per gateway request).
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
-_canonical_text = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-).encode
 
 
 def _canonical(payload: dict[str, Any] | None) -> str:
