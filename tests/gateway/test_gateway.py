@@ -199,6 +199,11 @@ def test_an_unwritable_audit_log_refuses_instead_of_serving_unaudited(
     events = s.events()
     assert "[DONE]" not in events and events[-1]["error"]["code"] == "audit"
     assert gw.call("GET", "/readyz", role=None).status == 503
+    # Counted as what the clients got: a 503, and a stream that had started with 200.
+    text = gw.call("GET", "/metrics", role=None).body.decode()
+    assert 'nova_gateway_requests_total{candidate="primary-m",code="503"} 1.0' in text
+    assert 'nova_gateway_requests_total{candidate="primary-m",code="200"} 1.0' in text
+    assert 'error_type="audit_error"} 2' in text  # both durations, error.type audit_error
 
 
 def write_yaml(root: Path, text: str) -> Path:

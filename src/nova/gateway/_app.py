@@ -562,12 +562,15 @@ class Gateway:
     async def _finish_quietly(self, call: _Call) -> str | None:
         """``_finish`` for a response already under way: the audit failure as a message."""
         try:
-            await self._finish(call)
+            await self._finish(call, under_way=True)
         except ApiError as err:
             return err.message
         return None
 
-    async def _finish(self, call: _Call) -> None:
+    async def _finish(self, call: _Call, *, under_way: bool = False) -> None:
+        """Write the request's audit record, then count it. ``under_way``: the response
+        status is already sent (a stream), so an audit failure keeps it and is counted by
+        its outcome; otherwise the client gets a 503 and that is what is counted."""
         call.finished = True
         cid = call.route.id if call.route is not None else ""
         total = time.perf_counter() - call.t0
@@ -609,8 +612,9 @@ class Gateway:
         try:
             await self.audit.write(item, usage)
         except Exception as exc:
-            if call.status < 400:
-                call.status = 503  # counted as refused (a stream ends with an audit error)
+            if not under_way:
+                call.status = 503  # what the client gets instead of the answer
+            call.outcome = "audit_error"
             self._observe(call, cid, total, cost)
             raise ApiError(
                 503, f"the audit log cannot be written ({type(exc).__name__}); request refused"
