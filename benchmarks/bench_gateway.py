@@ -28,8 +28,10 @@ Cores (2 on this machine, 3 processes): the mock server on core 0, the benchmark
 core 1, the gateway (and LiteLLM) on core ``--gateway-core=N``, 0 by default: next to the
 model server, which waits while the gateway works, so the application's client keeps a
 core to itself as it would in production. With ``--gateway-core=1`` the client's own work
-(aiohttp's client) runs on the gateway's core and shows up in the gateway's added latency: about 0.1 ms more p50 at 500/s in runs that alternated
-the two placements (README, "Gateway").
+(aiohttp's client) runs on the gateway's core and shows up in the gateway's added latency:
+about 0.1 ms more p50 at 500/s in runs that alternated the two placements (README,
+"Gateway"). LiteLLM is slower on the model server's core (71-72 against 82-89 req/s at
+concurrency 32), which raises nova's ratios against it.
 
 On a machine shared with other jobs, ``--rt`` (root) runs the benchmark and the processes it
 starts (mock server, gateway, LiteLLM) under SCHED_FIFO priority 10 (as ``chrt -f 10`` would):
@@ -72,9 +74,15 @@ from nova.store import open_store
 _ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 SECONDS = float(_ARGS[0]) if _ARGS else 4.0
 RATE = float(_ARGS[1]) if len(_ARGS) > 1 else 500.0
-GATEWAY_CORE = int(
-    next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--gateway-core=")), "0")
-)
+_CORE_ARG = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--gateway-core=")), "0")
+if not _CORE_ARG.isdigit():
+    sys.exit(f"--gateway-core={_CORE_ARG}: give a core number, e.g. --gateway-core=0")
+GATEWAY_CORE = int(_CORE_ARG)
+if hasattr(os, "sched_getaffinity") and GATEWAY_CORE not in os.sched_getaffinity(0):
+    sys.exit(
+        f"--gateway-core={GATEWAY_CORE}: not a core this process may use "
+        f"({sorted(os.sched_getaffinity(0))})"
+    )
 WARMUP = 200
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -352,35 +360,47 @@ def main() -> int:
         + ("; SCHED_FIFO 10" if "--rt" in sys.argv else "")
         + f"; gateway on core {GATEWAY_CORE}, mock server on core 0, client on core 1"
     )
-    misses = _check_targets(rows, rss)
+    misses, unchecked = _check_targets(rows, rss)
     for line in misses:
         con.print(f"[bold red]missed[/]: {line}")
+    for line in unchecked:
+        con.print(f"not checked: {line}")
     if not misses:
-        con.print("issue 12's targets met in this run (see the docstring)")
+        met = "met" if not unchecked else "checked here met"
+        con.print(f"issue 12's targets {met} in this run (see the docstring)")
     return 0 if not issues and not misses else 1
 
 
 def _check_targets(
     rows: list[tuple[str, str, list[float], float | None, float]], rss: dict[str, float]
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Issue 12's targets, checked on this run's rows: at the open-loop rate (500/s by
     default) the gateway adds at most 1 ms p50 and 5 ms p99; its RSS stays under 150 MB; and
     with LiteLLM measured, the gateway reaches at least 10x its rate at concurrency 32 and
-    uses at most a tenth of its CPU per plain request there (at 500/s LiteLLM saturates)."""
+    uses at most a tenth of its CPU per plain request there (at 500/s LiteLLM saturates).
+    Returns (misses, targets not checked and why)."""
     by = {(label, name): (lats, rps, cpu) for label, name, lats, rps, cpu in rows}
     rate = f"{RATE:g} req/s, plain: latency"
     conc = "concurrency 32, plain: latency"
     misses: list[str] = []
-    if RATE == 500.0 and (rate, "nova serve") in by:
+    unchecked: list[str] = []
+    if RATE != 500.0:
+        unchecked.append(f"added p50/p99 (the targets are for 500 req/s, this run: {RATE:g})")
+    elif (rate, "nova serve") in by:
         d, g = by[(rate, "direct")][0], by[(rate, "nova serve")][0]
         for q, limit in ((50, 1.0), (99, 5.0)):
             added = (_pct(g, q) - _pct(d, q)) * 1e3
             if added > limit:
                 misses.append(f"p{q} added at 500 req/s {added:+.2f} ms (target +{limit:g} ms)")
-    if rss.get("nova serve", 0.0) >= 150:
-        misses.append(f"RSS {rss['nova serve']:.0f} MB (target < 150 MB)")
+    mb = rss.get("nova serve", math.nan)
+    if mb != mb:
+        unchecked.append("RSS (not measured)")
+    elif mb >= 150:
+        misses.append(f"RSS {mb:.0f} MB (target < 150 MB)")
     lite = next((n for _, n, _, _, _ in rows if n.startswith("LiteLLM")), None)
-    if lite is not None and (conc, lite) in by:
+    if lite is None:
+        unchecked.append("the ratios against LiteLLM (not run)")
+    elif (conc, lite) in by:
         _, nova_rps, nova_cpu = by[(conc, "nova serve")]
         _, lite_rps, lite_cpu = by[(conc, lite)]
         if nova_rps and lite_rps and nova_rps < 10 * lite_rps:
@@ -390,7 +410,7 @@ def _check_targets(
                 f"CPU per plain request at concurrency 32 1/{lite_cpu / nova_cpu:.0f} of "
                 f"{lite}'s (target 1/10)"
             )
-    return misses
+    return misses, unchecked
 
 
 def _free_port() -> int:

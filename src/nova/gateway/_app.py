@@ -568,9 +568,10 @@ class Gateway:
         return None
 
     async def _finish(self, call: _Call, *, under_way: bool = False) -> None:
-        """Write the request's audit record, then count it. ``under_way``: the response
-        status is already sent (a stream), so an audit failure keeps it and is counted by
-        its outcome; otherwise the client gets a 503 and that is what is counted."""
+        """Write the request's audit record, then count it. When the record cannot be
+        written the request is counted with outcome ``audit_error`` (in place of the one it
+        had) and the status the client got: the one already sent when ``under_way`` (a
+        stream), 499 for a client that had left, else the 503 raised here."""
         call.finished = True
         cid = call.route.id if call.route is not None else ""
         total = time.perf_counter() - call.t0
@@ -612,7 +613,7 @@ class Gateway:
         try:
             await self.audit.write(item, usage)
         except Exception as exc:
-            if not under_way:
+            if not under_way and call.status != 499:
                 call.status = 503  # what the client gets instead of the answer
             call.outcome = "audit_error"
             self._observe(call, cid, total, cost)
