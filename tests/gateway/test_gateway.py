@@ -199,6 +199,10 @@ def test_an_unwritable_audit_log_refuses_instead_of_serving_unaudited(
     events = s.events()
     assert "[DONE]" not in events and events[-1]["error"]["code"] == "audit"
     assert gw.call("GET", "/readyz", role=None).status == 503
+    # A refusal (no key) whose record cannot be written: 503 too, with its request id.
+    r = gw.call("POST", "/v1/chat/completions", role=None, json_body={"model": "primary-m"})
+    assert r.status == 503 and r.headers.get("X-Request-Id")
+    assert "audit log cannot be written" in r.json()["error"]["message"]
     # Counted as what the clients got: a 503, and a stream that had started with 200.
     text = gw.call("GET", "/metrics", role=None).body.decode()
     assert 'nova_gateway_requests_total{candidate="primary-m",code="503"} 1.0' in text

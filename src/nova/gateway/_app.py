@@ -212,7 +212,10 @@ class Gateway:
             call.outcome = call.outcome if call.outcome != "ok" else (err.code or "error")
             call.error = err.message
             if not call.finished:
-                await self._finish(call)
+                try:
+                    await self._finish(call)
+                except ApiError as audit_err:  # the record of the refusal cannot be written
+                    return error_response(audit_err, {"X-Request-Id": rid})
             return error_response(err, {"X-Request-Id": rid})
 
     async def _read_body(self, request: web.Request) -> ChatBody:
