@@ -455,3 +455,74 @@ def test_the_kernels_connect_timeout_is_a_connect_error(monkeypatch: pytest.Monk
         await pool.close()
 
     asyncio.run(main())
+
+
+def test_a_stream_ended_early_keeps_its_connection_once_the_rest_arrives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import nova.providers._h1 as h1
+
+    monkeypatch.setattr(h1, "_DRAIN_S", 0.2)
+
+    async def main() -> None:
+        finish = asyncio.Event()
+
+        async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+            # As uvicorn sends an SSE answer: "[DONE]", then (a moment later) the last chunk.
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"e\r\ndata: [DONE]\n\n\r\n")  # fmt: skip
+            await w.drain()
+            if b"withhold" in req:
+                return  # the body's end never comes
+            await asyncio.sleep(0.005)
+            w.write(b"0\r\n\r\n")
+            finish.set()
+
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url, limit=1)
+            for _ in range(3):
+                async with await pool.stream(b"{}") as resp:
+                    assert await resp.iter_any().__anext__() == b"data: [DONE]\n\n"
+                    resp.ended()  # the caller has what it wanted
+                await finish.wait()
+                finish.clear()
+            assert srv.connections == 1  # kept each time, once the last chunk had come
+            # Without ended(), a stream closed before its end closes the connection.
+            async with await pool.stream(b"{}") as resp:
+                await resp.iter_any().__anext__()
+            await finish.wait()
+            assert srv.connections == 1
+            async with await pool.stream(b"{}") as resp:
+                await resp.iter_any().__anext__()
+            assert srv.connections == 2
+            await finish.wait()
+            # The rest never comes: closed after _DRAIN_S, and its slot (limit 1) is free again.
+            async with await pool.stream(b"withhold") as resp:
+                await resp.iter_any().__anext__()
+                resp.ended()
+            t = asyncio.get_running_loop().time()
+            r = await pool.post(b"{}")  # waits for the slot
+            waited = asyncio.get_running_loop().time() - t
+            assert r.status == 200 and srv.connections == 4 and 0.1 < waited < 2
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_streams_read_can_stop_at_a_limit() -> None:
+    async def main() -> None:
+        async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+            w.write(b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nerror\r\n5\r\n-more\r\n5\r\n-more\r\n0\r\n\r\n")  # fmt: skip
+
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            async with await pool.stream(b"{}") as resp:
+                assert resp.status == 500 and await resp.read(7) == b"error-m"
+            async with await pool.stream(b"{}") as resp:
+                assert await resp.text() == "error-more-more"
+            await pool.close()
+
+    asyncio.run(main())

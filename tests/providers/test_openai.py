@@ -529,3 +529,27 @@ def test_plain_request_sends_tool_calls_and_tool_choice_in_openai_shape() -> Non
     assert msgs[2] == {"role": "tool", "content": "läuft bis 2027", "tool_call_id": "c1"}
     assert bodies[0]["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
     assert bodies[1]["tool_choice"] == "required"
+
+
+def test_streams_ended_by_done_keep_their_connection_when_the_last_chunk_comes_later() -> None:
+    peers: set[Any] = set()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        peers.add(request.transport.get_extra_info("peername") if request.transport else None)
+        resp = await sse(request, [chunk("Hallo", finish="stop"), b"data: [DONE]\n\n"])
+        await asyncio.sleep(0.01)  # the chunked body's last chunk a moment after [DONE]
+        await resp.write_eof()
+        return resp
+
+    async def go() -> None:
+        async with serve(handler) as url, create_provider(cand(url)) as p:
+            for _ in range(3):  # chat() with stream=True reads the answer as a stream
+                r = await p.chat(REQ.model_copy(update={"stream": True}))
+                assert r.text == "Hallo"
+                await asyncio.sleep(0.03)
+            for _ in range(2):
+                assert [d.text async for d in p.stream(REQ) if d.text] == ["Hallo"]
+                await asyncio.sleep(0.03)
+        assert len(peers) == 1  # one connection for all five answers
+
+    run(go())

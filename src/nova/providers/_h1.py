@@ -3,11 +3,12 @@ body to one URL, its answer read whole (``post``) or as it arrives (``stream``: 
 events), on kept-alive connections.
 
 Why not aiohttp's client for this: measured on this machine against nova's mock server, one
-plain request cost about 190 us of CPU through ``aiohttp.ClientSession.post`` and about 55 us
-on a bare asyncio protocol (``benchmarks/bench_h1.py``); in front of a model server (the
-gateway) that difference is most of the latency the gateway adds. Responses are parsed by
-llhttp through ``httptools`` (the parser uvicorn uses): nova writes the request line and headers
-(validated once, when the pool is made) and never parses HTTP itself.
+plain request cost about 201 us of CPU through ``aiohttp.ClientSession.post`` and 66 us
+through this pool (``benchmarks/bench_h1.py``, 2026-11-30; README "Benchmarks"); in front of
+a model server (the gateway, about 1 ms of CPU per request then) that was a large share.
+Responses are parsed by llhttp through ``httptools`` (the parser uvicorn uses): nova writes
+the request line and headers (validated once, when the pool is made) and never parses HTTP
+itself.
 
 GETs (``/models``) stay on aiohttp. Like aiohttp's client, a POST is never
 retried automatically (a server might have acted on it); idle connections are dropped after
@@ -46,6 +47,11 @@ __all__ = [
 _HIGH_WATER = 256 * 1024
 """Bytes of a stream's body buffered before the connection stops reading (until the reader
 takes them)."""
+_DRAIN_S = 1.0
+"""How long a stream whose reader saw the answer's end (``H1Stream.ended``) may take to send
+the rest of its body before the connection is closed instead of kept."""
+_DRAIN_BYTES = 64 * 1024
+"""How many more body bytes such a stream may send (they are read and dropped)."""
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
@@ -97,11 +103,13 @@ class H1Response:
 
 class H1Stream:
     """A response whose body is read as it arrives. The connection goes back to the pool
-    when the body was read to its end, and is closed when the stream is closed before."""
+    when the body was read to its end (or, after ``ended``, once its rest has arrived), and
+    is closed when the stream is closed before: the server sees the client leave."""
 
     def __init__(self, pool: H1Pool, conn: _Conn) -> None:
         self._pool: H1Pool | None = pool
         self._conn = conn
+        self._ended = False
         self.status: int = conn.status
         self.headers: _Headers = conn.headers
         self.t_headers_ns: int = conn.t_headers
@@ -112,20 +120,42 @@ class H1Stream:
         while data := await self._conn.next():
             yield data
 
-    async def read(self) -> bytes:
-        """The rest of the body (up to the pool's ``max_body``)."""
-        return b"".join([d async for d in self.iter_any()])
+    async def read(self, limit: int | None = None) -> bytes:
+        """The rest of the body, or its first ``limit`` bytes (the rest is then left unread
+        and the connection closed at ``close``). A stream's body has no size limit of its
+        own (``max_body`` bounds only what is unread): give ``limit`` for one of unknown
+        size."""
+        parts: list[bytes] = []
+        n = 0
+        async for d in self.iter_any():
+            parts.append(d)
+            n += len(d)
+            if limit is not None and n >= limit:
+                break
+        data = b"".join(parts)
+        return data if limit is None else data[:limit]
 
-    async def text(self, errors: str = "strict") -> str:
-        """The rest of the body decoded as UTF-8."""
-        return (await self.read()).decode("utf-8", errors)
+    async def text(self, errors: str = "strict", limit: int | None = None) -> str:
+        """The rest of the body (or its first ``limit`` bytes) decoded as UTF-8."""
+        return (await self.read(limit)).decode("utf-8", errors)
+
+    def ended(self) -> None:
+        """The reader saw the answer's end (an SSE ``[DONE]``) before the body's: at close,
+        the rest of the body (the chunked encoding's last chunk, which servers such as
+        uvicorn send a moment later) is read in the background and the connection goes back
+        to the pool then (closed if that takes over ``_DRAIN_S`` or ``_DRAIN_BYTES``)."""
+        self._ended = True
 
     def close(self) -> None:
-        """Hand the connection back (body read whole) or close it."""
+        """Hand the connection back (body read whole), let it finish the body (``ended``),
+        or close it."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
         conn = self._conn
+        if self._ended and not conn.complete and conn.error is None and not conn.lost:
+            conn.drain()
+            return
         conn.busy = False
         done = conn.complete and conn.error is None and not conn.chunks
         pool._release(conn, keep=done and conn.keep_alive)
@@ -169,6 +199,8 @@ class _Conn(asyncio.Protocol):
         self.error: H1Error | None = None
         self.t_headers = 0
         self.taken = 0
+        self.draining = False
+        self.drain_timer: asyncio.TimerHandle | None = None
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -198,6 +230,8 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self.drain_timer is not None:
+            self.drain_timer.cancel()
         self.pool._discard(self)
         if not self.busy or self.complete or self.error is not None:
             return
@@ -230,6 +264,10 @@ class _Conn(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
+        if self.draining:  # nobody reads it any more
+            if self.size - self.taken > _DRAIN_BYTES:
+                self._close()
+            return
         # A whole body is held at once; a stream only holds what its reader has not taken.
         if self.size - self.taken > self.pool.max_body:
             self.error = H1BodyError(
@@ -261,6 +299,12 @@ class _Conn(asyncio.Protocol):
 
     def _finish(self, *, keep_alive: bool) -> None:
         self.complete, self.keep_alive = True, keep_alive
+        if self.draining:
+            if self.drain_timer is not None:
+                self.drain_timer.cancel()
+            self.busy = False
+            self.pool._release(self, keep=keep_alive)
+            return
         self._wake()
 
     def _fail(self, error: H1Error) -> None:
@@ -321,6 +365,17 @@ class _Conn(asyncio.Protocol):
             self.busy = False
             raise H1BodyError(f"a compressed stream ({enc}) is not supported")
 
+    def drain(self) -> None:
+        """Read the rest of the body without keeping it (see ``H1Stream.ended``)."""
+        self.draining = True
+        self.chunks.clear()
+        self.taken = self.size
+        if self.paused:
+            self.paused = False
+            assert self.transport is not None
+            self.transport.resume_reading()
+        self.drain_timer = asyncio.get_running_loop().call_later(_DRAIN_S, self._close)
+
     async def next(self) -> bytes:
         """The body bytes that arrived since the last call (waiting for some); b"" at its
         end. Raises ``H1BodyError`` when the body was cut."""
@@ -367,7 +422,8 @@ def _decode(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 class H1Pool:
-    """Kept-alive connections to one URL for ``post``; at most ``limit`` open at once."""
+    """Kept-alive connections to one URL for ``post`` and ``stream``; at most ``limit`` open
+    at once."""
 
     def __init__(
         self,

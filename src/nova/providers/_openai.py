@@ -2,8 +2,8 @@
 HF Inference Endpoints, OpenAI itself.
 
 Chat requests, plain and streamed, go through ``nova.providers._h1`` (kept-alive HTTP/1.1,
-responses parsed by llhttp): about 65 us of CPU per plain request instead of about 200 us
-through aiohttp's client (benchmarks/bench_h1.py). ``GET /models`` uses aiohttp (not httpx:
+responses parsed by llhttp): 66 us of CPU per plain request instead of 201 us through
+aiohttp's client (benchmarks/bench_h1.py, 2026-11-30). ``GET /models`` uses aiohttp (not httpx:
 measured on this machine at concurrency 32 against a local server, aiohttp did 2,200-2,400
 requests/s at 0.3 ms CPU per request, httpx's AsyncClient 160-180 at 5 ms).
 """
@@ -55,6 +55,9 @@ from nova.providers._types import (
 )
 
 __all__ = ["OpenAIProvider", "parse_retry_after"]
+
+_ERROR_BODY_LIMIT = 64 * 1024
+"""Bytes of a streamed request's error answer read for its message."""
 
 _now = time.perf_counter_ns
 
@@ -297,8 +300,9 @@ class OpenAIProvider(Provider):
         return StreamCutError(cid, f"response body unreadable: {exc}")
 
     async def _error_text(self, resp: H1Stream) -> str:
+        # At most 64 KiB of an error answer (300 characters of it are reported).
         try:
-            return await resp.text(errors="replace")
+            return await resp.text(errors="replace", limit=_ERROR_BODY_LIMIT)
         except H1Error as exc:
             return f"(error body unreadable: {exc})"
 
@@ -324,6 +328,7 @@ class OpenAIProvider(Provider):
             try:
                 async for data in iter_sse_data(resp.iter_any()):
                     if data.strip() == "[DONE]":
+                        resp.ended()  # the connection is kept once the body's end arrives
                         break
                     try:
                         chunk = json.loads(data)
@@ -351,7 +356,7 @@ class OpenAIProvider(Provider):
                             yield ChatDelta(
                                 text=piece, tool_calls=calls, finish_reason=fin, model=model
                             )
-            except (H1Error, ConnectionResetError) as exc:
+            except H1Error as exc:
                 raise StreamCutError(
                     cid, f"stream cut after {pieces} chunks: {exc}", request_id=rid
                 ) from None
@@ -489,6 +494,7 @@ class OpenAIProvider(Provider):
                     ) from None
                 if data.strip() == "[DONE]":
                     done = True
+                    resp.ended()  # the connection is kept once the body's end arrives
                     break
                 try:
                     chunk = json.loads(data)
@@ -537,7 +543,7 @@ class OpenAIProvider(Provider):
                             t_first_tok = _now()
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
-        except (H1Error, ConnectionResetError) as exc:
+        except H1Error as exc:
             raise StreamCutError(
                 cid,
                 f"stream cut after {len(chunk_times)} chunks: {exc}",
