@@ -229,3 +229,22 @@ def test_a_bucket_made_after_a_minute_boundary_counts_the_others_previous_minute
         clock.t = 60.1  # the next minute: b's first request for k1 comes after it
         asyncio.run(b.sync())
         assert [admitted(b, who) for _ in range(3)] == [True, True, False]
+
+
+def test_what_the_others_admitted_over_a_minute_ago_is_not_charged_to_a_new_bucket(
+    store_url: str,
+) -> None:
+    clock = Clock()
+    clock.t = 0.5
+    who = Principal(subject="k1", role="app", rpm=5)
+    with ExitStack() as stack:
+        a, b = nodes(store_url, 2, clock, stack)
+        asyncio.run(b.sync())  # b runs, with no bucket for k1 yet
+        assert [admitted(a, who) for _ in range(5)] == [True] * 5
+        asyncio.run(a.sync())
+        clock.t = 1.5
+        asyncio.run(b.sync())  # b sees a's 5 (its minute 0), still without a bucket
+        clock.t = 119.5  # two minutes later both have their whole rate again
+        asyncio.run(a.sync())
+        asyncio.run(b.sync())
+        assert [admitted(b, who) for _ in range(6)] == [True] * 5 + [False]

@@ -114,6 +114,9 @@ class Limits:
         self._mine: dict[tuple[str, int], list[int]] = {}  # (subject, minute) -> own totals
         self._dirty: set[tuple[str, int]] = set()
         self._seen: dict[tuple[str, int], tuple[int, int]] = {}  # others' totals
+        # Others' admissions for a subject this process has no bucket for yet, with when
+        # they were seen, per (subject, 0 = requests | 1 = tokens): charged when it is made.
+        self._early: dict[tuple[str, int], list[tuple[float, int]]] = {}
         self._minute: int | None = None  # of the last successful sync
         self._subject_used: dict[str, int] = {}  # OIDC subjects: usage in the store
         self._subject_pending: dict[str, int] = {}  # ... not yet written
@@ -131,15 +134,12 @@ class Limits:
     ) -> _Bucket:
         b = table.get(subject)
         if b is None or b.capacity != cap:
-            b = table[subject] = _Bucket(float(cap), float(cap), now)
-            if self._minute is not None:
-                # What the others admitted this minute and the one before (a minute boundary
-                # between their requests and this bucket's first must not forget them: some
-                # of it may be over 60 s old, which errs on the strict side).
-                for minute in (self._minute - 1, self._minute):
-                    seen = self._seen.get((subject, minute))
-                    if seen:
-                        b.charge(seen[kind], now)
+            # What the others admitted before, each at the time it was seen: the refill
+            # since then gives back what is older than a minute.
+            early = self._early.pop((subject, kind), [])
+            b = table[subject] = _Bucket(float(cap), float(cap), early[0][0] if early else now)
+            for t, amount in early:
+                b.charge(amount, t)
         return b
 
     def admit(self, who: Principal, tokens: int) -> Reservation:
@@ -333,12 +333,22 @@ class Limits:
                 if first and c.minute < minute:
                     continue  # admitted before this process started: its buckets were full
                 before = (0, 0)
-            if c.requests != before[0] and (b := self._rpm.get(c.subject)) is not None:
-                b.charge(c.requests - before[0], now)
-            if c.tokens != before[1] and (b := self._tpm.get(c.subject)) is not None:
-                b.charge(c.tokens - before[1], now)
+            for kind, table, change in (
+                (0, self._rpm, c.requests - before[0]),
+                (1, self._tpm, c.tokens - before[1]),
+            ):
+                if change:
+                    if (b := table.get(c.subject)) is not None:
+                        b.charge(change, now)
+                    else:
+                        self._early.setdefault((c.subject, kind), []).append((now, change))
         if minute != self._minute:
             self._seen = {k: v for k, v in self._seen.items() if k[1] >= minute - 1}
+            self._early = {  # what is a minute old is refilled anyway
+                k: kept
+                for k, v in self._early.items()
+                if (kept := [e for e in v if now - e[0] < 60])
+            }
             self._mine = {k: v for k, v in self._mine.items() if k[1] >= minute - 1}
         self._minute = minute
 
