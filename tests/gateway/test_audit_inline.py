@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,22 @@ def test_appender_reads_the_tail_again_after_another_writer(tmp_path: Path) -> N
     appender.close()
     assert [e.seq for e in store.audit_entries()] == [1, 2, 3, 4, 5, 6]
     assert store.verify_audit() == []
+
+
+def test_appender_writes_a_new_head_file_once_the_old_one_was_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nova.store._audit as store_audit
+
+    monkeypatch.setattr(store_audit, "_HEAD_RECHECK_S", 0.05)
+    store = RunStore(f"sqlite:///{tmp_path / 'nova.db'}", audit_head=tmp_path / "audit.head")
+    appender = store.audit_appender()
+    assert appender is not None and store.audit_head is not None
+    assert appender.try_append([_item(1)]) is not None
+    store.audit_head.unlink()
+    assert "is missing" in store.verify_audit()[0].problem
+    time.sleep(0.06)  # past the recheck interval: the next commit reopens the path
+    written = appender.try_append([_item(2)])
+    appender.close()
+    assert written is not None and store.audit_head.exists()
+    assert store.verify_audit() == [] and store.audit_anchor() == written[-1]

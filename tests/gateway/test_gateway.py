@@ -207,7 +207,10 @@ def test_an_unwritable_audit_log_refuses_instead_of_serving_unaudited(
     text = gw.call("GET", "/metrics", role=None).body.decode()
     assert 'nova_gateway_requests_total{candidate="primary-m",code="503"} 1.0' in text
     assert 'nova_gateway_requests_total{candidate="primary-m",code="200"} 1.0' in text
-    assert 'error_type="audit_error"} 2.0\n' in text  # both durations: error.type audit_error
+    assert (  # both durations, with error.type audit_error
+        'gen_ai_server_request_duration_seconds_count{candidate="primary-m",'
+        'error_type="audit_error"} 2.0\n' in text
+    )
 
 
 def write_yaml(root: Path, text: str) -> Path:

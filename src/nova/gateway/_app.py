@@ -29,6 +29,7 @@ from nova.gateway._oidc import OidcVerifier
 from nova.gateway._protocol import (
     ChatBody,
     ChunkWriter,
+    _encode,
     error_event,
     estimate_prompt_tokens,
     parse_chat_body,
@@ -53,7 +54,6 @@ log = logging.getLogger("nova.gateway")
 _RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON = "application/json"
 # Made once: json.dumps with non-default settings builds an encoder per call.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
 _encode_sorted = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 
 
@@ -200,9 +200,10 @@ class Gateway:
             except ApiError as err:
                 self.metrics.budget_rejections.labels(err.code or "rpm").inc()
                 raise
-            # Runs once this task waits for the model server (the request is on its way by
-            # then): work for the audit record done while the server works, not after it.
-            asyncio.get_running_loop().call_soon(self._prepare_audit, call)
+            # Runs at this task's first wait (usually for the model server's answer): work
+            # for the audit record done while the server works, not after it.
+            if self.settings.audit_content != "none":
+                asyncio.get_running_loop().call_soon(self._prepare_audit, call)
             opened = await self._open(call, body.model, chat_req)
             if body.stream:
                 return await self._stream(request, call, body, opened)
@@ -646,11 +647,8 @@ class Gateway:
             f.cost.inc(cost)
 
     def _prepare_audit(self, call: _Call) -> None:
-        if self.settings.audit_content != "none" and call.prompt is not None:
-            try:
-                call.prompt_sha256 = _sha(call.prompt)
-            except Exception:  # computed (and reported) again when the record is written
-                call.prompt_sha256 = None
+        if call.prompt is not None:  # text the body parser checked: it encodes as UTF-8
+            call.prompt_sha256 = _sha(call.prompt)
 
     def _content(self, call: _Call) -> dict[str, Any]:
         policy = self.settings.audit_content

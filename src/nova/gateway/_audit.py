@@ -6,8 +6,8 @@ Two paths, one chain:
   loop are committed together on a dedicated connection at the end of that turn, without a
   thread hop (handing each record to a thread and back cost two cross-core wake-ups per
   request, the largest single share of the gateway's CPU at 500 requests/s). The commit never
-  waits for a lock: when another process (an eval run, a second gateway) holds SQLite's write
-  lock at that instant, the batch goes to the writer thread, which may wait. The WAL is
+  waits for SQLite's write lock: when another process (an eval run, a second gateway) holds
+  it at that instant, the batch goes to the writer thread, which may wait. The WAL is
   checkpointed by the thread every few hundred commits (a checkpoint syncs the file).
 - **In the writer thread** (PostgreSQL, an in-memory store, or a busy SQLite file): everything
   queued while a commit runs goes into the next transaction, so under load one commit serves

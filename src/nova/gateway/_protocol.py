@@ -122,6 +122,8 @@ def parse_chat_body(raw: bytes, max_tokens_limit: int) -> ChatBody:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(..., ensure_ascii=False)`` without building an encoder per call (per token)."""
 
 
 def _lone_surrogate(data: Any) -> bool:
@@ -129,7 +131,7 @@ def _lone_surrogate(data: Any) -> bool:
     # Unicode text (it cannot be stored, hashed or sent on as UTF-8). Checked only for bodies
     # with surrogate escapes at all (pairs, e.g. emoji from ensure_ascii clients, included).
     try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        _encode(data).encode("utf-8")
     except UnicodeEncodeError:
         return True
     return False
@@ -239,10 +241,6 @@ def _request(body: ChatBody, msgs: list[Message]) -> ChatRequest:
 def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
     """About 4 characters per token: for reservations only, never reported as usage."""
     return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
-
-
-_encode = json.JSONEncoder(ensure_ascii=False).encode
-"""``json.dumps(..., ensure_ascii=False)`` without building an encoder per call (per token)."""
 
 
 class ChunkWriter:

@@ -180,8 +180,10 @@ _HEAD_FDS: dict[str, int] = {}
 _HEAD_CHECKED: dict[str, float] = {}
 _HEAD_RECHECK_S = 1.0
 """How often the gateway's appender checks that its open head file is still the one at the
-path (deleted or replaced meanwhile: reopened); the two stat calls per commit were a fifth of
-a lone request's audit cost. Other writers check before every write."""
+path (deleted or replaced meanwhile: reopened), instead of two stat calls per commit. For up
+to this long after the file is deleted or replaced, the appender goes on writing the old one;
+the next check reopens the path and writes the head there. Other writers check before every
+write."""
 _LAST_WRITTEN: dict[str, tuple[bytes, AuditHead]] = {}
 _THREAD_LOCK = threading.Lock()
 
@@ -238,15 +240,12 @@ def _advance_head(path: Path, head: AuditHead, *, recheck_s: float = 0.0) -> Non
 
 
 def _clean(payload: dict[str, Any] | None) -> dict[str, Any]:
-    return _clean_text(payload)[0]
-
-
-def _clean_text(payload: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
-    # Round-trip through JSON so the stored payload hashes the same as the one we hash now;
-    # the text is what gets stored (it reads back as the payload).
-    text = json.dumps(redact(payload or {}), ensure_ascii=False, default=str)
-    out: dict[str, Any] = json.loads(text)
-    return out, text
+    """The payload with secrets masked, round-tripped through JSON so that what is hashed
+    now is what reads back (non-string keys become strings, tuples lists)."""
+    out: dict[str, Any] = json.loads(
+        json.dumps(redact(payload or {}), ensure_ascii=False, default=str)
+    )
+    return out
 
 
 # Statements built once (their cache keys are then memoised): building them per batch was a
@@ -262,22 +261,33 @@ _INSERT = sa.insert(_schema.audit_log)
 _Cleaned = tuple[str, str, "str | None", dict[str, Any]]
 
 
+def _links(
+    tail: tuple[int, str], at_iso: str, entries: Sequence[tuple[str, str, str | None, str]]
+) -> list[tuple[int, str, str]]:
+    """(seq, prev_hash, hash) of each entry (actor, action, subject, payload text) that
+    continues the chain after ``tail`` (seq, hash), all at ``at_iso``."""
+    seq, prev = tail
+    out: list[tuple[int, str, str]] = []
+    for actor, action, subject, text in entries:
+        seq += 1
+        h = _record_hash(prev, seq, at_iso, actor, action, subject, text)
+        out.append((seq, prev, h))
+        prev = h
+    return out
+
+
 def _chain(last: tuple[Any, Any] | None, cleaned: Sequence[_Cleaned]) -> list[dict[str, Any]]:
     """The rows that continue the chain after ``last`` (seq, hash; None for an empty log),
     one timestamp for the batch."""
-    seq = 0 if last is None else int(last[0])
-    prev = GENESIS if last is None else str(last[1])
+    tail = (0, GENESIS) if last is None else (int(last[0]), str(last[1]))
     at = dt.datetime.now(dt.UTC)
-    rows: list[dict[str, Any]] = []
-    for actor, action, subject, payload in cleaned:
-        seq += 1
-        h = _digest(prev, seq, at, actor, action, subject, payload)
-        rows.append(
-            {"seq": seq, "at": at, "actor": actor, "action": action,
-             "subject": subject, "payload": payload, "prev_hash": prev, "hash": h}
-        )  # fmt: skip
-        prev = h
-    return rows
+    texts = [(a, b, c, _canonical_text(p)) for a, b, c, p in cleaned]
+    links = _links(tail, at.isoformat(timespec="microseconds"), texts)
+    return [
+        {"seq": seq, "at": at, "actor": actor, "action": action,
+         "subject": subject, "payload": payload, "prev_hash": prev, "hash": h}
+        for (actor, action, subject, payload), (seq, prev, h) in zip(cleaned, links, strict=True)
+    ]  # fmt: skip
 
 
 def append_audit_many(
@@ -452,11 +462,13 @@ class SqliteAuditAppender:
     The gateway's hot path: a batch is committed in the caller's thread when the database's
     write lock is free at that instant (``BEGIN IMMEDIATE`` with no busy timeout), else
     ``try_append`` returns None and the caller hands the batch to a thread that may wait.
-    The rows are the ones ``append_audit_many`` writes (same columns, same timestamp text as
-    SQLAlchemy's SQLite ``DATETIME``, the same hash), so ``verify_audit`` and every reader see
-    no difference. The connection does not checkpoint the WAL by itself (a checkpoint syncs
-    the file, milliseconds the caller should not wait for): ``commits`` counts the commits so
-    the caller can run ``RunStore.checkpoint`` elsewhere every few hundred.
+    The rows have the columns, timestamp text (SQLAlchemy's SQLite ``DATETIME``) and hash
+    that ``append_audit_many`` writes; the payload is stored as the canonical text it is
+    hashed as (sorted keys, compact), where SQLAlchemy stores ``json.dumps`` of it: both read
+    back as the same value, so ``verify_audit`` and every reader see no difference. The
+    connection does not checkpoint the WAL by itself (a checkpoint syncs the file,
+    milliseconds the caller should not wait for): ``commits`` counts the commits so the
+    caller can run ``RunStore.checkpoint`` elsewhere every few hundred.
 
     Cheaper than ``append_audit_many`` per record (what a lone gateway request pays): each
     payload is serialised once, sorted and compact, and that one text is both stored and
@@ -536,18 +548,15 @@ class SqliteAuditAppender:
     def _rows(
         tail: tuple[int, str], items: Sequence[AuditItem], texts: list[str]
     ) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]]]:
-        seq, prev = tail
         at_iso = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         at_text = f"{at_iso[:10]} {at_iso[11:26]}"  # SQLAlchemy's SQLite DATETIME text
-        rows: list[tuple[Any, ...]] = []
-        out: list[tuple[int, str]] = []
-        for item, text in zip(items, texts, strict=True):
-            seq += 1
-            h = _record_hash(prev, seq, at_iso, item.actor, item.action, item.subject, text)
-            rows.append((seq, at_text, item.actor, item.action, item.subject, text, prev, h))
-            out.append((seq, h))
-            prev = h
-        return rows, out
+        entries = [(i.actor, i.action, i.subject, t) for i, t in zip(items, texts, strict=True)]
+        links = _links(tail, at_iso, entries)
+        rows = [
+            (seq, at_text, actor, action, subject, text, prev, h)
+            for (actor, action, subject, text), (seq, prev, h) in zip(entries, links, strict=True)
+        ]
+        return rows, [(seq, h) for seq, _, h in links]
 
 
 def _canonical(payload: dict[str, Any] | None) -> str:
@@ -555,9 +564,7 @@ def _canonical(payload: dict[str, Any] | None) -> str:
     compact, as ``_digest`` writes it. A payload with keys that are not strings (JSON would
     turn them into strings, sorted differently) takes the round trip through JSON first."""
     obj = redact(payload or {})
-    if not _string_keys(obj):
-        obj = _clean(obj)
-    return _canonical_text(obj)
+    return _canonical_text(obj if _string_keys(obj) else _clean(payload))
 
 
 _NESTED = (dict, list, tuple)
