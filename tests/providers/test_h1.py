@@ -19,6 +19,7 @@ import pytest
 from nova.providers._h1 import (
     H1BodyError,
     H1ConnectError,
+    H1ConnectTimeout,
     H1Disconnected,
     H1Pool,
 )
@@ -200,10 +201,8 @@ def test_refused_connection_and_bad_configuration() -> None:
 
 
 def test_a_cancelled_request_drops_its_connection_and_the_limit_queues() -> None:
-    release = asyncio.Event
-
     async def main() -> None:
-        go = release()
+        go = asyncio.Event()
 
         async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
             if b"slow" in req:
@@ -523,6 +522,62 @@ def test_a_streams_read_can_stop_at_a_limit() -> None:
                 assert resp.status == 500 and await resp.read(7) == b"error-m"
             async with await pool.stream(b"{}") as resp:
                 assert await resp.text() == "error-more-more"
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_slow_connect_times_out_and_closing_fails_the_waiting_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def main() -> None:
+        hang = asyncio.Event()
+
+        async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+            await hang.wait()
+
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url, limit=1)
+            first = asyncio.ensure_future(pool.post(b"{}"))  # holds the one slot
+            await asyncio.sleep(0.05)
+            queued = asyncio.ensure_future(pool.post(b"{}"))
+            await asyncio.sleep(0.05)
+            await pool.close()
+            with pytest.raises(H1Disconnected, match="client was closed"):
+                await queued
+            with pytest.raises(H1Disconnected):
+                await first
+            hang.set()
+
+        real = asyncio.BaseEventLoop.create_connection
+
+        async def slow(self: asyncio.BaseEventLoop, *args: object, **kwargs: object) -> object:
+            await asyncio.sleep(1)
+            return await real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", slow)
+        pool = _pool(url, connect_timeout_s=0.05)
+        with pytest.raises(H1ConnectTimeout, match="within 0.05 s"):
+            await pool.post(b"{}")
+        await pool.close()
+
+    asyncio.run(main())
+
+
+def test_an_interim_100_continue_is_skipped() -> None:
+    async def main() -> None:
+        async def answer(req: bytes, w: asyncio.StreamWriter) -> None:
+            w.write(b"HTTP/1.1 100 Continue\r\n\r\n" + _ok(b'{"ok": 1}', "X-Real: yes"))
+
+        srv = _Server(answer)
+        async with srv as url:
+            pool = _pool(url)
+            r = await pool.post(b"{}")
+            assert (r.status, r.body, r.headers.get("x-real")) == (200, b'{"ok": 1}', "yes")
+            async with await pool.stream(b"{}") as resp:
+                assert resp.status == 200 and await resp.read() == b'{"ok": 1}'
+            assert srv.connections == 1
             await pool.close()
 
     asyncio.run(main())

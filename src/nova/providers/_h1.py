@@ -321,10 +321,11 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def request(self, data: bytes) -> H1Response:
-        """Send ``data`` (a whole request) and read the whole response."""
+    async def _send(self, data: bytes, *, streaming: bool) -> None:
+        """Send ``data`` (a whole request) and wait for the whole response, or for its head
+        when ``streaming``; the connection stays busy only for a stream that answered."""
         assert self.transport is not None and not self.busy
-        self._new_response()
+        self._new_response(streaming=streaming)
         self.busy = True
         waiter = self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
@@ -332,11 +333,16 @@ class _Conn(asyncio.Protocol):
             await waiter
         except BaseException:  # cancelled mid-response: the connection's state is unknown
             self._close()
+            self.busy = False
             raise
-        finally:
+        if not streaming or self.error is not None:
             self.busy = False
         if self.error is not None:
             raise self.error
+
+    async def request(self, data: bytes) -> H1Response:
+        """Send ``data`` (a whole request) and read the whole response."""
+        await self._send(data, streaming=False)
         body = b"".join(self.chunks)
         enc = self.headers.get("content-encoding", "identity").lower()
         if enc not in ("identity", ""):
@@ -345,20 +351,7 @@ class _Conn(asyncio.Protocol):
 
     async def open_stream(self, data: bytes) -> None:
         """Send ``data`` and wait for the response's head; the body follows by ``next``."""
-        assert self.transport is not None and not self.busy
-        self._new_response(streaming=True)
-        self.busy = True
-        waiter = self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(data)
-        try:
-            await waiter
-        except BaseException:
-            self._close()
-            self.busy = False
-            raise
-        if self.error is not None:
-            self.busy = False
-            raise self.error
+        await self._send(data, streaming=True)
         enc = self.headers.get("content-encoding", "identity").lower()
         if enc not in ("identity", ""):
             self._close()
@@ -476,11 +469,14 @@ class H1Pool:
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
 
+    def _frame(self, body: bytes) -> bytes:
+        return b"".join((self._head, b"%d\r\n\r\n" % len(body), body))
+
     async def post(self, body: bytes) -> H1Response:
         """POST ``body``; raises ``H1Error`` subclasses for every way it can fail."""
         conn = await self._acquire()
         try:
-            resp = await conn.request(self._head + b"%d\r\n\r\n" % len(body) + body)
+            resp = await conn.request(self._frame(body))
         except BaseException:
             self._release(conn, keep=False)
             raise
@@ -492,7 +488,7 @@ class H1Pool:
         ``H1Stream.iter_any`` and close the stream (``async with``) when done."""
         conn = await self._acquire()
         try:
-            await conn.open_stream(self._head + b"%d\r\n\r\n" % len(body) + body)
+            await conn.open_stream(self._frame(body))
         except BaseException:
             self._release(conn, keep=False)
             raise
