@@ -558,7 +558,7 @@ def test_a_slow_connect_times_out_and_closing_fails_the_waiting_requests(
 
         monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", slow)
         pool = _pool(url, connect_timeout_s=0.05)
-        with pytest.raises(H1ConnectTimeout, match="within 0.05 s"):
+        with pytest.raises(H1ConnectTimeout, match=r"within 0\.05 s"):
             await pool.post(b"{}")
         await pool.close()
 
