@@ -221,9 +221,7 @@ class OpenAIProvider(Provider):
                     self._include_usage = False
                     return await self._chat_once(request, t_send, first_timeout)
                 raise self._http_error(resp, text)
-            return await self._read_stream(
-                resp, t_send, resp.t_headers_ns, first_timeout, resp.headers.get("x-request-id")
-            )
+            return await self._read_stream(resp, t_send, first_timeout)
 
     async def _chat_plain(self, body: dict[str, Any], t_send: int) -> ChatResponse:
         """A plain request over the kept-alive HTTP/1.1 pool."""
@@ -453,9 +451,7 @@ class OpenAIProvider(Provider):
         self,
         resp: H1Stream,
         t_send: int,
-        t_first_byte: int,
         first_timeout: float,
-        request_id: str | None,
     ) -> ChatResponse:
         cid = self.candidate.id
         text: list[str] = []
@@ -465,7 +461,7 @@ class OpenAIProvider(Provider):
         finish: str | None = None
         usage: dict[str, Any] = {}
         model = None
-        rid = request_id
+        rid = resp.headers.get("x-request-id")
         t_first_tok: int | None = None
         last: dict[str, Any] | None = None
         done = False
@@ -577,7 +573,7 @@ class OpenAIProvider(Provider):
             request_id=rid,
             timings=Timings(
                 t_send_ns=t_send,
-                t_first_byte_ns=t_first_byte,
+                t_first_byte_ns=resp.t_headers_ns,
                 t_first_token_ns=t_first_tok,
                 t_last_token_ns=chunk_times[-1] if chunk_times else t_first_tok,
                 t_end_ns=t_end,
